@@ -1,0 +1,57 @@
+package org.qft4j.cli;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+import org.qft4j.Device;
+import org.qft4j.Diagnostics;
+
+/**
+ * {@code java -jar qft4j.jar COMMAND [options]}. The only place in qft4j that calls System.exit;
+ * every command is a method returning its exit status, so it can be embedded and tested.
+ */
+public final class Main {
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help") || args[0].equals("help")) {
+            usage(out);
+            return args.length == 0 ? 2 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        try {
+            switch (args[0]) {
+                case "diagnose":
+                    return diagnose(rest, out);
+                default:
+                    err.println("unknown command '" + args[0] + "'");
+                    usage(err);
+                    return 2;
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return 2;
+        }
+    }
+
+    static int diagnose(String[] args, PrintStream out) {
+        Device requested = null;
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--device") && i + 1 < args.length) requested = Device.parse(args[++i]);
+            else throw new IllegalArgumentException("diagnose: unknown option '" + args[i] + "' (use --device cpu|cuda|cuda:N)");
+        }
+        List<String> lines = Diagnostics.report(requested);
+        lines.forEach(out::println);
+        return lines.stream().anyMatch(l -> l.startsWith("!")) ? 1 : 0;
+    }
+
+    static void usage(PrintStream out) {
+        out.println("usage: java -jar qft4j.jar COMMAND [options]");
+        out.println("commands:");
+        out.println("  diagnose [--device cpu|cuda|cuda:N]   what qft4j can use here; exit 1 if the device is unusable");
+    }
+}

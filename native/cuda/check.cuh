@@ -1,0 +1,27 @@
+// Error checking for the CUDA kernel library: every CUDA call goes through QFT_CUDA_CHECK, every
+// launch is followed by QFT_LAUNCH_CHECK; failures become a status plus a thread-local message.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "../common/internal.h"
+
+#define QFT_CUDA_CHECK(call)                                                                            \
+    do {                                                                                               \
+        cudaError_t qft_err_ = (call);                                                                 \
+        if (qft_err_ != cudaSuccess)                                                                   \
+            return qft_set_error(QFT_ECUDA, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call,          \
+                                 cudaGetErrorString(qft_err_));                                        \
+    } while (0)
+
+#define QFT_LAUNCH_CHECK(what) QFT_CUDA_CHECK(cudaPeekAtLastError())
+
+namespace qft {
+
+// Kernel libraries are built with --default-stream per-thread: each Java thread gets its own stream,
+// so two trainers on two threads never serialise on the legacy default stream.
+inline cudaStream_t stream() { return cudaStreamPerThread; }
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace qft
