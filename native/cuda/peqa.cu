@@ -22,13 +22,16 @@ constexpr int kStep = 32;     // reduction step staged in shared memory
 constexpr int kThreads = 256; // 16 x 16 threads, 4 x 4 outputs each
 constexpr int kGemvTokens = 8;
 
-// What[r,c] (or q - z when scales is null); 0 outside the matrix.
+// What[r,c] (or q - z when scales is null); 0 outside the matrix. Column arithmetic in 32 bits (cols < 2^31,
+// checked at the entry points): 64-bit division would cost more than the FMAs the weight feeds.
 __device__ __forceinline__ float weight_at(const uint32_t* codes, const float* scales, const uint8_t* zeros,
                                            const PeqaLayout& l, int64_t r, int64_t c) {
     if (r >= l.rows || c >= l.cols) return 0.0f;
-    int64_t g = c / l.group;
-    float u = static_cast<float>(qft::peqa_code(codes + r * l.words, l, c)) - static_cast<float>(zeros[r * l.groups + g]);
-    return scales ? scales[r * l.groups + g] * u : u;
+    const uint32_t c32 = static_cast<uint32_t>(c), cpw = static_cast<uint32_t>(l.cpw);
+    const int64_t gi = r * l.groups + c32 / static_cast<uint32_t>(l.group);
+    const uint32_t q = (codes[r * l.words + c32 / cpw] >> (l.bits * (c32 % cpw))) & l.mask;
+    float u = static_cast<float>(q) - static_cast<float>(zeros[gi]);
+    return scales ? scales[gi] * u : u;
 }
 
 // a: (tokens, lda) row-major; stages a[t0 .. t0+64, k0 .. k0+32) transposed into as[k][t], 0 outside [.., k_end).
@@ -96,7 +99,7 @@ __global__ void __launch_bounds__(kThreads) gemv_kernel(const float* __restrict_
         uint32_t v = qr[i];
         int64_t c = i * l.cpw;
         for (int j = 0; j < l.cpw && c < l.cols; ++j, ++c, v >>= l.bits) {
-            int64_t g = c / l.group;
+            uint32_t g = static_cast<uint32_t>(c) / static_cast<uint32_t>(l.group);
             float w = sr[g] * (static_cast<float>(v & l.mask) - static_cast<float>(zr[g]));
 #pragma unroll
             for (int t = 0; t < kGemvTokens; ++t)
@@ -185,7 +188,9 @@ __global__ void dequantize_kernel(const uint32_t* __restrict__ codes, const floa
         w[i] = weight_at(codes, scales, zeros, l, i / l.cols, i % l.cols);
 }
 
-int grid_limit(const char* fn, int64_t x, int64_t y) {
+int grid_limit(const char* fn, int64_t x, int64_t y, int64_t cols) {
+    if (cols > 0x7fffffffLL)
+        return qft_set_error(QFT_EUNSUPPORTED, "%s: %lld columns exceed the kernels' 32-bit column index", fn, (long long)cols);
     if (x > 0x7fffffffLL || y > 65535)
         return qft_set_error(QFT_EUNSUPPORTED, "%s: grid (%lld, %lld) exceeds the CUDA limits", fn, (long long)x, (long long)y);
     return QFT_OK;
@@ -199,6 +204,7 @@ extern "C" QFT_API int qft_cuda_peqa_dequantize(int32_t device, int64_t codes, i
                                                 int64_t cols, int32_t bits, int64_t group_size, int64_t w) {
     if (rows == 0 || cols == 0) return QFT_OK;
     PeqaLayout l = qft::peqa_layout(rows, cols, bits, group_size);
+    if (int st = grid_limit("qft_peqa_dequantize", 1, 1, cols)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
     int64_t blocks = std::min<int64_t>(qft::ceil_div(rows * cols, kThreads), 1 << 16);
     dequantize_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, qft::stream()>>>(
@@ -215,14 +221,14 @@ extern "C" QFT_API int qft_cuda_peqa_matmul(int32_t device, int64_t x, int64_t t
     QFT_CUDA_CHECK(cudaSetDevice(device));
     if (tokens <= kGemvTokens) {
         int64_t blocks = qft::ceil_div(rows, kThreads / 32);
-        if (int st = grid_limit("qft_peqa_matmul", blocks, 1)) return st;
+        if (int st = grid_limit("qft_peqa_matmul", blocks, 1, cols)) return st;
         gemv_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, qft::stream()>>>(
             ptr<float>(x), tokens, ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(y));
         QFT_LAUNCH_CHECK("gemv_kernel");
         return QFT_OK;
     }
     int64_t gx = qft::ceil_div(rows, kTile), gy = qft::ceil_div(tokens, kTile);
-    if (int st = grid_limit("qft_peqa_matmul", gx, gy)) return st;
+    if (int st = grid_limit("qft_peqa_matmul", gx, gy, cols)) return st;
     matmul_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), kThreads, 0, qft::stream()>>>(
         ptr<float>(x), tokens, ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(y));
     QFT_LAUNCH_CHECK("matmul_kernel");
@@ -236,7 +242,7 @@ extern "C" QFT_API int qft_cuda_peqa_matmul_backward_input(int32_t device, int64
     PeqaLayout l = qft::peqa_layout(rows, cols, bits, group_size);
     QFT_CUDA_CHECK(cudaSetDevice(device));
     int64_t gx = qft::ceil_div(cols, kTile), gy = qft::ceil_div(tokens, kTile);
-    if (int st = grid_limit("qft_peqa_matmul_backward_input", gx, gy)) return st;
+    if (int st = grid_limit("qft_peqa_matmul_backward_input", gx, gy, cols)) return st;
     backward_input_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), kThreads, 0, qft::stream()>>>(
         ptr<float>(dy), tokens, ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(dx));
     QFT_LAUNCH_CHECK("backward_input_kernel");
@@ -250,7 +256,7 @@ extern "C" QFT_API int qft_cuda_peqa_scale_grad(int32_t device, int64_t dy, int6
     PeqaLayout l = qft::peqa_layout(rows, cols, bits, group_size);
     QFT_CUDA_CHECK(cudaSetDevice(device));
     int64_t gx = qft::ceil_div(rows, kTile);
-    if (int st = grid_limit("qft_peqa_scale_grad", gx, l.groups)) return st;
+    if (int st = grid_limit("qft_peqa_scale_grad", gx, l.groups, cols)) return st;
     scale_grad_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(l.groups)), kThreads, 0, qft::stream()>>>(
         ptr<float>(dy), ptr<float>(x), tokens, ptr<uint32_t>(codes), ptr<uint8_t>(zeros), l, ptr<float>(dscales));
     QFT_LAUNCH_CHECK("scale_grad_kernel");
