@@ -126,6 +126,7 @@ public final class LlamaModel {
         forwardDone = false;
         int n = batch * T, c = cfg.dim(), vocab = cfg.vocabSize();
         float inv = predicted == 0 ? 0f : 1f / predicted;
+        // dlogits holds softmax(logits) of the predicted rows since forward: d mean / d logits = (p - onehot) / count
         Parallel.forRange(n, vocab, (lo, hi) -> {
             for (int t = lo; t < hi; t++) {
                 int o = t * vocab;
@@ -133,10 +134,7 @@ public final class LlamaModel {
                     Arrays.fill(dlogits, o, o + vocab, 0f);
                     continue;
                 }
-                float max = max(logits, o, vocab);
-                double sum = 0;
-                for (int j = 0; j < vocab; j++) sum += Math.exp(logits[o + j] - max);
-                for (int j = 0; j < vocab; j++) dlogits[o + j] = (float) (Math.exp(logits[o + j] - max) / sum) * inv;
+                for (int j = 0; j < vocab; j++) dlogits[o + j] *= inv;
                 dlogits[o + targets[t]] -= inv;
             }
         });
@@ -169,8 +167,14 @@ public final class LlamaModel {
                 int o = t * vocab;
                 float max = max(logits, o, vocab);
                 double sum = 0;
-                for (int j = 0; j < vocab; j++) sum += Math.exp(logits[o + j] - max);
+                for (int j = 0; j < vocab; j++) {
+                    float e = (float) Math.exp(logits[o + j] - max);
+                    dlogits[o + j] = e;
+                    sum += e;
+                }
                 nll[t] = (float) (max + Math.log(sum) - logits[o + targets[t]]);
+                float inv = (float) (1.0 / sum);
+                for (int j = 0; j < vocab; j++) dlogits[o + j] *= inv;
             }
         });
         predicted = 0;
