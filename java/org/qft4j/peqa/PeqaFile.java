@@ -19,10 +19,12 @@ import org.qft4j.Device;
 
 /**
  * The export format of a PEQA-tuned model: named tensors, either b-bit packed weights (codes + tuned
- * scales + zero-points, exactly as in memory) or plain fp32 arrays (norms, embeddings). All numbers
- * little-endian:
+ * scales + zero-points, exactly as in memory) or plain fp32 arrays (norms, embeddings), after free-form
+ * metadata (e.g. the model config). All numbers little-endian:
  * <pre>
- *   magic "QFTPEQA1" (8 bytes), int32 count, then count entries:
+ *   magic "QFTPEQA1" (8 bytes)
+ *   int32 metadata length, metadata (UTF-8 "key=value" lines)
+ *   int32 count, then count entries:
  *     int32 name length, name (UTF-8), int32 kind (0 = fp32, 1 = packed)
  *     fp32:   int32 rows, int32 cols, rows*cols float32
  *     packed: int32 bits, int32 rows, int32 cols, int32 group size (cols = per-channel),
@@ -38,8 +40,9 @@ public final class PeqaFile {
     /** An fp32 (rows, cols) tensor kept in full precision. */
     public record Dense(int rows, int cols, float[] values) {}
 
-    /** The contents of a file: packed weights on the requested device (caller closes them) and dense tensors. */
-    public record Contents(Map<String, PackedWeight> packed, Map<String, Dense> dense) implements AutoCloseable {
+    /** The contents of a file: metadata, packed weights on the requested device (caller closes them), dense tensors. */
+    public record Contents(Map<String, String> metadata, Map<String, PackedWeight> packed, Map<String, Dense> dense)
+            implements AutoCloseable {
         @Override
         public void close() {
             for (PackedWeight w : packed.values()) w.close();
@@ -48,9 +51,26 @@ public final class PeqaFile {
 
     private PeqaFile() {}
 
-    public static void write(Path file, Map<String, PackedWeight> packed, Map<String, Dense> dense) throws IOException {
+    /** Whether the file starts with this format's magic. */
+    public static boolean isPeqaFile(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        }
+    }
+
+    public static void write(Path file, Map<String, String> metadata, Map<String, PackedWeight> packed, Map<String, Dense> dense)
+            throws IOException {
+        StringBuilder meta = new StringBuilder();
+        for (Map.Entry<String, String> e : metadata.entrySet()) {
+            if (e.getKey().contains("=") || (e.getKey() + e.getValue()).contains("\n"))
+                throw new IllegalArgumentException("metadata key/value may not hold '=' (key) or newlines: " + e);
+            meta.append(e.getKey()).append('=').append(e.getValue()).append('\n');
+        }
         try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(file)))) {
             out.write(MAGIC);
+            byte[] m = meta.toString().getBytes(StandardCharsets.UTF_8);
+            writeInt(out, m.length);
+            out.write(m);
             writeInt(out, packed.size() + dense.size());
             for (Map.Entry<String, PackedWeight> e : packed.entrySet()) {
                 PackedWeight w = e.getValue();
@@ -73,12 +93,17 @@ public final class PeqaFile {
     }
 
     public static Contents read(Path file, Device device) throws IOException {
+        Map<String, String> metadata = new LinkedHashMap<>();
         Map<String, PackedWeight> packed = new LinkedHashMap<>();
         Map<String, Dense> dense = new LinkedHashMap<>();
-        Contents contents = new Contents(packed, dense);
+        Contents contents = new Contents(metadata, packed, dense);
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
             byte[] magic = in.readNBytes(MAGIC.length);
             if (!Arrays.equals(magic, MAGIC)) throw new IOException(file + " is not a PEQA file (bad magic)");
+            for (String line : new String(readBytes(in, readInt(in), file), StandardCharsets.UTF_8).split("\n")) {
+                int eq = line.indexOf('=');
+                if (eq > 0) metadata.put(line.substring(0, eq), line.substring(eq + 1));
+            }
             int count = readInt(in);
             for (int i = 0; i < count; i++) {
                 String name = new String(readBytes(in, readInt(in), file), StandardCharsets.UTF_8);

@@ -81,14 +81,15 @@ class PackedWeightTest {
             assertArrayEquals(a.dequantize(), b.dequantize());
             Path f = dir.resolve("m.peqa");
             float[] norm = {1, 2, 3};
-            PeqaFile.write(f, Map.of("layers.0.wq", a), Map.of("norm", new PeqaFile.Dense(1, 3, norm)));
-            assertEquals(8 + 4 + (4 + 11 + 4 + 16 + a.bytes()) + (4 + 4 + 4 + 8 + 12), Files.size(f));
+            PeqaFile.write(f, Map.of("bits", "3"), Map.of("layers.0.wq", a), Map.of("norm", new PeqaFile.Dense(1, 3, norm)));
+            assertEquals(8 + (4 + 7) + 4 + (4 + 11 + 4 + 16 + a.bytes()) + (4 + 4 + 4 + 8 + 12), Files.size(f));
             try (PeqaFile.Contents c = PeqaFile.read(f, Device.CPU)) {
                 PackedWeight back = c.packed().get("layers.0.wq");
                 assertArrayEquals(a.codes(), back.codes());
                 assertArrayEquals(a.scales(), back.scales());
                 assertArrayEquals(a.zeros(), back.zeros());
                 assertArrayEquals(norm, c.dense().get("norm").values());
+                assertEquals(Map.of("bits", "3"), c.metadata());
             }
         }
     }

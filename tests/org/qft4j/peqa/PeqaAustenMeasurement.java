@@ -1,0 +1,107 @@
+package org.qft4j.peqa;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.qft4j.Device;
+import org.qft4j.llama.Llama2cFormat;
+import org.qft4j.llama.LlamaModel;
+import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.Perplexity;
+import org.qft4j.llama.Tokenizer;
+
+/**
+ * The PEQA measurement on stories260K (minutes, so only on request:
+ * {@code mvn -B -o -Dtest=PeqaAustenMeasurement -Dqft4j.peqa.measure=true verify}): held-out persuasion.txt
+ * perplexity (its first {@code qft4j.peqa.paragraphs} paragraphs, default 200, reference protocol) of the fp32
+ * model, RTN 4/3-bit (group 128) before tuning and after PEQA scale-only tuning on the other five Austen novels
+ * ({@code qft4j.peqa.steps} AdamW steps, batch 8 x 128 tokens, lr {@code qft4j.peqa.lr}, weight decay 0).
+ */
+@EnabledIfSystemProperty(named = "qft4j.peqa.measure", matches = "true")
+class PeqaAustenMeasurement {
+    static final String[] TRAIN = {"emma", "mansfield-park", "northanger-abbey", "pride-and-prejudice", "sense-and-sensibility"};
+    static final int BATCH = 8, T = 128;
+
+    @Test
+    void persuasionPerplexityBeforeAndAfterPeqa() throws Exception {
+        int paragraphs = Integer.getInteger("qft4j.peqa.paragraphs", 200);
+        int steps = Integer.getInteger("qft4j.peqa.steps", 100);
+        float lr = Float.parseFloat(System.getProperty("qft4j.peqa.lr", "1e-4"));
+        LlamaWeights fp32 = Llama2cFormat.load(Stories260KPeqaTest.shared("models/stories260K/stories260K.bin"));
+        Tokenizer tok = Tokenizer.load(Stories260KPeqaTest.shared("models/stories260K/tok512.bin"));
+        List<String> held = Perplexity.paragraphs(Files.readString(Stories260KPeqaTest.shared("data/austen/persuasion.txt")));
+        String heldOut = String.join("\n\n", held.subList(0, Math.min(paragraphs, held.size())));
+        int[] stream = trainingStream(tok, (long) steps * BATCH * (T + 1));
+
+        Perplexity.Result base = Perplexity.evaluate(fp32, tok, heldOut);
+        StringBuilder table = new StringBuilder(String.format(
+                "persuasion.txt first %d paragraphs (%d predicted tokens); PEQA: %d steps x %d x %d tokens, lr %g%n",
+                paragraphs, base.predicted(), steps, BATCH, T, lr));
+        table.append(String.format("%-28s %10s %14s %16s%n", "model", "perplexity", "trainable", "weight bytes"));
+        table.append(String.format("%-28s %10.4f %14s %16s%n", "fp32 base", base.perplexity(), "-", "-"));
+        for (int bits : new int[] {4, 3}) {
+            LlamaWeights q = PeqaModel.quantize(fp32, Device.CPU, bits, 128);
+            try {
+                List<PeqaMatrix> ms = PeqaModel.matrices(q);
+                long packed = 0;
+                for (PeqaMatrix m : ms) packed += m.weight().bytes();
+                double rtn = Perplexity.evaluate(q, tok, heldOut).perplexity();
+                table.append(String.format("%-28s %10.4f %14s %16d%n", "RTN " + bits + "-bit g128", rtn, "-", packed));
+                long start = System.nanoTime();
+                double lastLoss = tune(q, ms, stream, steps, lr);
+                double secs = (System.nanoTime() - start) / 1e9;
+                double tuned = Perplexity.evaluate(q, tok, heldOut).perplexity();
+                table.append(String.format("%-28s %10.4f %14d %16d   (final train loss %.4f, %.0f s)%n", "PEQA " + bits + "-bit g128",
+                        tuned, PeqaModel.trainableParameters(q), packed, lastLoss, secs));
+                assertTrue(tuned < rtn, bits + "-bit: PEQA " + tuned + " should improve on RTN " + rtn);
+            } finally {
+                PeqaModel.close(q);
+            }
+        }
+        System.out.print(table);
+    }
+
+    /** Scale-only tuning: forward + backward through the engine, AdamW (weight decay 0) on the PEQA scales. */
+    static double tune(LlamaWeights q, List<PeqaMatrix> ms, int[] stream, int steps, float lr) {
+        LlamaModel model = new LlamaModel(q, BATCH, T, false);
+        ScaleAdamW opt = ScaleAdamW.peqa(ms);
+        int[] in = new int[BATCH * T], tgt = new int[BATCH * T];
+        double loss = 0;
+        for (int s = 0; s < steps; s++) {
+            for (int b = 0; b < BATCH; b++) {
+                int off = (s * BATCH + b) * (T + 1);
+                System.arraycopy(stream, off, in, b * T, T);
+                System.arraycopy(stream, off + 1, tgt, b * T, T);
+            }
+            loss = model.forward(in, tgt, BATCH, T);
+            model.backward();
+            opt.step(lr);
+        }
+        return loss;
+    }
+
+    /** Shuffled paragraphs of the five training novels, each with BOS, concatenated to at least n tokens. */
+    static int[] trainingStream(Tokenizer tok, long n) throws Exception {
+        List<String> paras = new ArrayList<>();
+        for (String book : TRAIN)
+            paras.addAll(Perplexity.paragraphs(Files.readString(Stories260KPeqaTest.shared("data/austen/" + book + ".txt"))));
+        Collections.shuffle(paras, new Random(1));
+        int[] out = new int[Math.toIntExact(n)];
+        int len = 0;
+        for (String p : paras) {
+            int[] ids = tok.encode(p, true, false);
+            int k = Math.min(ids.length, out.length - len);
+            System.arraycopy(ids, 0, out, len, k);
+            len += k;
+            if (len == out.length) return out;
+        }
+        throw new IllegalStateException("the training novels hold fewer than " + n + " tokens");
+    }
+}
