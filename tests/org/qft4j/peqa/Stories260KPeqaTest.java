@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.qft4j.Device;
 import org.qft4j.llama.Llama2cFormat;
 import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Perplexity;
 import org.qft4j.llama.Tokenizer;
 
@@ -40,7 +41,7 @@ class Stories260KPeqaTest {
 
             Path f = dir.resolve("stories260K-q3.peqa");
             PeqaModel.export(q3, f);
-            LlamaWeights back = PeqaModel.load(f, Device.CPU);
+            LlamaWeights back = ModelLoader.load(f); // what `eval` and `generate` open
             try {
                 assertEquals(p3, Perplexity.evaluate(back, tok, text).perplexity(), 0.0, "reloaded b-bit model");
             } finally {
