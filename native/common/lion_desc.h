@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "qft4j/lion_step.h"
+#include "qft_math.h"
 
 namespace qft {
 
@@ -22,7 +23,7 @@ struct LionTensor {
     int64_t m_block;
 };
 
-inline LionTensor lion_tensor(const int64_t* d) {
+QFT_HD LionTensor lion_tensor(const int64_t* d) {
     auto p = [&](int f) { return reinterpret_cast<void*>(static_cast<uintptr_t>(d[f])); };
     return LionTensor{d[QFT_LION_ROWS],
                       d[QFT_LION_COLS],

@@ -28,7 +28,7 @@ __global__ void hybrid_sparse_add_kernel(int64_t rows, int64_t cols, const int32
                                          int64_t rows_per_block) {
     extern __shared__ float xs[];  // (kTokenTile, cols)
     const int64_t t0 = blockIdx.x * (int64_t)kTokenTile;
-    const int nt = static_cast<int>(min<int64_t>(kTokenTile, tokens - t0));
+    const int nt = tokens - t0 < kTokenTile ? static_cast<int>(tokens - t0) : kTokenTile;
     for (int64_t i = threadIdx.x; i < nt * cols; i += blockDim.x) xs[i] = x[t0 * cols + i];
     __syncthreads();
     const int64_t r0 = blockIdx.y * rows_per_block, r1 = min(rows, r0 + rows_per_block);
