@@ -104,6 +104,7 @@ __global__ void __launch_bounds__(kThreads) lion_step_cuda(const int64_t* __rest
             if (!is_outlier(c))
                 t.w_codes[idx] = static_cast<int8_t>(qft::quantize_code(e.w, s, stochastic, stochastic ? qft::rng_bits(stream, idx) : 0));
         }
+        __syncthreads();  // every thread has read the old scale of block b (in load) before it is replaced
         if (threadIdx.x == 0) t.m_scales[r * mnb + b] = ms;
     }
     if (threadIdx.x == 0) t.w_scales[r] = s;
