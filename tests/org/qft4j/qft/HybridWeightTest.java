@@ -133,6 +133,28 @@ class HybridWeightTest {
     }
 
     @Test
+    void sparseAddIsTheOutlierPartOfTheMatmul() {
+        int rows = 50, cols = 70, tokens = 3;
+        float[] w = heavyTailed(rows * cols, 9), x = heavyTailed(tokens * cols, 10);
+        try (HybridWeight h = HybridWeight.quantize(w, rows, cols, HybridConfig.outliers(0.05));
+             Tensor tx = Tensor.of(Device.CPU, x, tokens, cols); Tensor ty = Tensor.of(Device.CPU, new float[tokens * rows], tokens, rows)) {
+            org.qft4j.NativeStatus.check(org.qft4j.nativ.QftNative.qft_hybrid_sparse_add(-1, rows, cols, h.rowPtr().address(),
+                    h.colIdx().address(), h.values().address(), tx.address(), tokens, ty.address()), "sparse add");
+            int[] ptr = h.rowPtr().toInts(), idx = h.colIdx().toInts();
+            boolean[] out = new boolean[w.length];
+            for (int r = 0; r < rows; r++) for (int j = ptr[r]; j < ptr[r + 1]; j++) out[r * cols + idx[j]] = true;
+            float[] y = ty.toFloats();
+            for (int t = 0; t < tokens; t++)
+                for (int r = 0; r < rows; r++) {
+                    double expect = 0;
+                    for (int c = 0; c < cols; c++)
+                        if (out[r * cols + c]) expect += (double) w[r * cols + c] * x[t * cols + c];
+                    assertEquals(expect, y[t * rows + r], 1e-6, "y[" + t + ", " + r + "]");
+                }
+        }
+    }
+
+    @Test
     void rejectsNonFiniteWeightsAndBadFractions() {
         float[] w = heavyTailed(4 * 4, 6);
         w[13] = Float.NaN;
