@@ -1,14 +1,14 @@
 // INT8 matmul on the GPU, part 2: the Hopper kernel (wgmma.mma_async s8 x s8 -> s32, sm_90a). Its body
 // exists only when compiling for sm_90a (__CUDA_ARCH_FEAT_SM90_ALL), i.e. in the sm90 library; elsewhere
-// launch_wgmma reports QFT_EUNSUPPORTED and the dispatcher never picks it.
+// wgmma_available() is false and the dispatcher refuses the kernel with QFT_EUNSUPPORTED.
 //
 // Block: two consumer warpgroups (256 threads), tile 128 x BN x 64 bytes of K; warpgroup w owns rows
-// [64w, 64w+64) and issues two m64nBNk32 wgmmas per stage. Operands reach shared memory through a
-// STAGES-deep cp.async pipeline in the canonical K-major, no-swizzle layout of the PTX ISA ("Shared
-// memory matrix layout"): 8-row x 16-byte core matrices stored as 128 contiguous bytes, the 4 core matrices
-// of one 8-row group adjacent along K (leading byte offset 128), 8-row groups 512 bytes apart (stride
-// byte offset 512). cp.async writes go through the generic proxy, so a fence.proxy.async makes them visible
-// to the wgmma (async proxy) before the barrier.
+// [64w, 64w+64), issues two m64nBNk32 wgmmas per stage and keeps one wgmma group in flight. Operands reach
+// shared memory through a kStages-deep cp.async pipeline in the canonical K-major, no-swizzle layout of the
+// PTX ISA ("Shared memory matrix layout"): 8-row x 16-byte core matrices stored as 128 contiguous bytes, the
+// 4 core matrices of one 8-row group adjacent along K (leading byte offset 128), 8-row groups 512 bytes apart
+// (stride byte offset 512). cp.async writes go through the generic proxy, so a fence.proxy.async makes them
+// visible to the wgmma (async proxy) before the barrier.
 #include <cstring>
 
 #include "int8_matmul.cuh"
@@ -20,7 +20,9 @@
 namespace qft {
 namespace {
 
-constexpr int kBK = 64, kBM = 128, kStages = 4, kThreads = 256;
+// kStages smem stages, loads issued kStages - 2 tiles ahead: one stage is being loaded, one may still be read
+// by the wgmma group left in flight (wait_group 1), the rest are ready.
+constexpr int kBK = 64, kBM = 128, kStages = 5, kThreads = 256;
 
 template <int BN>
 constexpr int wgmma_smem() { return kStages * (kBM + BN) * kBK; }
@@ -65,15 +67,17 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
     for (int i = 0; i < BN / 2; ++i) d[i] = 0;
 
 #pragma unroll
-    for (int s = 0; s < kStages - 1; ++s) {
+    for (int s = 0; s < kStages - 2; ++s) {
         if (s < ktiles) load(s, s);
         cp_async_commit();
     }
     for (int kt = 0; kt < ktiles; ++kt) {
-        cp_async_wait<kStages - 2>();
+        cp_async_wait<kStages - 3>();
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncthreads();  // stage kt visible to every warpgroup; the stage read at kt-1 is free (wait_group 0 below)
-        const int next = kt + kStages - 1;
+        // After this barrier stage kt is visible to both warpgroups, and every thread has passed the
+        // wait_group 1 of iteration kt-1, so the wgmmas of tile kt-2 are complete and their stage can be refilled.
+        __syncthreads();
+        const int next = kt + kStages - 2;
         if (next < ktiles) load(next % kStages, next);
         cp_async_commit();
 
@@ -86,8 +90,9 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
             else wgmma_m64n128k32(d, smem_desc(sa + ks * 256), smem_desc(sb + ks * 256));
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // tile kt's wgmmas overlap the next tile's wait
     }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     cp_async_wait<0>();
 
     // wgmma D fragment (m64nN, s32): register 4j+e of a thread holds row 16*warp + lane/4 (+8 for e >= 2),
