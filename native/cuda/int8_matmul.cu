@@ -223,7 +223,7 @@ extern "C" QFT_API int qft_cuda_int8_matmul(int32_t device, int32_t kernel, int6
     const int64_t Kp = (K + 15) / 16 * 16;
     L.lda = Kp;
     DeviceBuffers buf;
-    if (Kp != K || (a & 15) != 0 || (b & 15) != 0) {
+    if (Kp > 0 && (Kp != K || (a & 15) != 0 || (b & 15) != 0)) {
         if (int st = pad_k(L.a, M, K, Kp, &buf.a)) return st;
         if (int st = pad_k(L.b, N, K, Kp, &buf.b)) return st;
         L.a = buf.a;

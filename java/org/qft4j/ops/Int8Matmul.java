@@ -1,5 +1,7 @@
 package org.qft4j.ops;
 
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
@@ -15,6 +17,8 @@ import org.qft4j.tensor.Tensor;
  * All tensors must live on one device; the op runs there.
  */
 public final class Int8Matmul {
+    private static final Logger LOG = Logger.getLogger("org.qft4j");
+
     /** The largest K whose int32 sum of int8 products cannot overflow. */
     public static final long MAX_EXACT_K = 131071;
     /** Chunk length of the split reduction when K exceeds {@link #MAX_EXACT_K}. */
@@ -44,6 +48,7 @@ public final class Int8Matmul {
         try {
             NativeStatus.check(MatmulNative.qft_int8_matmul_i32(a.device().nativeId(), kernel.id, a.address(), b.address(),
                     c.address(), mnk[0], mnk[1], mnk[2]), "Int8Matmul.int32(" + a + ", " + b + ", " + kernel + ")");
+            logKernel(a, b);
             return c;
         } catch (RuntimeException e) {
             c.close();
@@ -85,6 +90,12 @@ public final class Int8Matmul {
         NativeStatus.check(MatmulNative.qft_int8_matmul(a.device().nativeId(), kernel.id, a.address(), addressOf(rowScale),
                 b.address(), addressOf(colScale), addressOf(bias), y.address(), y.dtype() == DType.BF16 ? 1 : 0,
                 accumulate ? 1 : 0, m, n, k), op + "(" + a + ", " + b + " -> " + y + ", " + kernel + ")");
+        logKernel(a, b);
+    }
+
+    /** Logs (level FINE) which kernel ran: the dispatcher never falls back silently. */
+    private static void logKernel(Tensor a, Tensor b) {
+        if (LOG.isLoggable(Level.FINE)) LOG.fine("Int8Matmul " + a + " x " + b + "ᵀ ran " + MatmulNative.qft_int8_matmul_last_kernel());
     }
 
     /** The kernel that the last Int8Matmul call on this thread ran, e.g. "cpu-vnni-8x32" (for logs). */
