@@ -5,4 +5,9 @@
 # Usage: bench/crash-test.sh [KILLS (default 100)] [SEED]   (after `mvn test-compile` or `mvn verify`)
 set -e
 cd "$(dirname "$0")/.."
-exec java -Xmx512m -cp target/classes:target/test-classes org.qft4j.checkpoint.CrashHarness "${1:-100}" ${2:+"$2"}
+# Run from a copy of the classes so that a rebuild during the run cannot pull them away.
+classes=$(mktemp -d)
+trap 'rm -rf "$classes"' EXIT
+cp -r target/classes "$classes/main"
+cp -r target/test-classes "$classes/test"
+java -Xmx512m -cp "$classes/main:$classes/test" org.qft4j.checkpoint.CrashHarness "${1:-100}" ${2:+"$2"}
