@@ -25,13 +25,14 @@ public final class CrashHarness {
     /** What a run saw. */
     static final class Result {
         int kills;
+        int killsDuringStartup;    // killed before it could train: while opening and validating checkpoints
         int killsDuringSave;       // a temporary file was present after the kill: the child died mid-save
         long saves;                // "saved" lines seen in total
         long finalStep;
 
         @Override
         public String toString() {
-            return kills + " kills (" + killsDuringSave + " during a save), " + saves + " completed saves, final step " + finalStep
+            return kills + " kills (" + killsDuringSave + " during a save, " + killsDuringStartup + " during startup), " + saves + " completed saves, final step " + finalStep
                     + "; after every kill the newest valid checkpoint was >= the last reported"
                     + " save and bit-identical to the replayed state";
         }
@@ -59,7 +60,10 @@ public final class CrashHarness {
                             lastSaved.set(Long.parseLong(line.substring(6)));
                             synchronized (r) { r.saves++; }
                         } else if (line.startsWith("resumed ")) {
-                            resumedAt.set(Long.parseLong(line.substring(8)));
+                            synchronized (resumedAt) {
+                                resumedAt.set(Long.parseLong(line.substring(8)));
+                                resumedAt.notifyAll();
+                            }
                         }
                     }
                 } catch (IOException e) {
@@ -67,14 +71,23 @@ public final class CrashHarness {
                 }
             });
             reader.start();
-            // Startup takes a few hundred ms; the window then spans several saves.
-            long delay = 300 + random.nextInt(1200);
+            // Most kills land while training and saving (a random moment after the resume); one in eight
+            // lands during startup, while the child is opening and validating the checkpoints.
+            boolean duringStartup = random.nextInt(8) == 0;
+            long delay = duringStartup ? random.nextInt(400) : random.nextInt(800);
+            if (!duringStartup) {
+                synchronized (resumedAt) {
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    while (resumedAt.get() < 0 && child.isAlive() && System.nanoTime() < deadline) resumedAt.wait(100);
+                }
+            }
             if (child.waitFor(delay, TimeUnit.MILLISECONDS))
                 throw new AssertionError("child exited by itself with status " + child.exitValue() + ": " + Files.readString(stderr));
             child.destroyForcibly();
             child.waitFor();
             reader.join();
             r.kills++;
+            if (duringStartup) r.killsDuringStartup++;
             boolean midSave = hasTempFile(dir);
             if (midSave) r.killsDuringSave++;
 
@@ -91,7 +104,8 @@ public final class CrashHarness {
                 throw new AssertionError("kill " + k + ": checkpoint of step " + step + " differs from the replayed state");
             r.finalStep = step;
             if (log != null)
-                log.printf("kill %d after %d ms: last reported save %d, newest valid checkpoint %d%s%n", k + 1, delay, reported, step,
+                log.printf("kill %d %d ms after %s: last reported save %d, newest valid checkpoint %d%s%n", k + 1, delay,
+                        duringStartup ? "start" : "resume", reported, step,
                         midSave ? " (killed mid-save)" : "");
         }
         return r;
