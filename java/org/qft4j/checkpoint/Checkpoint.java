@@ -8,7 +8,8 @@ import org.qft4j.tensor.DType;
 
 /**
  * A loaded, validated training checkpoint: a safetensors file whose metadata carries the qft4j format
- * version ({@value #VERSION_KEY}) and the optimizer step ({@value #STEP_KEY}), whose tensors match the
+ * version ({@value #VERSION_KEY}), the optimizer step ({@value #STEP_KEY}) and the file checksum that
+ * {@link Safetensors#write} adds (verified on read), whose tensors match the
  * caller's {@link CheckpointSchema} and whose floating-point tensors are all finite.
  */
 public final class Checkpoint {
@@ -54,6 +55,11 @@ public final class Checkpoint {
             throw new CheckpointException(f.file(), "checkpoint v" + version + ", SDK reads v" + FORMAT_VERSION + ": "
                     + (version > FORMAT_VERSION ? "it was written by a newer qft4j; upgrade qft4j to resume it"
                                                 : "it was written by an older qft4j; resume it with that version"));
+        // Plain safetensors files need no checksum, but a checkpoint always has one: without it, a flip
+        // in the checksum's own key name would switch the check off unnoticed.
+        if (!f.metadata().containsKey(Safetensors.CRC_KEY))
+            throw new CheckpointException(f.file(), "no '" + Safetensors.CRC_KEY + "' in " + Safetensors.METADATA
+                    + ": the checkpoint's integrity cannot be checked (its header is corrupt or was edited)");
         String s = f.metadata().get(STEP_KEY);
         long step = -1;
         try {

@@ -17,17 +17,20 @@ import java.util.zip.CRC32C;
  * buffer) and holds string metadata under {@code "__metadata__"}. Files written here load in the Hugging
  * Face library and vice versa.
  *
- * <p>The writer streams each tensor ({@link TensorData#writeTo}) and stores a CRC32C of the data buffer
- * in the metadata ({@value #CRC_KEY}) so that a flipped bit inside a tensor, which no structural check can
- * see, is still caught on load. The reader ({@link SafetensorsReader}) validates everything before it
- * trusts a size.
+ * <p>The writer streams each tensor ({@link TensorData#writeTo}) and stores a CRC32C of the whole file in
+ * the metadata ({@value #CRC_KEY}, the first entry of the header, its own eight hex digits counted as
+ * "00000000"), so that a flipped bit that no structural check can see (inside a tensor, or in a metadata
+ * value such as the step) is still caught on load. The reader ({@link SafetensorsReader}) validates
+ * everything before it trusts a size.
  */
 public final class Safetensors {
     /** Largest header the reader accepts, as in the reference implementation: a larger one is corrupt or hostile. */
     public static final long MAX_HEADER_BYTES = 100_000_000;
     public static final String METADATA = "__metadata__";
-    /** Metadata key of the CRC32C of the data buffer, eight lowercase hex digits; written by {@link #write}. */
-    public static final String CRC_KEY = "qft4j.data_crc32c";
+    /** Metadata key of the file's CRC32C, eight lowercase hex digits; written by {@link #write}. */
+    public static final String CRC_KEY = "qft4j.crc32c";
+    /** How a header with a checksum starts: the checksum's digits follow at a fixed offset. */
+    static final String CRC_PREFIX = "{\"" + METADATA + "\":{\"" + CRC_KEY + "\":\"";
 
     private Safetensors() {}
 
@@ -42,12 +45,8 @@ public final class Safetensors {
     public static void write(SeekableByteChannel out, Map<String, ? extends TensorData> tensors, Map<String, String> metadata)
             throws IOException {
         if (metadata.containsKey(CRC_KEY)) throw new IllegalArgumentException("metadata key '" + CRC_KEY + "' is reserved for the writer");
-        // The checksum goes first in the header so that its byte offset is known before the user's entries.
-        StringBuilder h = new StringBuilder("{");
-        Json.quote(h, METADATA).append(":{");
-        Json.quote(h, CRC_KEY).append(':');
-        int crcAt = h.length() + 1; // after the opening quote; all preceding characters are ASCII
-        Json.quote(h, "00000000");
+        // The checksum goes first in the header so that its byte offset is fixed whatever the user's entries.
+        StringBuilder h = new StringBuilder(CRC_PREFIX).append("00000000\"");
         for (Map.Entry<String, String> e : metadata.entrySet()) {
             h.append(',');
             Json.quote(h, e.getKey()).append(':');
@@ -74,9 +73,9 @@ public final class Safetensors {
         head.putLong(padded).put(json);
         while (head.hasRemaining()) head.put((byte) ' ');
         head.flip();
-        writeFully(out, head);
-
         CRC32C crc = new CRC32C();
+        crc.update(head.duplicate());
+        writeFully(out, head);
         for (Map.Entry<String, ? extends TensorData> e : tensors.entrySet()) {
             CountingChannel counted = new CountingChannel(out, crc);
             e.getValue().writeTo(counted);
@@ -85,7 +84,7 @@ public final class Safetensors {
                         + e.getValue().dtype() + Arrays.toString(e.getValue().shape()) + " (" + e.getValue().byteSize() + " bytes)");
         }
         long end = out.position();
-        out.position(8 + crcAt);
+        out.position(8 + CRC_PREFIX.length());
         writeFully(out, ByteBuffer.wrap(String.format("%08x", crc.getValue()).getBytes(StandardCharsets.US_ASCII)));
         out.position(end);
     }

@@ -156,24 +156,42 @@ final class SafetensorsReader {
                     + (covered > dataBytes ? "the file is truncated" : (dataBytes - covered) + " trailing bytes belong to no tensor"));
 
         Map<String, TensorBuffer> tensors = new java.util.LinkedHashMap<>();
-        CRC32C crc = new CRC32C();
+        List<ByteBuffer> data = new ArrayList<>();
         for (Entry x : entries) {
             long length = x.end - x.begin;
             if (length > Integer.MAX_VALUE)
                 throw fail("tensor '" + x.name + "' is " + length + " bytes; qft4j loads tensors of at most "
                         + Integer.MAX_VALUE + " bytes: split it into shards");
             ByteBuffer bytes = source.view(dataStart + x.begin, (int) length);
-            crc.update(bytes.duplicate());
+            data.add(bytes);
             tensors.put(x.name, TensorBuffer.of(x.dtype, bytes, x.shape));
         }
         String storedCrc = metadata.get(Safetensors.CRC_KEY);
-        if (storedCrc != null) {
-            String computed = String.format("%08x", crc.getValue());
-            if (!storedCrc.equals(computed))
-                throw fail("data checksum mismatch (stored crc32c " + storedCrc + ", computed " + computed
-                        + "): the tensor bytes are corrupt");
-        }
+        if (storedCrc != null) verifyChecksum(storedCrc, headerBytes, raw, data);
         return new SafetensorsFile(file, metadata, tensors);
+    }
+
+    /**
+     * Recomputes the writer's CRC32C over the whole file, the stored digits counted as "00000000". The
+     * checksum entry must sit where the writer puts it; a header rewritten by another tool moves it.
+     */
+    private void verifyChecksum(String stored, long headerBytes, ByteBuffer rawHeader, List<ByteBuffer> data) throws CheckpointException {
+        byte[] prefix = Safetensors.CRC_PREFIX.getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer expectPrefix = ByteBuffer.wrap(prefix);
+        if (rawHeader.remaining() < prefix.length + 8 || !rawHeader.duplicate().limit(prefix.length).equals(expectPrefix))
+            throw fail("'" + Safetensors.CRC_KEY + "' is not the first header entry, where qft4j writes it: another tool rewrote "
+                    + "the header; remove that entry from " + Safetensors.METADATA + " to load the file without the check");
+        CRC32C crc = new CRC32C();
+        crc.update(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, headerBytes));
+        ByteBuffer header = rawHeader.duplicate();
+        crc.update(header.duplicate().limit(prefix.length));
+        crc.update("00000000".getBytes(StandardCharsets.US_ASCII));
+        crc.update(header.position(prefix.length + 8));
+        for (ByteBuffer b : data) crc.update(b.duplicate());
+        String computed = String.format("%08x", crc.getValue());
+        if (!stored.equals(computed))
+            throw fail("checksum mismatch (stored crc32c " + stored + ", computed " + computed
+                    + "): the file is corrupt (a flipped bit or a torn write)");
     }
 
     /** Strict UTF-8 decoding: a malformed byte is an error naming its offset, never a silent U+FFFD. */

@@ -36,6 +36,9 @@ class BadInputTableTest {
         byte[] flippedWeight = valid.clone();
         flippedWeight[8 + headerLength + 5] ^= 0x10; // inside tensor 'w'
 
+        byte[] flippedStep = valid.clone();
+        flippedStep[TestCheckpoints.header(valid).indexOf("\"qft4j.step\":\"7\"") + 8 + 14] ^= 0x01;
+
         byte[] flippedDtype = valid.clone();
         int f32 = TestCheckpoints.header(valid).indexOf("\"F32\"") + 8 + 3; // the '2' of F32
         flippedDtype[f32] ^= 0x01;
@@ -57,8 +60,15 @@ class BadInputTableTest {
                         "tensors cover " + dataBytes + " bytes but the data buffer holds " + (dataBytes - 5) + " (file " + (valid.length - 5)
                                 + " bytes, header " + headerLength + "): the file is truncated"),
                 row("one flipped bit in a weight", flippedWeight, CheckpointSchema.ANY,
-                        "data checksum mismatch (stored crc32c " + storedCrc(valid) + ", computed " + crcOfData(flippedWeight, headerLength)
-                                + "): the tensor bytes are corrupt"),
+                        "checksum mismatch (stored crc32c " + storedCrc(valid) + ", computed " + crcOf(flippedWeight)
+                                + "): the file is corrupt (a flipped bit or a torn write)"),
+                row("one flipped bit in the step metadata (7 -> 6)", flippedStep, CheckpointSchema.ANY,
+                        "checksum mismatch (stored crc32c " + storedCrc(valid) + ", computed " + crcOf(flippedStep)
+                                + "): the file is corrupt (a flipped bit or a torn write)"),
+                row("checksum entry moved (header rewritten by another tool)", TestCheckpoints.raw("{\"__metadata__\":{\"a\":\"b\","
+                        + "\"qft4j.crc32c\":\"00000000\"}}", new byte[0]), CheckpointSchema.ANY,
+                        "'qft4j.crc32c' is not the first header entry, where qft4j writes it: another tool rewrote the header; "
+                                + "remove that entry from __metadata__ to load the file without the check"),
                 row("one flipped bit in the header (dtype F32 -> F33)", flippedDtype, CheckpointSchema.ANY,
                         "tensor 'w' has dtype 'F33'; qft4j reads [F32, BF16, F16, I8, U8, I32, I64]"),
                 row("overlapping offsets", TestCheckpoints.raw("{" + V1 + ",\"a\":" + F32_2 + "[0,8]},\"b\":" + F32_2 + "[4,12]}}", new byte[12]),
@@ -118,6 +128,9 @@ class BadInputTableTest {
                 row("plain safetensors model, not a checkpoint", TestCheckpoints.write(TestCheckpoints.sampleState(), Map.of()), CheckpointSchema.ANY,
                         "no 'qft4j.format_version' in __metadata__: a safetensors file, but not a qft4j checkpoint "
                                 + "(import a model with the model loader instead)"),
+                row("checkpoint without its checksum (e.g. a renamed checksum key)", TestCheckpoints.raw("{" + V1 + ",\"a\":" + F32_2
+                        + "[0,8]}}", new byte[8]), CheckpointSchema.ANY,
+                        "no 'qft4j.crc32c' in __metadata__: the checkpoint's integrity cannot be checked (its header is corrupt or was edited)"),
                 row("step missing from the metadata", TestCheckpoints.write(TestCheckpoints.sampleState(), Map.of(Checkpoint.VERSION_KEY, "1")),
                         CheckpointSchema.ANY, "'qft4j.step' is missing, not a step number: the metadata is corrupt"));
     }
@@ -166,9 +179,13 @@ class BadInputTableTest {
         return h.substring(at, at + 8);
     }
 
-    private static String crcOfData(byte[] file, int headerLength) {
+    /** The checksum the reader computes: over the whole file, the stored digits counted as "00000000". */
+    private static String crcOf(byte[] file) {
+        byte[] zeroed = file.clone();
+        int at = 8 + Safetensors.CRC_PREFIX.length();
+        Arrays.fill(zeroed, at, at + 8, (byte) '0');
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
-        crc.update(file, 8 + headerLength, file.length - 8 - headerLength);
+        crc.update(zeroed);
         return String.format("%08x", crc.getValue());
     }
 

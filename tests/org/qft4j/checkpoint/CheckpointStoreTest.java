@@ -106,7 +106,7 @@ class CheckpointStoreTest {
         assertTrue(skipped.get(0).startsWith("ckpt-000000000009.safetensors: metadata says step 1 but the file name says 9"), skipped.get(0));
         assertTrue(skipped.get(1).startsWith("ckpt-000000000004.safetensors: header length") && skipped.get(1).endsWith("the file is truncated"),
                 skipped.get(1));
-        assertTrue(skipped.get(2).startsWith("ckpt-000000000003.safetensors: data checksum mismatch"), skipped.get(2));
+        assertTrue(skipped.get(2).startsWith("ckpt-000000000003.safetensors: checksum mismatch"), skipped.get(2));
     }
 
     @Test

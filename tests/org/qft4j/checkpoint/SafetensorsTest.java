@@ -57,9 +57,11 @@ class SafetensorsTest {
         long n = ByteBuffer.wrap(file).order(ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(0, n % 8, "header padded so the data buffer is 8-byte aligned");
         byte[] data = {0, 0, (byte) 0x80, 0x3f, 0, 0, 0, 0x40, (byte) 0xff}; // 1.0f, 2.0f little-endian, then int8 -1
+        byte[] zeroed = file.clone(); // the checksum covers the whole file with its own digits as "00000000"
+        java.util.Arrays.fill(zeroed, 8 + Safetensors.CRC_PREFIX.length(), 8 + Safetensors.CRC_PREFIX.length() + 8, (byte) '0');
         CRC32C crc = new CRC32C();
-        crc.update(data);
-        String json = "{\"__metadata__\":{\"qft4j.data_crc32c\":\"" + String.format("%08x", crc.getValue()) + "\"},"
+        crc.update(zeroed);
+        String json = "{\"__metadata__\":{\"qft4j.crc32c\":\"" + String.format("%08x", crc.getValue()) + "\"},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                 + "\"b\":{\"dtype\":\"I8\",\"shape\":[1,1],\"data_offsets\":[8,9]}}";
         assertEquals(json, TestCheckpoints.header(file).stripTrailing());
