@@ -1,5 +1,6 @@
 package org.qft4j.checkpoint;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -7,7 +8,9 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.qft4j.tensor.DType;
@@ -22,8 +25,19 @@ import org.qft4j.tensor.DType;
 class CheckpointFuzzTest {
     private static final CheckpointSchema SCHEMA = CheckpointSchema.ANY.require("w", DType.F32, 2, 3);
 
+    /**
+     * Loads the input as it is, then with its checksum repaired: a mutation almost never keeps the
+     * CRC32C right, and without the repair the fuzzer would not get past the checksum to the version,
+     * schema and non-finite checks behind it.
+     */
     @FuzzTest
     void loaderThrowsOnlyCheckpointException(byte[] input) {
+        loadAndCheck(input);
+        byte[] repaired = withRepairedChecksum(input);
+        if (repaired != null) loadAndCheck(repaired);
+    }
+
+    private static void loadAndCheck(byte[] input) {
         Checkpoint c;
         try {
             c = Checkpoint.load(ByteBuffer.wrap(input), SCHEMA);
@@ -40,6 +54,30 @@ class CheckpointFuzzTest {
         long header = ByteBuffer.wrap(input).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
         assertEquals(input.length, 8 + header + total, "tensors cover the data buffer exactly");
         assertEquals(6, c.tensor("w").toFloats().length);
+    }
+
+    /** The input with the checksum digits the writer would have stored, or null when it has no checksum entry. */
+    static byte[] withRepairedChecksum(byte[] input) {
+        byte[] prefix = Safetensors.CRC_PREFIX.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        int at = 8 + prefix.length;
+        if (input.length < at + 8 || !Arrays.equals(input, 8, at, prefix, 0, prefix.length)) return null;
+        byte[] b = input.clone();
+        Arrays.fill(b, at, at + 8, (byte) '0');
+        CRC32C crc = new CRC32C();
+        crc.update(b);
+        System.arraycopy(String.format("%08x", crc.getValue()).getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, b, at, 8);
+        return b;
+    }
+
+    @Test
+    void theChecksumRepairReproducesTheWritersChecksum() throws Exception {
+        byte[] valid = TestCheckpoints.validCheckpoint();
+        assertArrayEquals(valid, withRepairedChecksum(valid));
+        byte[] flipped = valid.clone();
+        flipped[flipped.length - 1] ^= 0x01; // the last byte of the fp32 scalar: still finite
+        assertThrows(CheckpointException.class, () -> Checkpoint.load(ByteBuffer.wrap(flipped), CheckpointSchema.ANY));
+        Checkpoint c = Checkpoint.load(ByteBuffer.wrap(withRepairedChecksum(flipped)), CheckpointSchema.ANY);
+        assertEquals(Float.intBitsToFloat(Float.floatToRawIntBits(0.5f) ^ 0x01000000), c.tensor("scalar").toFloats()[0]);
     }
 
     /** The shared llama2.c model and tokenizer, whole and cut, are not checkpoints and must say so. */

@@ -78,6 +78,25 @@ class SafetensorsTest {
         assertArrayEquals(new int[] {1, -1}, f.tensors().get("x").toInts());
     }
 
+    /** hf-written.safetensors was written by the reference implementation (safetensors 0.8.0, hf-written.py). */
+    @Test
+    void readsAFileWrittenByTheReferenceImplementation() throws Exception {
+        SafetensorsFile f = SafetensorsFile.read(Path.of(getClass().getResource("hf-written.safetensors").toURI()));
+        assertEquals(Map.of("format", "np", "note", "written by safetensors"), f.metadata());
+        assertArrayEquals(new float[] {1.5f, -2, 3.25f, 0, 1e-3f, -7}, f.tensors().get("f32").toFloats());
+        assertArrayEquals(new long[] {2, 3}, f.tensors().get("f32").shape());
+        assertArrayEquals(new byte[] {0, 0x3c, 0, (byte) 0xb8, (byte) 0xff, 0x7b}, f.tensors().get("f16").toBytes()); // 1, -0.5, 65504
+        assertArrayEquals(new byte[] {-128, 0, 127}, f.tensors().get("i8").toBytes());
+        assertArrayEquals(new byte[] {0, (byte) 200, (byte) 255}, f.tensors().get("u8").toBytes());
+        assertArrayEquals(new int[] {-1, 2, 3, -4}, f.tensors().get("i32").toInts());
+        assertArrayEquals(new long[] {-(1L << 62), 1L << 62}, f.tensors().get("i64").toLongs());
+        assertArrayEquals(new long[0], f.tensors().get("scalar").shape());
+        assertEquals(2.5f, f.tensors().get("scalar").toFloats()[0]);
+        CheckpointException e = assertThrows(CheckpointException.class,
+                () -> Checkpoint.load(Path.of(getClass().getResource("hf-written.safetensors").toURI()), CheckpointSchema.ANY));
+        assertTrue(e.getMessage().contains("not a qft4j checkpoint"), e.getMessage());
+    }
+
     @Test
     void streamsAndMapsATensorLargerThanTheWritersChunks() throws Exception {
         long n = 16L << 20; // 16 Mi floats = 64 MiB, written 1 MiB at a time and never held in one array
