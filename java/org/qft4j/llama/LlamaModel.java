@@ -27,7 +27,7 @@ public final class LlamaModel {
     private final float[] logits;          // (n, V)
     private final float[] nll;             // (n): -log p(target) per position, 0 where ignored
     // backward scratch
-    private final float[] dlogits, dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, attScratch;
+    private final float[] dlogits, dx, dxn, dq, dk, dv, dao, dg, dh1, dh3;
 
     private int batch, T;
     private int[] tokens, targets;
@@ -65,7 +65,6 @@ public final class LlamaModel {
         dg = new float[n * h];
         dh1 = new float[n * h];
         dh3 = new float[n * h];
-        attScratch = new float[maxBatch * cfg.nKvHeads() * maxT];
     }
 
     public LlamaWeights weights() { return w; }
@@ -255,7 +254,7 @@ public final class LlamaModel {
         Arrays.fill(dq, 0, n * c, 0f);
         Arrays.fill(dk, 0, n * kv, 0f);
         Arrays.fill(dv, 0, n * kv, 0f);
-        Attention.backward(dao, a.q, a.k, a.v, a.att, dq, dk, dv, batch, T, cfg, attScratch);
+        Attention.backward(dao, a.q, a.k, a.v, a.att, dq, dk, dv, batch, T, cfg);
         Parallel.forRange(n, 2L * c, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 rope.rotate(dq, i * c, cfg.nHeads(), i % T, true);

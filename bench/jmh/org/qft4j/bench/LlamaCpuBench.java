@@ -34,6 +34,7 @@ import org.qft4j.oracle.TorchLlama;
 public class LlamaCpuBench {
     static final int BATCH = 4, T = 256;
 
+    /** qft4j's activation recomputation (the LibTorch benchmarks ignore it). */
     @Param({"false"})
     public boolean recompute;
 
