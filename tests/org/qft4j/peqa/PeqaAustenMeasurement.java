@@ -25,7 +25,7 @@ import org.qft4j.llama.WeightMatrix;
  * perplexity (its first {@code qft4j.peqa.paragraphs} paragraphs, default 200, reference protocol) of the fp32
  * model, RTN 4/3-bit (group 128) before tuning and after PEQA scale-only tuning on the other five Austen novels
  * ({@code qft4j.peqa.steps} AdamW steps, batch 8 x 128 tokens, lr {@code qft4j.peqa.lr}, weight decay 0), and the
- * fp32 baseline: AdamW on every weight with the same batches and steps (lr {@code qft4j.peqa.fp32lr}).
+ * fp32 baseline: AdamW on every weight with the same batches and steps (lr {@code qft4j.peqa.fp32lr}; 0 skips it).
  */
 @EnabledIfSystemProperty(named = "qft4j.peqa.measure", matches = "true")
 class PeqaAustenMeasurement {
@@ -50,12 +50,14 @@ class PeqaAustenMeasurement {
         table.append(String.format("%-28s %10s %14s %16s%n", "model", "perplexity", "trainable", "weight bytes"));
         table.append(String.format("%-28s %10.4f %14s %16s%n", "fp32 base", base.perplexity(), "-", "-"));
         float fp32Lr = Float.parseFloat(System.getProperty("qft4j.peqa.fp32lr", "5e-4"));
-        LlamaWeights full = fp32.toFp32();
-        long start0 = System.nanoTime();
-        double fullLoss = tuneFp32(full, stream, steps, fp32Lr);
-        table.append(String.format("%-28s %10.4f %14d %16d   (final train loss %.4f, lr %g, %.0f s)%n", "fp32 AdamW (all weights)",
-                Perplexity.evaluate(full, tok, heldOut).perplexity(), full.config.parameterCount(), 4 * full.config.parameterCount(),
-                fullLoss, fp32Lr, (System.nanoTime() - start0) / 1e9));
+        if (fp32Lr > 0) {
+            LlamaWeights full = fp32.toFp32();
+            long start0 = System.nanoTime();
+            double fullLoss = tuneFp32(full, stream, steps, fp32Lr);
+            table.append(String.format("%-28s %10.4f %14d %16d   (final train loss %.4f, lr %g, %.0f s)%n", "fp32 AdamW (all weights)",
+                    Perplexity.evaluate(full, tok, heldOut).perplexity(), full.config.parameterCount(), 4 * full.config.parameterCount(),
+                    fullLoss, fp32Lr, (System.nanoTime() - start0) / 1e9));
+        }
         for (int bits : new int[] {4, 3}) {
             LlamaWeights q = PeqaModel.quantize(fp32, Device.CPU, bits, 128);
             try {
