@@ -1,0 +1,140 @@
+package org.qft4j.qft;
+
+import org.qft4j.Device;
+import org.qft4j.NativeStatus;
+import org.qft4j.Natives;
+import org.qft4j.nativ.QftNative;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Tensor;
+
+/**
+ * A (rows, cols) weight in QFT's hybrid format ({@code native/include/qft4j/hybrid_weight.h}): INT8 codes with
+ * per-row absmax scales computed without the outliers, plus the outliers in fp32 CSR. No fp32 master copy exists;
+ * {@link QuantLion} updates this storage in place. Owns its native memory: close it.
+ */
+public final class HybridWeight implements AutoCloseable {
+    private final int rows, cols;
+    private final HybridConfig config;
+    private final long nnz;
+    private final Tensor codes;  // (rows, cols) I8, 0 at outlier positions
+    private final Tensor scales; // (rows) F32
+    private final Tensor rowPtr; // (rows+1) I32
+    private final Tensor colIdx; // (nnz) I32
+    private final Tensor values; // (nnz) F32
+
+    private HybridWeight(Device device, int rows, int cols, HybridConfig config) {
+        Natives.load(QftNative.class);
+        this.rows = rows;
+        this.cols = cols;
+        this.config = config;
+        long[] n = new long[1];
+        NativeStatus.check(QftNative.qft_hybrid_nnz(rows, cols, config.outlierFraction(), config.perRow() ? 1 : 0, n),
+                "HybridWeight(" + rows + ", " + cols + ")");
+        this.nnz = n[0];
+        Tensor[] t = new Tensor[5];
+        try {
+            t[0] = Tensor.empty(device, DType.I8, rows, cols);
+            t[1] = Tensor.empty(device, DType.F32, rows);
+            t[2] = Tensor.empty(device, DType.I32, rows + 1L);
+            t[3] = Tensor.empty(device, DType.I32, nnz);
+            t[4] = Tensor.empty(device, DType.F32, nnz);
+        } catch (RuntimeException e) {
+            for (Tensor x : t) if (x != null) x.close();
+            throw e;
+        }
+        codes = t[0];
+        scales = t[1];
+        rowPtr = t[2];
+        colIdx = t[3];
+        values = t[4];
+    }
+
+    /** Quantizes w: (rows, cols) F32 on any device; the result lives on w's device. */
+    public static HybridWeight quantize(Tensor w, HybridConfig config) {
+        w.requireDType(DType.F32, "HybridWeight.quantize(w)");
+        if (w.rank() != 2) throw new IllegalArgumentException("HybridWeight.quantize: w must be (rows, cols), got " + w);
+        HybridWeight h = new HybridWeight(w.device(), Math.toIntExact(w.dim(0)), Math.toIntExact(w.dim(1)), config);
+        try {
+            NativeStatus.check(QftNative.qft_hybrid_quantize(w.device().nativeId(), w.address(), h.rows, h.cols,
+                    config.outlierFraction(), config.perRow() ? 1 : 0, h.codes.address(), h.scales.address(),
+                    h.rowPtr.address(), h.colIdx.address(), h.values.address(), h.nnz), "HybridWeight.quantize(" + w + ")");
+            return h;
+        } catch (RuntimeException e) {
+            h.close();
+            throw e;
+        }
+    }
+
+    /** Quantizes a row-major (rows, cols) Java array on the CPU. */
+    public static HybridWeight quantize(float[] w, int rows, int cols, HybridConfig config) {
+        try (Tensor t = Tensor.of(Device.CPU, w, rows, cols)) {
+            return quantize(t, config);
+        }
+    }
+
+    /** The fp32 weights, (rows, cols), on this weight's device; the caller owns the tensor. */
+    public Tensor dequantize() {
+        Tensor out = Tensor.empty(device(), DType.F32, rows, cols);
+        try {
+            NativeStatus.check(QftNative.qft_hybrid_dequantize(device().nativeId(), rows, cols, codes.address(),
+                    scales.address(), rowPtr.address(), colIdx.address(), values.address(), out.address()),
+                    "HybridWeight.dequantize(" + rows + ", " + cols + ")");
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** Writes the fp32 weights into out[0 .. rows*cols) row-major: what a Java matmul reads. */
+    public void dequantize(float[] out) {
+        if (out.length < (long) rows * cols)
+            throw new IllegalArgumentException("HybridWeight.dequantize: out holds " + out.length + " floats, need " + rows + "x" + cols);
+        try (Tensor t = dequantize()) {
+            NativeStatus.check(org.qft4j.nativ.CoreNative.qft_copy_to_host(device().nativeId(), out, t.address(), t.byteSize()),
+                    "HybridWeight.dequantize: reading " + t);
+        }
+    }
+
+    /**
+     * Selects the outliers of the current weights again (same fraction, so nothing is reallocated) and requantizes
+     * the dense part to nearest. Costs a full selection: call it every N steps ({@link LionConfig#reselectEvery()}).
+     */
+    public void reselectOutliers() {
+        NativeStatus.check(QftNative.qft_hybrid_reselect(device().nativeId(), rows, cols, config.outlierFraction(),
+                config.perRow() ? 1 : 0, codes.address(), scales.address(), rowPtr.address(), colIdx.address(),
+                values.address(), nnz), "HybridWeight.reselectOutliers(" + rows + ", " + cols + ")");
+    }
+
+    public int rows() { return rows; }
+    public int cols() { return cols; }
+    public long nnz() { return nnz; }
+    public HybridConfig config() { return config; }
+    public Device device() { return codes.device(); }
+    public Tensor codes() { return codes; }
+    public Tensor scales() { return scales; }
+    public Tensor rowPtr() { return rowPtr; }
+    public Tensor colIdx() { return colIdx; }
+    public Tensor values() { return values; }
+
+    /** Bytes of the INT8 dense codes. */
+    public long denseBytes() { return codes.byteSize(); }
+    /** Bytes of the sparse part: row pointers, column indices and fp32 values. */
+    public long outlierBytes() { return rowPtr.byteSize() + colIdx.byteSize() + values.byteSize(); }
+    /** Bytes of the per-row scales. */
+    public long scaleBytes() { return scales.byteSize(); }
+    /** All bytes held. */
+    public long bytes() { return denseBytes() + outlierBytes() + scaleBytes(); }
+
+    @Override
+    public void close() {
+        try (Tensor a = codes; Tensor b = scales; Tensor c = rowPtr; Tensor d = colIdx; Tensor e = values) {
+            // closed in reverse order; Tensor.close is idempotent
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HybridWeight(" + rows + ", " + cols + ", " + nnz + " outliers) on " + device();
+    }
+}

@@ -1,0 +1,55 @@
+/* Hybrid dense/sparse INT8 weights (QFT, Li et al. 2023, arXiv 2310.07147, sec. 3.1; the dense/sparse
+ * split follows SqueezeLLM, Kim et al. 2023, arXiv 2306.07629).
+ *
+ * A (rows, cols) fp32 weight W is stored as  W ~= D + S:
+ *   D, the dense part: codes (rows, cols) int8 and per-row scales (rows) fp32, symmetric absmax
+ *      computed with the outliers removed; codes are 0 at outlier positions.
+ *   S, the sparse part: the outliers in CSR, row_ptr (rows+1) int32, col_idx (nnz) int32 (ascending
+ *      inside a row), values (nnz) fp32.
+ * Values are fp32, not fp16: the optimizer updates outliers in place by lr*sign(c) with lr ~1e-5, and an
+ * fp16 outlier of magnitude 0.5 has a ulp of 2.4e-4, so fp16 would freeze them exactly as INT8
+ * round-to-nearest freezes dense weights; at 1% outliers fp32 costs 0.04 bytes/parameter (fp16 0.02).
+ *
+ * Outliers are the nnz largest |W| (ties: lower flat index first):
+ *   per_row == 0: nnz = round(fraction * rows * cols) over the whole tensor (one threshold);
+ *   per_row != 0: round(fraction * cols) per row.
+ * qft_hybrid_nnz gives nnz for a shape and setting, so that callers allocate the CSR arrays first. */
+#ifndef QFT4J_HYBRID_WEIGHT_H
+#define QFT4J_HYBRID_WEIGHT_H
+
+#include "qft4j/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of outliers for a (rows, cols) tensor at `fraction` in [0, 1]. */
+QFT_API int qft_hybrid_nnz(int64_t rows, int64_t cols, double fraction, int32_t per_row, int64_t* out_nnz);
+
+/* w: (rows, cols) fp32 -> codes, scales, row_ptr, col_idx, values (shapes above; nnz from qft_hybrid_nnz).
+ * Dense codes are rounded to nearest. On a CUDA device the selection runs on the host (a device ->
+ * host -> device round trip): it runs once at load and then lazily (see qft_hybrid_reselect). */
+QFT_API int qft_hybrid_quantize(int32_t device, int64_t w, int64_t rows, int64_t cols, double fraction, int32_t per_row,
+                                int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx, int64_t values,
+                                int64_t nnz);
+
+/* out: (rows, cols) fp32 = codes*scales[row] + outliers. */
+QFT_API int qft_hybrid_dequantize(int32_t device, int64_t rows, int64_t cols, int64_t codes, int64_t scales,
+                                  int64_t row_ptr, int64_t col_idx, int64_t values, int64_t out);
+
+/* Lazy outlier re-selection in place: dequantize, select the outliers of the current weights again
+ * (same fraction/per_row, so nnz is unchanged and no array is reallocated), requantize the dense part
+ * (round to nearest). Meant to run every N steps, not every step: it costs a full selection. */
+QFT_API int qft_hybrid_reselect(int32_t device, int64_t rows, int64_t cols, double fraction, int32_t per_row,
+                                int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx, int64_t values,
+                                int64_t nnz);
+
+/* The sparse half of the hybrid matmul: y[t, r] += sum_{(r,c) in S} S[r,c] * x[t, c].
+ * x: (tokens, cols) fp32, y: (tokens, rows) fp32. The dense half is the INT8 GEMM on codes. */
+QFT_API int qft_hybrid_sparse_add(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx,
+                                  int64_t values, int64_t x, int64_t tokens, int64_t y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
