@@ -1,5 +1,7 @@
 package org.qft4j.train;
 
+import org.qft4j.qft.Rounding;
+
 import java.util.SplittableRandom;
 
 /**

@@ -1,5 +1,7 @@
 package org.qft4j.train;
 
+import org.qft4j.qft.Rounding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
