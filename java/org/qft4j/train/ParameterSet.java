@@ -16,7 +16,7 @@ public final class ParameterSet implements AutoCloseable {
     private final HybridConfig hybrid;
     private final List<TrainableTensor> tensors = new ArrayList<>();
     private GradientPolicy policy;
-    private boolean lastMicroBatch = true;
+    private float gradScale = 1f;
 
     /** qft: matrices of at least fp32Below elements become {@link QftMatrix}; everything else stays fp32. */
     public ParameterSet(boolean qft, int fp32Below, double outlierFraction) {
@@ -69,19 +69,18 @@ public final class ParameterSet implements AutoCloseable {
     }
 
     /**
-     * Within a step of several micro-batches, gradients are delivered once per micro-batch; with false, the
-     * scratch keeps accumulating sequences of the same micro-batch until the last one.
+     * Multiplies every delivered gradient: 1/accumulation, so a step's gradient is the mean of its micro-batches'
+     * mean-loss gradients.
      */
-    void lastOfMicroBatch(boolean last) {
-        lastMicroBatch = last;
+    void gradScale(float scale) {
+        gradScale = scale;
     }
 
-    /** Whether the scratch was consumed (and must be cleared). */
-    boolean deliver(TrainableTensor t, float[] dW) {
-        if (policy == null) return true;
-        if (!lastMicroBatch) return false;
+    /** Hands a completed dW (of a matrix, or a norm vector's gradient) to the step's policy; nothing while evaluating. */
+    void deliver(TrainableTensor t, float[] dW) {
+        if (policy == null) return;
+        if (gradScale != 1f) for (int i = 0; i < dW.length; i++) dW[i] *= gradScale;
         policy.gradient(t.index, dW, t.rows, t.cols);
-        return true;
     }
 
     @Override

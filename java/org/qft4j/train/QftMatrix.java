@@ -4,18 +4,23 @@ import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
 
 /**
- * A weight stored only as QFT's hybrid INT8 weight (INT8 dense codes, per-row scales, fp32 outliers): no fp32
- * master copy persists. The forward reads a dequantized image that is rebuilt lazily after each update (on a GPU this
- * is the on-the-fly dequantization inside the matmul); backward produces the fp32 dW, which on
- * {@link #gradientComplete()} becomes the INT8 gradient on the step's stack.
+ * A weight stored as QFT's hybrid INT8 weight (INT8 dense codes, per-row scales, fp32 outliers), which the
+ * optimizer updates in place: no fp32 master copy exists. The CPU engine multiplies with a dequantized image,
+ * rebuilt after each update (on a GPU the dequantization happens inside the matmul); backward produces the fp32
+ * dW, which {@link #gradientComplete()} turns into the INT8 gradient on the step's stack.
  */
 public final class QftMatrix extends TrainableTensor implements AutoCloseable {
     private final HybridWeight weight;
-    private float[] image; // (rows, cols) dequantized view, null when stale
+    private boolean stale;
 
     QftMatrix(ParameterSet owner, int index, String name, float[] w, int rows, int cols, HybridConfig config) {
-        super(owner, index, name, rows, cols);
-        this.weight = HybridWeight.quantize(w, rows, cols, config);
+        this(owner, index, name, HybridWeight.quantize(w, rows, cols, config));
+    }
+
+    private QftMatrix(ParameterSet owner, int index, String name, HybridWeight weight) {
+        super(owner, index, name, weight.rows(), weight.cols(), new float[weight.rows() * weight.cols()]);
+        this.weight = weight;
+        weight.dequantize(work.weights());
     }
 
     public HybridWeight hybrid() {
@@ -24,16 +29,16 @@ public final class QftMatrix extends TrainableTensor implements AutoCloseable {
 
     @Override
     public float[] weights() {
-        if (image == null) {
-            image = new float[rows * cols];
-            weight.dequantize(image);
+        if (stale) {
+            weight.dequantize(work.weights());
+            stale = false;
         }
-        return image;
+        return work.weights();
     }
 
     @Override
     void updated() {
-        image = null;
+        stale = true;
     }
 
     @Override

@@ -16,6 +16,8 @@ import org.qft4j.Device;
 public final class TrainConfig {
     /** Where the model comes from; null selects the embedded default (a tiny model the project trains itself). */
     public final Path model;
+    /** The model's llama2.c tokenizer.bin; null: tokenizer.bin or tok*.bin next to the model. */
+    public final Path tokenizer;
     /** Training text: files, folders of .txt files, or .jsonl files of {"prompt","response"}; empty with model == null. */
     public final List<Path> trainData;
     /** Held-out data; empty: split {@link #validationFraction} of the training sequences off instead. */
@@ -65,6 +67,7 @@ public final class TrainConfig {
 
     private TrainConfig(Builder b) {
         model = b.model;
+        tokenizer = b.tokenizer;
         trainData = List.copyOf(b.trainData);
         validationData = List.copyOf(b.validationData);
         validationFraction = b.validationFraction;
@@ -103,6 +106,7 @@ public final class TrainConfig {
     public Builder toBuilder() {
         Builder b = new Builder();
         b.model = model;
+        b.tokenizer = tokenizer;
         b.trainData = new ArrayList<>(trainData);
         b.validationData = new ArrayList<>(validationData);
         b.validationFraction = validationFraction;
@@ -149,6 +153,7 @@ public final class TrainConfig {
 
     public static final class Builder {
         private Path model;
+        private Path tokenizer;
         private List<Path> trainData = new ArrayList<>();
         private List<Path> validationData = new ArrayList<>();
         private double validationFraction = 0.1;
@@ -181,6 +186,7 @@ public final class TrainConfig {
         private Builder() {}
 
         public Builder model(Path p) { model = p; return this; }
+        public Builder tokenizer(Path p) { tokenizer = p; return this; }
         public Builder trainData(Path... p) { trainData = new ArrayList<>(List.of(p)); return this; }
         public Builder trainData(List<Path> p) { trainData = new ArrayList<>(p); return this; }
         public Builder validationData(Path... p) { validationData = new ArrayList<>(List.of(p)); return this; }

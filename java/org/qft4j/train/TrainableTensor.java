@@ -1,12 +1,14 @@
 package org.qft4j.train;
 
-import java.util.Arrays;
+import org.qft4j.llama.Fp32Matrix;
 import org.qft4j.llama.WeightMatrix;
 
 /**
- * A trained (rows, cols) tensor as the model sees it (a {@link WeightMatrix}; vectors such as norm weights are
- * (1, n)). Backward accumulates into an fp32 dW scratch; {@link #gradientComplete()} hands the dW to the owning
- * {@link ParameterSet}, which passes it to the step's {@link GradientPolicy} and clears the scratch.
+ * A trained (rows, cols) tensor as the model sees it: a {@link WeightMatrix} (vectors such as norm weights are
+ * (1, n)). The arithmetic runs on an fp32 working matrix: the weights themselves (fp32 training) or the
+ * dequantized image of QFT's INT8 weight. Backward accumulates into that matrix's fp32 dW;
+ * {@link #gradientComplete()} hands the dW to the owning {@link ParameterSet}, which passes it to the step's
+ * {@link GradientPolicy} (QFT: quantized to INT8 onto the stack) and clears it.
  */
 public abstract sealed class TrainableTensor implements WeightMatrix permits Fp32Tensor, QftMatrix {
     final ParameterSet owner;
@@ -15,17 +17,18 @@ public abstract sealed class TrainableTensor implements WeightMatrix permits Fp3
     public final String name;
     final int rows;
     final int cols;
-    private float[] grad; // (rows, cols) fp32 scratch, allocated on the first contribution of a step
+    final Fp32Matrix work;
 
-    TrainableTensor(ParameterSet owner, int index, String name, int rows, int cols) {
+    TrainableTensor(ParameterSet owner, int index, String name, int rows, int cols, float[] working) {
         this.owner = owner;
         this.index = index;
         this.name = name;
         this.rows = rows;
         this.cols = cols;
+        this.work = new Fp32Matrix(rows, cols, working);
     }
 
-    /** The current weights, (rows, cols) fp32: for QFT a dequantized view refreshed after each update. */
+    /** The current weights, (rows, cols) fp32: for QFT the dequantized image, refreshed after each update. */
     public abstract float[] weights();
 
     @Override public int rows() { return rows; }
@@ -35,52 +38,48 @@ public abstract sealed class TrainableTensor implements WeightMatrix permits Fp3
         return (long) rows * cols;
     }
 
-    /** The gradient accumulator, for engines that write a vector parameter's gradient directly (norm weights). */
+    /** The fp32 gradient accumulator (rows, cols) of the current backward pass. */
     public float[] grad() {
-        if (grad == null) grad = new float[rows * cols];
-        return grad;
+        return work.gradient();
     }
 
     @Override
     public void matmul(float[] x, int tokens, float[] y) {
-        MatMul.forward(weights(), rows, cols, x, tokens, y);
+        weights();
+        work.matmul(x, tokens, y);
     }
 
     @Override
     public void matmulBackwardInput(float[] dy, int tokens, float[] dx) {
-        MatMul.backwardInput(weights(), rows, cols, dy, tokens, dx);
+        weights();
+        work.matmulBackwardInput(dy, tokens, dx);
     }
 
     @Override
     public void accumulateGradient(float[] dy, float[] x, int tokens) {
-        MatMul.backwardWeight(grad(), rows, cols, dy, x, tokens);
+        work.accumulateGradient(dy, x, tokens);
     }
 
     @Override
     public void row(int r, float[] out, int off) {
-        System.arraycopy(weights(), r * cols, out, off, cols);
+        weights();
+        work.row(r, out, off);
     }
 
     @Override
     public void accumulateRowGradient(int r, float[] g, int off) {
-        float[] d = grad();
-        for (int c = 0; c < cols; c++) d[r * cols + c] += g[off + c];
+        work.accumulateRowGradient(r, g, off);
     }
 
     @Override
     public void gradientComplete() {
-        if (grad == null) return;
-        if (owner.deliver(this, grad)) Arrays.fill(grad, 0f);
-    }
-
-    /** Drops a gradient without delivering it (evaluation runs, aborted steps). */
-    void discardGradient() {
-        if (grad != null) Arrays.fill(grad, 0f);
+        owner.deliver(this, work.gradient());
+        work.zeroGradient();
     }
 
     /** Called by the optimizer after it changed this tensor's weights. */
     abstract void updated();
 
-    /** Persistent bytes of the weights (without optimizer state and gradients). */
+    /** Persistent bytes of the weights as stored (without optimizer state and gradients). */
     abstract long weightBytes();
 }

@@ -5,8 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qft4j.llama.Tokenizer;
 
 class SyntheticCorpusTest {
     @Test
@@ -22,12 +25,20 @@ class SyntheticCorpusTest {
     }
 
     @Test
-    void everyCharacterIsInTheTokenizersAlphabet() {
-        CharTokenizer t = new CharTokenizer();
+    void theTokenizerHasOnePiecePerCharacterAndRoundTripsThroughTokenizerBin(@TempDir Path dir) throws Exception {
+        Tokenizer t = SyntheticTokenizer.create();
+        int first = 259, last = 259 + SyntheticTokenizer.ALPHABET.length();
         for (SyntheticCorpus.Domain d : SyntheticCorpus.Domain.values())
-            for (String doc : SyntheticCorpus.documents(d, 50, 3))
-                for (int id : t.encode(doc)) assertTrue(id >= 3 && id < t.vocabSize(), "unknown character in " + doc);
-        assertEquals(0, t.encode("@")[0]);
-        assertEquals("a", t.decode(t.encode("A")[0]));
+            for (String doc : SyntheticCorpus.documents(d, 50, 3)) {
+                int[] ids = t.encode(doc, false, false);
+                assertEquals(doc.length() + 1, ids.length, "one token per character plus the dummy-prefix space");
+                for (int id : ids) assertTrue(id >= first && id < last, "character outside the alphabet in " + doc);
+                assertEquals(" " + doc, t.decodeAll(0, ids));
+            }
+        Path f = dir.resolve("tokenizer.bin");
+        ModelFiles.writeTokenizer(SyntheticTokenizer.pieces(), SyntheticTokenizer.scores(), f);
+        Tokenizer back = Tokenizer.load(f);
+        assertEquals(t.vocabSize(), back.vocabSize());
+        assertEquals(java.util.Arrays.toString(t.encode("the cat.", true, true)), java.util.Arrays.toString(back.encode("the cat.", true, true)));
     }
 }
