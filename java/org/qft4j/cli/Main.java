@@ -27,6 +27,12 @@ public final class Main {
             switch (args[0]) {
                 case "diagnose":
                     return diagnose(rest, out);
+                case "train":
+                    return TrainCommands.train(rest, out);
+                case "eval":
+                    return TrainCommands.eval(rest, out);
+                case "generate":
+                    return TrainCommands.generate(rest, out);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -35,6 +41,9 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
         }
     }
 
@@ -53,5 +62,6 @@ public final class Main {
         out.println("usage: java -jar qft4j.jar COMMAND [options]");
         out.println("commands:");
         out.println("  diagnose [--device cpu|cuda|cuda:N]   what qft4j can use here; exit 1 if the device is unusable");
+        out.println(TrainCommands.TRAIN_USAGE);
     }
 }
