@@ -61,6 +61,7 @@ public final class TrainingData {
     /**
      * Packs documents into next-token windows of at most seqLen positions. Each blank-line separated paragraph
      * is encoded on its own with its wrapped lines joined by spaces: whole-book BPE calls would be quadratic.
+     * Paragraphs are encoded in parallel, so the encoder must be thread-safe (llama2.c's tokenizer is).
      */
     public static List<Sequence> pack(List<String> documents, TokenEncoder encoder, int seqLen) {
         int[] stream = new int[1024];
@@ -68,10 +69,13 @@ public final class TrainingData {
         for (String doc : documents) {
             stream = ensure(stream, n + 1);
             stream[n++] = encoder.bos();
+            List<String> paragraphs = new ArrayList<>();
             for (String para : doc.split("\\r?\\n\\s*\\r?\\n")) {
                 String joined = para.strip().replaceAll("\\s*\\r?\\n\\s*", " ");
-                if (joined.isEmpty()) continue;
-                int[] ids = encoder.encode(joined);
+                if (!joined.isEmpty()) paragraphs.add(joined);
+            }
+            // Paragraphs encode independently (in order of the list): a book's worth takes minutes on one core.
+            for (int[] ids : paragraphs.parallelStream().map(encoder::encode).toList()) {
                 stream = ensure(stream, n + ids.length);
                 System.arraycopy(ids, 0, stream, n, ids.length);
                 n += ids.length;

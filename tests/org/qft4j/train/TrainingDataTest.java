@@ -35,13 +35,14 @@ class TrainingDataTest {
 
     @Test
     void wrappedLinesAreJoinedAndParagraphsEncodedSeparately() {
-        List<String> calls = new ArrayList<>();
+        List<String> calls = java.util.Collections.synchronizedList(new ArrayList<>());
         TokenEncoder spy = t -> {
             calls.add(t);
             return ENC.encode(t);
         };
         TrainingData.pack(List.of("one\ntwo\n\n  three  \r\n\r\nfour"), spy, 8);
-        assertEquals(List.of("one two", "three", "four"), calls);
+        assertEquals(Set.of("one two", "three", "four"), new HashSet<>(calls));
+        assertEquals(3, calls.size());
     }
 
     @Test
