@@ -43,10 +43,12 @@ struct Element {
     float g, m, w;
 };
 
+// Block indices use 32-bit division (cols < 2^31, checked on the host): 64-bit division costs ~100 instructions.
 __device__ __forceinline__ Element load(const qft::LionTensor& t, int64_t r, int64_t c, int64_t gnb, int64_t mnb, float ws) {
     const int64_t i = r * t.cols + c;
-    return Element{qft::fmul(static_cast<float>(t.g_codes[i]), t.g_scales[r * gnb + c / t.g_block]),
-                   qft::fmul(static_cast<float>(t.m_codes[i]), t.m_scales[r * mnb + c / t.m_block]),
+    const uint32_t cu = static_cast<uint32_t>(c);
+    return Element{qft::fmul(static_cast<float>(t.g_codes[i]), t.g_scales[r * gnb + cu / static_cast<uint32_t>(t.g_block)]),
+                   qft::fmul(static_cast<float>(t.m_codes[i]), t.m_scales[r * mnb + cu / static_cast<uint32_t>(t.m_block)]),
                    qft::fmul(static_cast<float>(t.w_codes[i]), ws)};
 }
 
@@ -104,6 +106,7 @@ __global__ void __launch_bounds__(kThreads) lion_step_cuda(const int64_t* __rest
             if (!is_outlier(c))
                 t.w_codes[idx] = static_cast<int8_t>(qft::quantize_code(e.w, s, stochastic, stochastic ? qft::rng_bits(stream, idx) : 0));
         }
+        __syncthreads();  // every thread has read the old scale of block b (in load) before it is replaced
         if (threadIdx.x == 0) t.m_scales[r * mnb + b] = ms;
     }
     if (threadIdx.x == 0) t.w_scales[r] = s;
@@ -124,6 +127,9 @@ extern "C" QFT_API int qft_cuda_quant_lion_step(int32_t device, const int64_t* d
     }
     host.push_back(total_rows);
     const int64_t smem = qft::div_up(max_cols, 32) * 4;
+    for (int64_t i = 0; i < n_tensors; ++i)
+        if (desc[i * QFT_LION_DESC_FIELDS + QFT_LION_G_BLOCK] > 0x7fffffffLL || desc[i * QFT_LION_DESC_FIELDS + QFT_LION_M_BLOCK] > 0x7fffffffLL)
+            return qft_set_error(QFT_EUNSUPPORTED, "qft_quant_lion_step: tensor %lld has a block size beyond 2^31", (long long)i);
     if (total_rows > 0x7fffffffLL || smem > 48 * 1024)
         return qft_set_error(QFT_EUNSUPPORTED, "qft_quant_lion_step: %lld rows / %lld columns exceed the CUDA kernel's limits",
                              (long long)total_rows, (long long)max_cols);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Packs everything a GPU host (CUDA driver, no JDK, no Maven, no network) needs to run qft4j's GPU tests
+# and benches into .gpu/ (git-ignored): a minimal Java runtime, the jars, the classes, the native
+# benches and the small shared files the GPU tests read. Run here after a build with CUDA:
+#   mvn -B -DskipTests package && bench/gpu-host/pack.sh
+# then on the GPU host (the device tool carries .gpu): bench/gpu-host/run.sh [tests|bench|all]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=.gpu
+shared=${QFT4J_SHARED:-../shared}
+
+[ -f target/qft4j.jar ] || { echo "target/qft4j.jar missing: run 'mvn -B -DskipTests package' first" >&2; exit 1; }
+ls target/classes/org/qft4j/nativ/linux-x86_64-cuda-sm90/libqft4j_cuda.so >/dev/null 2>&1 ||
+  { echo "no CUDA libraries in target/classes: build with nvcc on PATH (QFT4J_CUDA=AUTO or ON)" >&2; exit 1; }
+
+mkdir -p "$out"
+"$shared/tools/gpu-host-jre.sh" "$out/jre" "jdk.management"
+rm -rf "$out/lib" "$out/classes" "$out/test-classes" "$out/native-bench" "$out/shared"
+# Runtime and test jars, without LibTorch's 88 MB native jar (GPU tests do not use the CPU oracle).
+mvn -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$out/lib" \
+    -DexcludeClassifiers=linux-x86_64 -Dmdep.prependGroupId=true >/dev/null
+cp ~/.m2/repository/org/bytedeco/javacpp/*/javacpp-*-linux-x86_64.jar "$out/lib/" 2>/dev/null || true
+mvn -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 \
+    -DoutputDirectory="$out/lib" >/dev/null
+cp -r target/classes "$out/classes"
+cp -r target/test-classes "$out/test-classes"
+cp target/qft4j.jar "$out/qft4j.jar"
+[ -d target/native-bench ] && cp -r target/native-bench "$out/native-bench"
+mkdir -p "$out/shared/data"
+cp -r "$shared/models" "$shared/reference" "$out/shared/"
+cp -r "$shared/data/moby-dick" "$out/shared/data/"
+du -sh "$out"

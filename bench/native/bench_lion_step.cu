@@ -1,0 +1,294 @@
+// Bench of QFT's fused quantized Lion step and of the hybrid matmul's sparse add (issue 5).
+//
+//   bench_lion_step [layers]      (default 32: LLaMA-7B; fewer layers scale the parameter set down)
+//
+// 1. Lion: one qft_cuda_quant_lion_step over a LLaMA-7B parameter set (embedding, 32 x {wq, wk, wv, wo,
+//    w1, w2, w3}, lm_head: 6.74e9 parameters, about 21 GB of INT8 weights/gradients/momentum, 1% fp32
+//    outliers, 256-element gradient/momentum blocks). Prints ms per step, GB/s of compulsory traffic and
+//    % of the H100 SXM HBM3 peak (3.35 TB/s). Goal: >= 85% of peak, a 7B step in <= 12 ms.
+// 2. Sparse add: qft_cuda_hybrid_sparse_add (1% outliers) next to the dense GEMM of the same shape
+//    (cuBLASLt INT8 -> INT32 and BF16, when built with QFT4J_HAVE_CUBLASLT), printed as % of the GEMM.
+//    Goal: <= 5% of the dense GEMM at LLaMA-7B shapes.
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "qft4j/lion_step.h"
+
+#ifdef QFT4J_HAVE_CUBLASLT
+#include <cublasLt.h>
+#endif
+
+extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
+                                        int32_t, int64_t);
+extern "C" int qft_cuda_hybrid_sparse_add(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" const char* qft_last_error(void);
+
+#define CK(call)                                                                                   \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess) {                                                                   \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+#define QK(call)                                                                          \
+    do {                                                                                  \
+        if ((call) != 0) {                                                                \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qft_last_error()); \
+            exit(1);                                                                      \
+        }                                                                                 \
+    } while (0)
+
+constexpr double kPeakBytesPerS = 3.35e12;
+constexpr int kBlock = 256;
+constexpr double kOutliers = 0.01;
+
+__global__ void fill_codes(int8_t* p, int64_t n, uint32_t salt) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ salt;
+        h ^= h >> 15;
+        p[i] = (int8_t)((int)(h % 255u) - 127);
+    }
+}
+
+__global__ void fill_f32(float* p, int64_t n, float v, int alternate) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        p[i] = alternate && (i & 1) ? -v : v;
+}
+
+// k outliers per row, evenly spaced: the per-tensor 1% split gives about this many per row.
+__global__ void fill_csr(int32_t* row_ptr, int32_t* col_idx, int64_t rows, int64_t cols, int64_t k) {
+    for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < rows; r += (int64_t)gridDim.x * blockDim.x) {
+        row_ptr[r + 1] = (int32_t)((r + 1) * k);
+        if (r == 0) row_ptr[0] = 0;
+        for (int64_t j = 0; j < k; ++j) col_idx[r * k + j] = (int32_t)(j * (cols / k) + (r % (cols / k)));
+    }
+}
+
+struct Tensor {
+    int64_t rows, cols, k, nnz;
+    int8_t *w, *g, *m;
+    float *ws, *gs, *ms, *values;
+    int32_t *row_ptr, *col_idx;
+    int64_t bytes_moved() const {  // compulsory DRAM traffic of one step
+        const int64_t n = rows * cols, nb = rows * ((cols + kBlock - 1) / kBlock);
+        return n * 5 + nb * 4 * 3 + rows * 4 * 3 + (rows + 1) * 4 + nnz * (4 + 4 + 4);  // g,w,m read, w,m written
+    }
+};
+
+Tensor make(int64_t rows, int64_t cols) {
+    Tensor t{rows, cols, (int64_t)(cols * kOutliers + 0.5), 0};
+    t.nnz = rows * t.k;
+    const int64_t n = rows * cols, nb = rows * ((cols + kBlock - 1) / kBlock);
+    CK(cudaMalloc(&t.w, n));
+    CK(cudaMalloc(&t.g, n));
+    CK(cudaMalloc(&t.m, n));
+    CK(cudaMalloc(&t.ws, rows * 4));
+    CK(cudaMalloc(&t.gs, nb * 4));
+    CK(cudaMalloc(&t.ms, nb * 4));
+    CK(cudaMalloc(&t.values, t.nnz * 4 + 4));
+    CK(cudaMalloc(&t.row_ptr, (rows + 1) * 4));
+    CK(cudaMalloc(&t.col_idx, t.nnz * 4 + 4));
+    fill_codes<<<1024, 256>>>(t.w, n, 1);
+    fill_codes<<<1024, 256>>>(t.g, n, 2);
+    fill_codes<<<1024, 256>>>(t.m, n, 3);
+    fill_f32<<<256, 256>>>(t.ws, rows, 2e-4f, 0);
+    fill_f32<<<256, 256>>>(t.gs, nb, 1e-4f, 0);
+    fill_f32<<<256, 256>>>(t.ms, nb, 1e-5f, 0);
+    fill_f32<<<256, 256>>>(t.values, t.nnz, 0.1f, 1);
+    fill_csr<<<256, 256>>>(t.row_ptr, t.col_idx, rows, cols, t.k);
+    CK(cudaGetLastError());
+    return t;
+}
+
+void free_tensor(Tensor& t) {
+    for (void* p : {(void*)t.w, (void*)t.g, (void*)t.m, (void*)t.ws, (void*)t.gs, (void*)t.ms, (void*)t.values,
+                    (void*)t.row_ptr, (void*)t.col_idx})
+        CK(cudaFree(p));
+}
+
+std::vector<int64_t> descriptors(const std::vector<Tensor>& ts) {
+    std::vector<int64_t> d(ts.size() * QFT_LION_DESC_FIELDS);
+    for (size_t i = 0; i < ts.size(); ++i) {
+        int64_t* r = &d[i * QFT_LION_DESC_FIELDS];
+        const Tensor& t = ts[i];
+        r[QFT_LION_ROWS] = t.rows;
+        r[QFT_LION_COLS] = t.cols;
+        r[QFT_LION_TENSOR_ID] = (int64_t)i;
+        r[QFT_LION_W_CODES] = (int64_t)t.w;
+        r[QFT_LION_W_SCALES] = (int64_t)t.ws;
+        r[QFT_LION_ROW_PTR] = (int64_t)t.row_ptr;
+        r[QFT_LION_COL_IDX] = (int64_t)t.col_idx;
+        r[QFT_LION_VALUES] = (int64_t)t.values;
+        r[QFT_LION_G_CODES] = (int64_t)t.g;
+        r[QFT_LION_G_SCALES] = (int64_t)t.gs;
+        r[QFT_LION_G_BLOCK] = kBlock;
+        r[QFT_LION_M_CODES] = (int64_t)t.m;
+        r[QFT_LION_M_SCALES] = (int64_t)t.ms;
+        r[QFT_LION_M_BLOCK] = kBlock;
+    }
+    return d;
+}
+
+template <class F>
+float time_ms(F&& f, int iters) {
+    for (int i = 0; i < 3; ++i) f();
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    CK(cudaEventRecord(a, cudaStreamPerThread));
+    for (int i = 0; i < iters; ++i) f();
+    CK(cudaEventRecord(b, cudaStreamPerThread));
+    CK(cudaEventSynchronize(b));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    CK(cudaEventDestroy(a));
+    CK(cudaEventDestroy(b));
+    return ms / iters;
+}
+
+void bench_lion(int layers) {
+    const int64_t C = 4096, H = 11008, V = 32000;
+    std::vector<Tensor> ts;
+    ts.push_back(make(V, C));
+    for (int l = 0; l < layers; ++l) {
+        for (int i = 0; i < 4; ++i) ts.push_back(make(C, C));
+        ts.push_back(make(H, C));
+        ts.push_back(make(C, H));
+        ts.push_back(make(H, C));
+    }
+    ts.push_back(make(V, C));
+    int64_t params = 0, bytes = 0;
+    for (auto& t : ts) params += t.rows * t.cols, bytes += t.bytes_moved();
+    CK(cudaDeviceSynchronize());
+    const std::vector<int64_t> desc = descriptors(ts);
+    int* flag = nullptr;
+    CK(cudaMalloc(&flag, sizeof(int)));
+    // lr 0 keeps the weights bounded over the repetitions; the kernel's work does not depend on lr.
+    int64_t step = 0;
+    float ms = time_ms([&] {
+        QK(qft_cuda_quant_lion_step(0, desc.data(), (int64_t)ts.size(), 0.0f, 0.9f, 0.99f, 0.1f, step++, 1234, 0, (int64_t)flag));
+    }, 10);
+    int h_flag = 1;
+    CK(cudaMemcpy(&h_flag, flag, sizeof(int), cudaMemcpyDeviceToHost));
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    printf("lion_step: %d layers, %zu tensors, %.3f G params, %.2f GB moved: %.3f ms/step, %.1f GB/s, %.1f%% of %.2f TB/s HBM peak"
+           " (goal >= 85%%; 7B step <= 12 ms)%s\n",
+           layers, ts.size(), params / 1e9, bytes / 1e9, ms, gbs, 100 * gbs * 1e9 / kPeakBytesPerS, kPeakBytesPerS / 1e12,
+           h_flag ? "  [WARNING: non-finite flag set, the step was skipped]" : "");
+    CK(cudaFree(flag));
+    for (auto& t : ts) free_tensor(t);
+}
+
+#ifdef QFT4J_HAVE_CUBLASLT
+#define LK(call)                                                                       \
+    do {                                                                               \
+        cublasStatus_t s_ = (call);                                                    \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                             \
+            fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, (int)s_); \
+            return -1.0f;                                                              \
+        }                                                                              \
+    } while (0)
+
+// y(N tokens, M) = x(N, K) W(M, K)^T with cuBLASLt: column-major D(M, N) = op(A)=T of A(K, M) times B(K, N).
+float dense_gemm_ms(cublasLtHandle_t lt, int64_t M, int64_t K, int64_t N, bool int8) {
+    const cudaDataType_t in = int8 ? CUDA_R_8I : CUDA_R_16BF, out = int8 ? CUDA_R_32I : CUDA_R_16BF;
+    const cublasComputeType_t compute = int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F;
+    const cudaDataType_t scale = int8 ? CUDA_R_32I : CUDA_R_32F;
+    const size_t esz = int8 ? 1 : 2, osz = int8 ? 4 : 2, ws_bytes = 64 << 20;
+    void *A, *B, *D, *ws;
+    CK(cudaMalloc(&A, M * K * esz));
+    CK(cudaMalloc(&B, K * N * esz));
+    CK(cudaMalloc(&D, M * N * osz));
+    CK(cudaMalloc(&ws, ws_bytes));
+    CK(cudaMemset(A, 1, M * K * esz));
+    CK(cudaMemset(B, 1, K * N * esz));
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, ld;
+    LK(cublasLtMatmulDescCreate(&op, compute, scale));
+    cublasOperation_t t = CUBLAS_OP_T;
+    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+    LK(cublasLtMatrixLayoutCreate(&la, in, K, M, K));
+    LK(cublasLtMatrixLayoutCreate(&lb, in, K, N, K));
+    LK(cublasLtMatrixLayoutCreate(&ld, out, M, N, M));
+    cublasLtMatmulPreference_t pref;
+    LK(cublasLtMatmulPreferenceCreate(&pref));
+    LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes));
+    cublasLtMatmulHeuristicResult_t heur;
+    int found = 0;
+    LK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &heur, &found));
+    float ms = -1.0f;
+    if (found > 0) {
+        int32_t ai = 1, bi = 0;
+        float af = 1.0f, bf = 0.0f;
+        const void* alpha = int8 ? (const void*)&ai : (const void*)&af;
+        const void* beta = int8 ? (const void*)&bi : (const void*)&bf;
+        ms = time_ms([&] {
+            cublasLtMatmul(lt, op, alpha, A, la, B, lb, beta, D, ld, D, ld, &heur.algo, ws, ws_bytes, cudaStreamPerThread);
+        }, 20);
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(ld);
+    cublasLtMatmulDescDestroy(op);
+    for (void* p : {A, B, D, ws}) CK(cudaFree(p));
+    return ms;
+}
+#endif
+
+void bench_sparse_add() {
+    const int64_t tokens = 4096;
+    const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
+#ifdef QFT4J_HAVE_CUBLASLT
+    cublasLtHandle_t lt;
+    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "cublasLtCreate failed\n");
+        exit(1);
+    }
+#endif
+    for (auto& s : shapes) {
+        const int64_t M = s[0], K = s[1];
+        Tensor t = make(M, K);
+        float *x, *y;
+        CK(cudaMalloc(&x, tokens * K * 4));
+        CK(cudaMalloc(&y, tokens * M * 4));
+        fill_f32<<<1024, 256>>>(x, tokens * K, 0.5f, 1);
+        CK(cudaMemset(y, 0, tokens * M * 4));
+        CK(cudaDeviceSynchronize());
+        float sp = time_ms([&] {
+            QK(qft_cuda_hybrid_sparse_add(0, M, K, (int64_t)t.row_ptr, (int64_t)t.col_idx, (int64_t)t.values, (int64_t)x, tokens,
+                                          (int64_t)y));
+        }, 20);
+        printf("sparse_add: W (%lld, %lld), %lld outliers (1%%), %lld tokens: %.4f ms", (long long)M, (long long)K,
+               (long long)t.nnz, (long long)tokens, sp);
+#ifdef QFT4J_HAVE_CUBLASLT
+        float i8 = dense_gemm_ms(lt, M, K, tokens, true), bf = dense_gemm_ms(lt, M, K, tokens, false);
+        const double flops = 2.0 * M * K * tokens;
+        if (i8 > 0) printf("; cuBLASLt INT8 GEMM %.4f ms (%.0f TOPS): sparse add = %.1f%% of it (goal <= 5%%)", i8, flops / i8 / 1e9, 100 * sp / i8);
+        if (bf > 0) printf("; BF16 GEMM %.4f ms (%.0f TFLOPS): %.1f%%", bf, flops / bf / 1e9, 100 * sp / bf);
+#else
+        printf("; no cuBLASLt in this build: no dense GEMM to compare with");
+#endif
+        printf("\n");
+        CK(cudaFree(x));
+        CK(cudaFree(y));
+        free_tensor(t);
+    }
+#ifdef QFT4J_HAVE_CUBLASLT
+    cublasLtDestroy(lt);
+#endif
+}
+
+int main(int argc, char** argv) {
+    const int layers = argc > 1 ? atoi(argv[1]) : 32;
+    cudaDeviceProp p;
+    CK(cudaGetDeviceProperties(&p, 0));
+    printf("device: %s (sm_%d%d, %zu GiB)\n", p.name, p.major, p.minor, p.totalGlobalMem >> 30);
+    bench_lion(layers);
+    bench_sparse_add();
+    return 0;
+}
