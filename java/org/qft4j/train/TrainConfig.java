@@ -41,7 +41,7 @@ public final class TrainConfig {
     public final int gradAccumulation;
     public final int seqLen;
 
-    /** Fraction of each weight matrix's entries kept exactly (fp32) as outliers by QFT's hybrid quantizer. */
+    /** Fraction of each weight matrix's entries kept exactly (fp32) as outliers by QFT's hybrid quantizer (default 1%, as in QFT). */
     public final double outlierFraction;
     /** Steps between re-selections of the outliers (the largest-magnitude entries move as training proceeds). */
     public final int outlierReselectInterval;
@@ -169,7 +169,7 @@ public final class TrainConfig {
         private int batchSize = 8;
         private int gradAccumulation = 1;
         private int seqLen = 128;
-        private double outlierFraction = 0.001;
+        private double outlierFraction = 0.01;
         private int outlierReselectInterval = 100;
         private Rounding rounding = Rounding.STOCHASTIC;
         private int fp32Below = 1024;

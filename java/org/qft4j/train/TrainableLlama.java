@@ -20,11 +20,18 @@ final class TrainableLlama {
     private final int maxT;
 
     TrainableLlama(LlamaWeights source, ParameterSet params, int maxBatch, int maxT) {
-        weights = source.mapMatrices((name, m) -> {
+        LlamaWeights mapped = source.mapMatrices((name, m) -> {
             float[] w = new float[m.rows() * m.cols()];
             for (int r = 0; r < m.rows(); r++) m.row(r, w, r * m.cols());
             return params.matrix(name, w, m.rows(), m.cols());
         });
+        // mapMatrices shares the norm vectors with the source: copy them, or training would modify the caller's model.
+        LlamaWeights.Layer[] layers = new LlamaWeights.Layer[mapped.layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            LlamaWeights.Layer y = mapped.layers[l];
+            layers[l] = new LlamaWeights.Layer(y.attentionNorm.clone(), y.wq, y.wk, y.wv, y.wo, y.ffnNorm.clone(), y.w1, y.w2, y.w3);
+        }
+        weights = new LlamaWeights(mapped.config, mapped.tokenEmbedding, mapped.classifier, layers, mapped.finalNorm.clone());
         for (int l = 0; l < weights.layers.length; l++) {
             LlamaWeights.Layer y = weights.layers[l];
             norm(params, "layers." + l + ".attention_norm", y.attentionNorm, y.attentionNormGradient);

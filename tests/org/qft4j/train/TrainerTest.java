@@ -1,5 +1,6 @@
 package org.qft4j.train;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,7 +28,11 @@ class TrainerTest {
     }
 
     static Trainer.Result run(TrainConfig c, List<StepMetrics> steps) {
-        try (Trainer t = new Trainer(c, LlamaWeights.random(TINY, 9, 0.05f), DATA)) {
+        return run(c, LlamaWeights.random(TINY, 9, 0.05f), steps);
+    }
+
+    static Trainer.Result run(TrainConfig c, LlamaWeights initial, List<StepMetrics> steps) {
+        try (Trainer t = new Trainer(c, initial, DATA)) {
             if (steps != null) t.addListener(new TrainListener() {
                 @Override
                 public void step(StepMetrics m) {
@@ -67,16 +72,20 @@ class TrainerTest {
     }
 
     @Test
-    void twoTrainersInOneJvmDoNotInterfere() throws Exception {
+    void twoTrainersInOneJvmDoNotInterfereNorModifyTheirStartingWeights() throws Exception {
         TrainConfig a = base(OptimizerKind.QFT_LION, 3e-3).steps(8).build();
         TrainConfig b = base(OptimizerKind.FP32_ADAMW, 1e-2).steps(8).seed(6).build();
+        LlamaWeights shared = LlamaWeights.random(TINY, 9, 0.05f);
+        float[] norm = shared.layers[0].attentionNorm.clone(), final0 = shared.finalNorm.clone();
+        float[] emb = new float[TINY.dim()];
+        shared.tokenEmbedding.row(5, emb, 0);
         List<StepMetrics> alone = new ArrayList<>();
         run(a, alone);
         List<StepMetrics> together = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
-            Future<?> fa = pool.submit(() -> run(a, together));
-            Future<?> fb = pool.submit(() -> run(b, null));
+            Future<?> fa = pool.submit(() -> run(a, shared, together));
+            Future<?> fb = pool.submit(() -> run(b, shared, null));
             fa.get();
             fb.get();
         } finally {
@@ -84,6 +93,11 @@ class TrainerTest {
         }
         assertEquals(alone.size(), together.size());
         for (int i = 0; i < alone.size(); i++) assertEquals(alone.get(i).loss(), together.get(i).loss(), 0.0, "step " + (i + 1));
+        float[] embAfter = new float[TINY.dim()];
+        shared.tokenEmbedding.row(5, embAfter, 0);
+        assertArrayEquals(emb, embAfter);
+        assertArrayEquals(norm, shared.layers[0].attentionNorm);
+        assertArrayEquals(final0, shared.finalNorm);
     }
 
     @Test
