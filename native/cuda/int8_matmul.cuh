@@ -1,0 +1,78 @@
+// Shared pieces of the INT8 matmul kernels (int8_matmul.cu: mma.sync for sm_80+, int8_matmul_sm90.cu: wgmma
+// for sm_90a): the fp32 epilogue of qft4j/int8_matmul.h, cp.async helpers, and the launcher interface.
+#pragma once
+
+#include <cuda_bf16.h>
+
+#include "check.cuh"
+#include "qft4j/int8_matmul.h"
+
+namespace qft {
+
+// What a kernel does with the int32 sums of its K range [k_begin, k_end).
+enum EpiMode { kEpiI32 = 0, kEpiF32 = 1, kEpiBF16 = 2 };
+
+struct EpiParams {
+    const float* row_scale;  // (M) or null
+    const float* col_scale;  // (N) or null
+    const float* bias;       // (N) or null
+    void* y;                 // (M,N): int32 (kEpiI32), fp32 or bf16
+    float* partial;          // (M,N) fp32 chunk sums when K is split, else null
+    int mode;
+    int accumulate;
+    int first_chunk, last_chunk;  // of the split K; both 1 when K is not split
+    int64_t M, N;
+};
+
+// One element, in the order the header specifies; __fadd_rn/__fmul_rn forbid FMA contraction so the
+// result equals the CPU reference bit for bit.
+__device__ __forceinline__ void epilogue_store(const EpiParams& p, int64_t m, int64_t n, int32_t acc) {
+    if (m >= p.M || n >= p.N) return;
+    const int64_t i = m * p.N + n;
+    if (p.mode == kEpiI32) {
+        static_cast<int32_t*>(p.y)[i] = acc;
+        return;
+    }
+    float s = __int2float_rn(acc);
+    if (!p.first_chunk) s = __fadd_rn(p.partial[i], s);
+    if (!p.last_chunk) {
+        p.partial[i] = s;
+        return;
+    }
+    float v = __fmul_rn(s, p.row_scale ? p.row_scale[m] : 1.0f);
+    v = __fmul_rn(v, p.col_scale ? p.col_scale[n] : 1.0f);
+    if (p.bias) v = __fadd_rn(v, p.bias[n]);
+    if (p.mode == kEpiF32) {
+        float* y = static_cast<float*>(p.y);
+        y[i] = p.accumulate ? __fadd_rn(y[i], v) : v;
+    } else {
+        __nv_bfloat16* y = static_cast<__nv_bfloat16*>(p.y);
+        y[i] = __float2bfloat16_rn(p.accumulate ? __fadd_rn(__bfloat162float(y[i]), v) : v);
+    }
+}
+
+// 16-byte global->shared copy; src_bytes = 0 zero-fills (rows past M/N, k past the range).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
+    unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// A launch of one kernel over k range [k_begin, k_end) of A (M, lda) and B (N, lda); lda % 16 == 0, both
+// 16-byte aligned, k_begin % 64 == 0, k_end % 16 == 0. Returns a status; *name is the kernel's name.
+struct MatmulLaunch {
+    const int8_t* a;
+    const int8_t* b;
+    int64_t M, N, lda, k_begin, k_end;
+    EpiParams ep;
+    int sm_count;
+};
+
+int launch_mma(const MatmulLaunch& L, const char** name);
+// QFT_EUNSUPPORTED unless this library holds the sm_90a wgmma kernel (sm90 target) and the device is 9.0.
+int launch_wgmma(const MatmulLaunch& L, const char** name);
+bool wgmma_available(int device);
+
+}  // namespace qft
