@@ -1,5 +1,6 @@
 package org.qft4j.cli;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.util.Arrays;
 import java.util.List;
@@ -30,9 +31,9 @@ public final class Main {
                 case "train":
                     return TrainCommands.train(rest, out);
                 case "eval":
-                    return TrainCommands.eval(rest, out);
+                    return EvalCommand.run(rest, out);
                 case "generate":
-                    return TrainCommands.generate(rest, out);
+                    return GenerateCommand.run(rest, out);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -41,7 +42,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | java.io.UncheckedIOException e) {
             err.println("error: " + e.getMessage());
             return 1;
         }
@@ -63,5 +64,10 @@ public final class Main {
         out.println("commands:");
         out.println("  diagnose [--device cpu|cuda|cuda:N]   what qft4j can use here; exit 1 if the device is unusable");
         out.println(TrainCommands.TRAIN_USAGE);
+        out.println("  eval --model M --tokenizer T --text FILE");
+        out.println("                                        perplexity of a text (paragraphs, BOS each, <= 512 tokens)");
+        out.println("  generate --model M --tokenizer T [--prompt TEXT] [--temperature 1] [--steps 256] [--top-p 0.9] [--seed S]");
+        out.println("                                        sample a continuation (temperature 0: greedy)");
+        out.println("  M: a llama2.c .bin (version 0 fp32 or version 2 int8) or a Hugging Face LLaMA directory; T: llama2.c tokenizer.bin");
     }
 }

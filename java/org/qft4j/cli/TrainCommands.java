@@ -3,19 +3,14 @@ package org.qft4j.cli;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.qft4j.Device;
-import org.qft4j.llama.Generation;
-import org.qft4j.llama.LlamaGenerator;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
-import org.qft4j.llama.Perplexity;
-import org.qft4j.llama.Sampler;
 import org.qft4j.llama.Tokenizer;
 import org.qft4j.qft.Rounding;
 import org.qft4j.train.ClipMode;
@@ -28,7 +23,7 @@ import org.qft4j.train.Trainer;
 import org.qft4j.train.TrainingData;
 import org.qft4j.train.UpdatePolicy;
 
-/** The {@code train}, {@code eval} and {@code generate} commands. */
+/** The {@code train} command; {@code eval} and {@code generate} read what it saves. */
 final class TrainCommands {
     private TrainCommands() {}
 
@@ -44,8 +39,7 @@ final class TrainCommands {
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
             "      --eval-every N --eval-seqs N --save-every N --out DIR (default qft4j-run) --seed N --device cpu",
-            "  eval --model M.bin [--tokenizer T.bin] --data FILE    perplexity of a text file (paragraph protocol)",
-            "  generate --model M.bin [--tokenizer T.bin] [--prompt TEXT] [--steps N] [--temperature T] [--seed N]");
+            "      writes DIR/model.bin and DIR/tokenizer.bin (for eval and generate), metrics.jsonl and loss.png");
 
     static int train(String[] args, PrintStream out) {
         if (args.length == 0) {
@@ -125,53 +119,6 @@ final class TrainCommands {
         }
         copyTokenizer(tok, c);
         return 0;
-    }
-
-    static int eval(String[] args, PrintStream out) throws IOException {
-        Opts o = Opts.parse("eval", args, "--model", "--tokenizer", "--data");
-        if (o.model == null || o.data == null) throw new IllegalArgumentException("eval: --model and --data are required");
-        LlamaWeights w = load(o.model);
-        Perplexity.Result r = Perplexity.evaluate(w, tokenizer(o.model, o.tokenizer), Files.readString(o.data, StandardCharsets.UTF_8));
-        out.println(String.format(Locale.ROOT, "%s on %s: perplexity %.4f (mean NLL %.5f over %d tokens in %d paragraphs)",
-                o.model, o.data, r.perplexity(), r.meanNll(), r.predicted(), r.paragraphs()));
-        return 0;
-    }
-
-    static int generate(String[] args, PrintStream out) {
-        Opts o = Opts.parse("generate", args, "--model", "--tokenizer", "--prompt", "--steps", "--temperature", "--seed");
-        if (o.model == null) throw new IllegalArgumentException("generate: --model is required");
-        LlamaWeights w = load(o.model);
-        int steps = o.steps == null ? Math.min(256, w.config.seqLen()) : integer("--steps", o.steps);
-        float temp = o.temperature == null ? 0.8f : (float) num("--temperature", o.temperature);
-        Sampler s = new Sampler(w.config.vocabSize(), temp, 0.9f, o.seed == null ? 1 : integer("--seed", o.seed));
-        Generation.Result r = Generation.generate(new LlamaGenerator(w), tokenizer(o.model, o.tokenizer), o.prompt == null ? "" : o.prompt, steps, s);
-        out.println(r.text());
-        return 0;
-    }
-
-    private static final class Opts {
-        Path model, tokenizer, data;
-        String prompt, steps, temperature, seed;
-
-        static Opts parse(String cmd, String[] args, String... allowed) {
-            Opts o = new Opts();
-            List<String> ok = List.of(allowed);
-            for (int i = 0; i < args.length; i++) {
-                if (!ok.contains(args[i])) throw new IllegalArgumentException(cmd + ": unknown option '" + args[i] + "'");
-                if (i + 1 >= args.length) throw new IllegalArgumentException(cmd + ": " + args[i] + " needs a value");
-                String v = args[++i];
-                switch (args[i - 1]) {
-                    case "--model" -> o.model = Path.of(v);
-                    case "--tokenizer" -> o.tokenizer = Path.of(v);
-                    case "--data" -> o.data = Path.of(v);
-                    case "--prompt" -> o.prompt = v;
-                    case "--steps" -> o.steps = v;
-                    case "--temperature" -> o.temperature = v;
-                    default -> o.seed = v;
-                }
-            }
-            return o;
-        }
     }
 
     private static void clip(TrainConfig.Builder b, String v) {

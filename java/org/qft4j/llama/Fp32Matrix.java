@@ -50,37 +50,24 @@ public final class Fp32Matrix implements WeightMatrix {
     @Override
     public void matmul(float[] x, int tokens, float[] y) {
         if (tokens == 1) {
+            // generation: parallel over output rows
             Parallel.forRange(rows, cols, (lo, hi) -> {
                 for (int r = lo; r < hi; r++) y[r] = Parallel.dot(x, 0, weights, r * cols, cols);
             });
             return;
         }
-        Parallel.forRange(tokens, (long) rows * cols, (lo, hi) -> {
-            for (int t = lo; t < hi; t++)
-                for (int r = 0; r < rows; r++) y[t * rows + r] = Parallel.dot(x, t * cols, weights, r * cols, cols);
-        });
+        Gemm.nt(x, tokens, weights, rows, cols, y, false); // y = x Wᵀ
     }
 
     @Override
     public void matmulBackwardInput(float[] dy, int tokens, float[] dx) {
-        Parallel.forRange(tokens, (long) rows * cols, (lo, hi) -> {
-            for (int t = lo; t < hi; t++)
-                for (int r = 0; r < rows; r++) {
-                    float g = dy[t * rows + r];
-                    if (g != 0f) Parallel.axpy(g, weights, r * cols, dx, t * cols, cols);
-                }
-        });
+        Gemm.nt(dy, tokens, Gemm.transpose(weights, rows, cols), cols, rows, dx, true); // dx += dy W
     }
 
     @Override
     public void accumulateGradient(float[] dy, float[] x, int tokens) {
-        Parallel.forRange(rows, (long) tokens * cols, (lo, hi) -> {
-            for (int r = lo; r < hi; r++)
-                for (int t = 0; t < tokens; t++) {
-                    float g = dy[t * rows + r];
-                    if (g != 0f) Parallel.axpy(g, x, t * cols, gradient, r * cols, cols);
-                }
-        });
+        // dW += dyᵀ x, as (dyᵀ)(xᵀ)ᵀ with both operands transposed so the reduction runs over tokens
+        Gemm.nt(Gemm.transpose(dy, tokens, rows), rows, Gemm.transpose(x, tokens, cols), cols, tokens, gradient, true);
     }
 
     @Override

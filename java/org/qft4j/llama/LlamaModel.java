@@ -27,7 +27,7 @@ public final class LlamaModel {
     private final float[] logits;          // (n, V)
     private final float[] nll;             // (n): -log p(target) per position, 0 where ignored
     // backward scratch
-    private final float[] dlogits, dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, attScratch;
+    private final float[] dlogits, dx, dxn, dq, dk, dv, dao, dg, dh1, dh3;
 
     private int batch, T;
     private int[] tokens, targets;
@@ -65,7 +65,6 @@ public final class LlamaModel {
         dg = new float[n * h];
         dh1 = new float[n * h];
         dh3 = new float[n * h];
-        attScratch = new float[maxBatch * cfg.nKvHeads() * maxT];
     }
 
     public LlamaWeights weights() { return w; }
@@ -126,6 +125,7 @@ public final class LlamaModel {
         forwardDone = false;
         int n = batch * T, c = cfg.dim(), vocab = cfg.vocabSize();
         float inv = predicted == 0 ? 0f : 1f / predicted;
+        // dlogits holds softmax(logits) of the predicted rows since forward: d mean / d logits = (p - onehot) / count
         Parallel.forRange(n, vocab, (lo, hi) -> {
             for (int t = lo; t < hi; t++) {
                 int o = t * vocab;
@@ -133,10 +133,7 @@ public final class LlamaModel {
                     Arrays.fill(dlogits, o, o + vocab, 0f);
                     continue;
                 }
-                float max = max(logits, o, vocab);
-                double sum = 0;
-                for (int j = 0; j < vocab; j++) sum += Math.exp(logits[o + j] - max);
-                for (int j = 0; j < vocab; j++) dlogits[o + j] = (float) (Math.exp(logits[o + j] - max) / sum) * inv;
+                for (int j = 0; j < vocab; j++) dlogits[o + j] *= inv;
                 dlogits[o + targets[t]] -= inv;
             }
         });
@@ -169,8 +166,14 @@ public final class LlamaModel {
                 int o = t * vocab;
                 float max = max(logits, o, vocab);
                 double sum = 0;
-                for (int j = 0; j < vocab; j++) sum += Math.exp(logits[o + j] - max);
+                for (int j = 0; j < vocab; j++) {
+                    float e = (float) Math.exp(logits[o + j] - max);
+                    dlogits[o + j] = e;
+                    sum += e;
+                }
                 nll[t] = (float) (max + Math.log(sum) - logits[o + targets[t]]);
+                float inv = (float) (1.0 / sum);
+                for (int j = 0; j < vocab; j++) dlogits[o + j] *= inv;
             }
         });
         predicted = 0;
@@ -251,7 +254,7 @@ public final class LlamaModel {
         Arrays.fill(dq, 0, n * c, 0f);
         Arrays.fill(dk, 0, n * kv, 0f);
         Arrays.fill(dv, 0, n * kv, 0f);
-        Attention.backward(dao, a.q, a.k, a.v, a.att, dq, dk, dv, batch, T, cfg, attScratch);
+        Attention.backward(dao, a.q, a.k, a.v, a.att, dq, dk, dv, batch, T, cfg);
         Parallel.forRange(n, 2L * c, (lo, hi) -> {
             for (int i = lo; i < hi; i++) {
                 rope.rotate(dq, i * c, cfg.nHeads(), i % T, true);

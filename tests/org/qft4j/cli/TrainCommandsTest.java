@@ -34,10 +34,11 @@ class TrainCommandsTest {
         assertTrue(Files.size(out.resolve("loss.png")) > 1000);
         assertTrue(Files.exists(out.resolve("tokenizer.bin")));
 
-        MainTest.Result e = MainTest.run("eval", "--model", out.resolve("model.bin").toString(), "--data", text.toString());
+        String saved = out.resolve("model.bin").toString(), tok = out.resolve("tokenizer.bin").toString();
+        MainTest.Result e = MainTest.run("eval", "--model", saved, "--tokenizer", tok, "--text", text.toString());
         assertEquals(0, e.status, e.err);
         assertTrue(e.out.contains("perplexity "), e.out);
-        MainTest.Result g = MainTest.run("generate", "--model", out.resolve("model.bin").toString(), "--prompt", "my cook", "--steps", "20");
+        MainTest.Result g = MainTest.run("generate", "--model", saved, "--tokenizer", tok, "--prompt", "my cook", "--steps", "20");
         assertEquals(0, g.status, g.err);
         assertTrue(g.out.startsWith("my cook"), g.out);
     }
@@ -52,8 +53,5 @@ class TrainCommandsTest {
         assertTrue(r.err.contains("--optimizer: use qft, lion or adamw, got 'sgd'"), r.err);
         r = MainTest.run("train", "--clip", "global");
         assertTrue(r.err.contains("--clip: use none, global:NORM or tensor:NORM"), r.err);
-        r = MainTest.run("eval", "--bogus", "1");
-        assertEquals(2, r.status);
-        assertTrue(r.err.contains("eval: unknown option '--bogus'"), r.err);
     }
 }

@@ -13,10 +13,10 @@ class Stories260KTest {
     private static final double REL = 1e-4;
 
     @Test
-    void foxSentenceEncodesToReferenceIds() throws Exception {
+    void foxSentenceEncodesToReferenceIdsAndDecodesBack() throws Exception {
         Tokenizer tok = Tokenizer.load(Shared.require(Shared.TOKENIZER));
         assertArrayEquals(Shared.FOX_IDS, tok.encode(Shared.FOX, true, false));
-        assertEquals(Shared.FOX, tok.decodeAll(Tokenizer.BOS, java.util.Arrays.copyOfRange(Shared.FOX_IDS, 1, Shared.FOX_IDS.length)).substring(0));
+        assertEquals(Shared.FOX, tok.decodeAll(Tokenizer.BOS, java.util.Arrays.copyOfRange(Shared.FOX_IDS, 1, Shared.FOX_IDS.length)));
     }
 
     @Test
