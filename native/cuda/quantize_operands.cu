@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 
 #include "check.cuh"
+#include "reduce.cuh"
 #include "qft4j/quantize_operands.h"
 
 namespace {
@@ -29,23 +30,10 @@ __global__ void rows_kernel(int dtype, const void* __restrict__ x, int64_t cols,
         finite &= isfinite(v);
         absmax = fmaxf(absmax, fabsf(v));
     }
-    __shared__ float s_max[kThreads / 32];
-    __shared__ int s_finite[kThreads / 32];
-    for (int o = 16; o > 0; o >>= 1) {
-        absmax = fmaxf(absmax, __shfl_xor_sync(0xffffffffu, absmax, o));
-        finite &= __shfl_xor_sync(0xffffffffu, finite, o);
-    }
-    if (threadIdx.x % 32 == 0) {
-        s_max[threadIdx.x / 32] = absmax;
-        s_finite[threadIdx.x / 32] = finite;
-    }
-    __syncthreads();
-    absmax = 0.0f;
-    finite = 1;
-    for (int w = 0; w < kThreads / 32; ++w) {
-        absmax = fmaxf(absmax, s_max[w]);
-        finite &= s_finite[w];
-    }
+    __shared__ float s_max[32];
+    __shared__ int s_finite[32];
+    absmax = qft::block_max(absmax, s_max);
+    finite = qft::block_all(finite, s_finite);
     const float scale = !finite ? __int_as_float(0x7fc00000) : absmax > 0.0f ? absmax / 127.0f : 1.0f;
     if (threadIdx.x == 0) {
         scales[r] = scale;

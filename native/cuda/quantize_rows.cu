@@ -2,6 +2,7 @@
 // quantize_rows_ref in native/cpu/quantize_rows.cpp and must agree bit for bit: same IEEE division,
 // same round-half-even (__float2int_rn). One block per row: a block-wide absmax, then the codes.
 #include "check.cuh"
+#include "reduce.cuh"
 
 namespace {
 
@@ -19,23 +20,10 @@ __global__ void quantize_rows_kernel(const float* __restrict__ x, int64_t cols, 
         finite &= isfinite(v);
         absmax = fmaxf(absmax, fabsf(v));
     }
-    __shared__ float s_max[kThreads / 32];
-    __shared__ int s_finite[kThreads / 32];
-    for (int o = 16; o > 0; o >>= 1) {
-        absmax = fmaxf(absmax, __shfl_xor_sync(0xffffffffu, absmax, o));
-        finite &= __shfl_xor_sync(0xffffffffu, finite, o);
-    }
-    if (threadIdx.x % 32 == 0) {
-        s_max[threadIdx.x / 32] = absmax;
-        s_finite[threadIdx.x / 32] = finite;
-    }
-    __syncthreads();
-    absmax = 0.0f;
-    finite = 1;
-    for (int w = 0; w < kThreads / 32; ++w) {
-        absmax = fmaxf(absmax, s_max[w]);
-        finite &= s_finite[w];
-    }
+    __shared__ float s_max[32];
+    __shared__ int s_finite[32];
+    absmax = qft::block_max(absmax, s_max);
+    finite = qft::block_all(finite, s_finite);
     if (!finite) {
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) qr[c] = 0;
         if (threadIdx.x == 0) {

@@ -12,15 +12,16 @@ import java.util.Map;
  * Headers come from untrusted files, so the reader rejects duplicate keys, nesting deeper than
  * {@link #MAX_DEPTH}, and anything after the top-level value except whitespace.
  */
-final class Json {
-    static final int MAX_DEPTH = 64;
-    static final Object NULL = new Object() {
+public final class Json {
+    public static final int MAX_DEPTH = 64;
+    /** The JSON null value (a map value or list element; Java null never appears in a parse result). */
+    public static final Object NULL = new Object() {
         @Override
         public String toString() { return "null"; }
     };
 
     /** A syntax error at a character offset of the text. */
-    static final class ParseException extends Exception {
+    public static final class ParseException extends Exception {
         final int offset;
         /** The repeated key when the error is a duplicate key, else null. */
         final String duplicateKey;
@@ -43,7 +44,7 @@ final class Json {
         this.s = s;
     }
 
-    static Object parse(String text) throws ParseException {
+    public static Object parse(String text) throws ParseException {
         Json p = new Json(text);
         p.skipWhitespace();
         Object v = p.value(0);
@@ -223,6 +224,49 @@ final class Json {
     }
 
     /** Appends {@code value} as a JSON string literal, escaping quotes, backslashes and control characters. */
+    /**
+     * Writes maps (keys as strings), lists, strings, numbers, booleans and null/{@link #NULL} as JSON, with
+     * ", " and ": " separators (config.json files are read by people too).
+     */
+    public static String write(Object value) {
+        StringBuilder out = new StringBuilder();
+        write(out, value);
+        return out.toString();
+    }
+
+    private static void write(StringBuilder out, Object v) {
+        if (v == null || v == NULL) {
+            out.append("null");
+        } else if (v instanceof String) {
+            quote(out, (String) v);
+        } else if (v instanceof Map<?, ?>) {
+            out.append('{');
+            String sep = "";
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                quote(out.append(sep), String.valueOf(e.getKey())).append(": ");
+                write(out, e.getValue());
+                sep = ", ";
+            }
+            out.append('}');
+        } else if (v instanceof List<?>) {
+            out.append('[');
+            String sep = "";
+            for (Object o : (List<?>) v) {
+                write(out.append(sep), o);
+                sep = ", ";
+            }
+            out.append(']');
+        } else if (v instanceof Double || v instanceof Float) {
+            double d = ((Number) v).doubleValue();
+            if (!Double.isFinite(d)) throw new IllegalArgumentException("JSON has no " + d);
+            out.append(d);
+        } else if (v instanceof Number || v instanceof Boolean) {
+            out.append(v);
+        } else {
+            throw new IllegalArgumentException("cannot write " + v.getClass().getSimpleName() + " as JSON");
+        }
+    }
+
     static StringBuilder quote(StringBuilder out, String value) {
         out.append('"');
         for (int i = 0; i < value.length(); i++) {

@@ -76,11 +76,42 @@ public final class TensorBuffer implements TensorData {
         while (b.hasRemaining()) out.write(b);
     }
 
+    /** The values as fp32: F32 as stored, F16 and BF16 widened exactly. */
     public float[] toFloats() {
-        require(DType.F32, "toFloats");
         float[] out = new float[Math.toIntExact(numel())];
-        bytes().asFloatBuffer().get(out);
-        return out;
+        ByteBuffer b = bytes();
+        switch (dtype) {
+            case F32:
+                b.asFloatBuffer().get(out);
+                return out;
+            case BF16:
+                for (int i = 0; i < out.length; i++) out[i] = Float.intBitsToFloat((b.getShort(2 * i) & 0xffff) << 16);
+                return out;
+            case F16:
+                for (int i = 0; i < out.length; i++) out[i] = halfToFloat(b.getShort(2 * i));
+                return out;
+            default:
+                throw new IllegalStateException("toFloats: tensor is " + this + ", not F32, F16 or BF16");
+        }
+    }
+
+    /** fp32 values stored as BF16, rounded to nearest even (NaN stays NaN). */
+    public static TensorBuffer ofBf16(float[] values, long... shape) {
+        ByteBuffer b = allocate(values.length, 2);
+        for (float f : values) {
+            int bits = Float.floatToRawIntBits(f);
+            b.putShort((short) (Float.isNaN(f) ? (bits >>> 16) | 0x40 : (bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16));
+        }
+        return new TensorBuffer(DType.BF16, b.flip(), shape);
+    }
+
+    private static float halfToFloat(short h) {
+        int exp = (h >>> 10) & 0x1f, mant = h & 0x3ff;
+        float v;
+        if (exp == 0) v = mant * 0x1p-24f;
+        else if (exp == 31) v = mant == 0 ? Float.POSITIVE_INFINITY : Float.NaN;
+        else v = Float.intBitsToFloat(((exp - 15 + 127) << 23) | (mant << 13));
+        return h < 0 ? -v : v;
     }
 
     public int[] toInts() {

@@ -28,6 +28,8 @@ public final class Main {
             switch (args[0]) {
                 case "diagnose":
                     return diagnose(rest, out);
+                case "train":
+                    return TrainCommands.train(rest, out);
                 case "eval":
                     return EvalCommand.run(rest, out);
                 case "generate":
@@ -40,7 +42,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
-        } catch (IOException e) {
+        } catch (IOException | java.io.UncheckedIOException e) {
             err.println("error: " + e.getMessage());
             return 1;
         }
@@ -61,6 +63,7 @@ public final class Main {
         out.println("usage: java -jar qft4j.jar COMMAND [options]");
         out.println("commands:");
         out.println("  diagnose [--device cpu|cuda|cuda:N]   what qft4j can use here; exit 1 if the device is unusable");
+        out.println(TrainCommands.TRAIN_USAGE);
         out.println("  eval --model M --tokenizer T --text FILE");
         out.println("                                        perplexity of a text (paragraphs, BOS each, <= 512 tokens)");
         out.println("  generate --model M --tokenizer T [--prompt TEXT] [--temperature 1] [--steps 256] [--top-p 0.9] [--seed S]");

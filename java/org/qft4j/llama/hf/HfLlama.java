@@ -1,15 +1,23 @@
 package org.qft4j.llama.hf;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.qft4j.checkpoint.CheckpointException;
+import org.qft4j.checkpoint.Json;
+import org.qft4j.checkpoint.Safetensors;
+import org.qft4j.checkpoint.SafetensorsFile;
+import org.qft4j.checkpoint.TensorBuffer;
 import org.qft4j.llama.CheckpointFormatException;
 import org.qft4j.llama.Fp32Matrix;
 import org.qft4j.llama.LlamaConfig;
@@ -21,13 +29,15 @@ import org.qft4j.llama.WeightMatrix;
  * Hugging Face LLaMA directories: {@code config.json} plus {@code model.safetensors} or shards listed in
  * {@code model.safetensors.index.json}. HF applies RoPE with rotate-half, so a model with Meta's adjacent-pair
  * layout has its wq/wk rows permuted on the way out (as transformers' convert_llama_weights_to_hf.py does) and a
- * model read from HF uses {@link RopeLayout#ROTATE_HALF}; both compute the same function.
+ * model read from HF uses {@link RopeLayout#ROTATE_HALF}; both compute the same function. The files are
+ * read and written with the validated safetensors code of {@link org.qft4j.checkpoint}.
  */
 public final class HfLlama {
     private HfLlama() {}
 
     /** Writes weights as an HF directory (created if needed) with dtype "F32" or "BF16". */
     public static void write(LlamaWeights w, Path dir, String dtype) throws IOException {
+        if (!dtype.equals("F32") && !dtype.equals("BF16")) throw new IllegalArgumentException("HfLlama.write: dtype " + dtype + " (supported: F32, BF16)");
         LlamaConfig c = w.config;
         Files.createDirectories(dir);
         Map<String, Object> cfg = new LinkedHashMap<>();
@@ -50,25 +60,50 @@ public final class HfLlama {
         Files.writeString(dir.resolve("config.json"), Json.write(cfg) + "\n");
 
         boolean permute = c.ropeLayout() == RopeLayout.ADJACENT_PAIRS;
-        Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
-        t.put("model.embed_tokens.weight", tensor(w.tokenEmbedding));
+        Map<String, float[]> t = new LinkedHashMap<>();
+        Map<String, long[]> shapes = new HashMap<>();
+        put(t, shapes, "model.embed_tokens.weight", w.tokenEmbedding);
         for (int l = 0; l < c.nLayers(); l++) {
             LlamaWeights.Layer y = w.layers[l];
             String p = "model.layers." + l + ".";
-            t.put(p + "input_layernorm.weight", new SafeTensors.Tensor(y.attentionNorm, c.dim()));
-            SafeTensors.Tensor q = tensor(y.wq), k = tensor(y.wk);
-            t.put(p + "self_attn.q_proj.weight", permute ? adjacentToHalf(q, c.nHeads(), c.headSize()) : q);
-            t.put(p + "self_attn.k_proj.weight", permute ? adjacentToHalf(k, c.nKvHeads(), c.headSize()) : k);
-            t.put(p + "self_attn.v_proj.weight", tensor(y.wv));
-            t.put(p + "self_attn.o_proj.weight", tensor(y.wo));
-            t.put(p + "post_attention_layernorm.weight", new SafeTensors.Tensor(y.ffnNorm, c.dim()));
-            t.put(p + "mlp.gate_proj.weight", tensor(y.w1));
-            t.put(p + "mlp.up_proj.weight", tensor(y.w3));
-            t.put(p + "mlp.down_proj.weight", tensor(y.w2));
+            put(t, shapes, p + "input_layernorm.weight", y.attentionNorm);
+            put(t, shapes, p + "self_attn.q_proj.weight", y.wq);
+            put(t, shapes, p + "self_attn.k_proj.weight", y.wk);
+            if (permute) {
+                t.put(p + "self_attn.q_proj.weight", adjacentToHalf(t.get(p + "self_attn.q_proj.weight"), c.dim(), c.nHeads(), c.headSize()));
+                t.put(p + "self_attn.k_proj.weight", adjacentToHalf(t.get(p + "self_attn.k_proj.weight"), c.dim(), c.nKvHeads(), c.headSize()));
+            }
+            put(t, shapes, p + "self_attn.v_proj.weight", y.wv);
+            put(t, shapes, p + "self_attn.o_proj.weight", y.wo);
+            put(t, shapes, p + "post_attention_layernorm.weight", y.ffnNorm);
+            put(t, shapes, p + "mlp.gate_proj.weight", y.w1);
+            put(t, shapes, p + "mlp.up_proj.weight", y.w3);
+            put(t, shapes, p + "mlp.down_proj.weight", y.w2);
         }
-        t.put("model.norm.weight", new SafeTensors.Tensor(w.finalNorm, c.dim()));
-        if (!c.sharedClassifier()) t.put("lm_head.weight", tensor(w.classifier));
-        SafeTensors.write(dir.resolve("model.safetensors"), t, dtype, Map.of("format", "pt"));
+        put(t, shapes, "model.norm.weight", w.finalNorm);
+        if (!c.sharedClassifier()) put(t, shapes, "lm_head.weight", w.classifier);
+        Map<String, TensorBuffer> out = new LinkedHashMap<>();
+        for (Map.Entry<String, float[]> e : t.entrySet()) {
+            long[] shape = shapes.get(e.getKey());
+            out.put(e.getKey(), dtype.equals("BF16") ? TensorBuffer.ofBf16(e.getValue(), shape) : TensorBuffer.ofFloats(e.getValue(), shape));
+        }
+        writeSafetensors(dir.resolve("model.safetensors"), out, Map.of("format", "pt"));
+    }
+
+    /** Writes one safetensors file (replacing it), e.g. a shard of an HF directory. */
+    public static void writeSafetensors(Path file, Map<String, TensorBuffer> tensors, Map<String, String> metadata) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            Safetensors.write(ch, tensors, metadata);
+        }
+    }
+
+    /** Opens and validates one safetensors file; a malformed file is a {@link CheckpointFormatException}. */
+    public static SafetensorsFile readSafetensors(Path file) throws CheckpointFormatException {
+        try {
+            return SafetensorsFile.read(file);
+        } catch (CheckpointException e) {
+            throw new CheckpointFormatException(e.getMessage());
+        }
     }
 
     /** Reads an HF LLaMA directory into fp32 weights with the rotate-half RoPE layout. */
@@ -78,7 +113,7 @@ public final class HfLlama {
         Map<?, ?> cfg;
         try {
             cfg = (Map<?, ?>) Json.parse(Files.readString(cfgFile, StandardCharsets.UTF_8));
-        } catch (IllegalArgumentException | ClassCastException e) {
+        } catch (Json.ParseException | ClassCastException e) {
             throw new CheckpointFormatException(cfgFile + ": not a JSON object (" + e.getMessage() + ")");
         }
         int dim = intField(cfgFile, cfg, "hidden_size", null), heads = intField(cfgFile, cfg, "num_attention_heads", null);
@@ -99,49 +134,47 @@ public final class HfLlama {
             throw new CheckpointFormatException(cfgFile + ": rope_scaling is not supported");
 
         Map<String, Path> where = tensorFiles(dir);
-        Map<Path, SafeTensors> open = new HashMap<>();
-        try {
-            Loader ld = new Loader(where, open);
-            int d = c.dim(), kv = c.kvDim(), h = c.hiddenDim();
-            WeightMatrix emb = ld.matrix("model.embed_tokens.weight", c.vocabSize(), d);
-            LlamaWeights.Layer[] layers = new LlamaWeights.Layer[c.nLayers()];
-            for (int l = 0; l < layers.length; l++) {
-                String p = "model.layers." + l + ".";
-                layers[l] = new LlamaWeights.Layer(ld.vector(p + "input_layernorm.weight", d), ld.matrix(p + "self_attn.q_proj.weight", d, d),
-                        ld.matrix(p + "self_attn.k_proj.weight", kv, d), ld.matrix(p + "self_attn.v_proj.weight", kv, d),
-                        ld.matrix(p + "self_attn.o_proj.weight", d, d), ld.vector(p + "post_attention_layernorm.weight", d),
-                        ld.matrix(p + "mlp.gate_proj.weight", h, d), ld.matrix(p + "mlp.down_proj.weight", d, h), ld.matrix(p + "mlp.up_proj.weight", h, d));
-            }
-            float[] norm = ld.vector("model.norm.weight", d);
-            WeightMatrix cls = c.sharedClassifier() ? emb : ld.matrix("lm_head.weight", c.vocabSize(), d);
-            return new LlamaWeights(c, emb, cls, layers, norm);
-        } finally {
-            for (SafeTensors s : open.values()) s.close();
+        Loader ld = new Loader(where);
+        int d = c.dim(), kv = c.kvDim(), h = c.hiddenDim();
+        WeightMatrix emb = ld.matrix("model.embed_tokens.weight", c.vocabSize(), d);
+        LlamaWeights.Layer[] layers = new LlamaWeights.Layer[c.nLayers()];
+        for (int l = 0; l < layers.length; l++) {
+            String p = "model.layers." + l + ".";
+            layers[l] = new LlamaWeights.Layer(ld.vector(p + "input_layernorm.weight", d), ld.matrix(p + "self_attn.q_proj.weight", d, d),
+                    ld.matrix(p + "self_attn.k_proj.weight", kv, d), ld.matrix(p + "self_attn.v_proj.weight", kv, d),
+                    ld.matrix(p + "self_attn.o_proj.weight", d, d), ld.vector(p + "post_attention_layernorm.weight", d),
+                    ld.matrix(p + "mlp.gate_proj.weight", h, d), ld.matrix(p + "mlp.down_proj.weight", d, h), ld.matrix(p + "mlp.up_proj.weight", h, d));
         }
+        float[] norm = ld.vector("model.norm.weight", d);
+        WeightMatrix cls = c.sharedClassifier() ? emb : ld.matrix("lm_head.weight", c.vocabSize(), d);
+        return new LlamaWeights(c, emb, cls, layers, norm);
     }
 
     private static final class Loader {
         final Map<String, Path> where;
-        final Map<Path, SafeTensors> open;
+        final Map<Path, SafetensorsFile> open = new HashMap<>();
 
-        Loader(Map<String, Path> where, Map<Path, SafeTensors> open) {
+        Loader(Map<String, Path> where) {
             this.where = where;
-            this.open = open;
         }
 
         float[] read(String name, long... shape) throws IOException {
             Path file = where.get(name);
             if (file == null) throw new CheckpointFormatException("HF model: tensor '" + name + "' is missing");
-            SafeTensors st = open.get(file);
+            SafetensorsFile st = open.get(file);
             if (st == null) {
-                st = SafeTensors.open(file);
+                st = readSafetensors(file);
                 open.put(file, st);
             }
-            SafeTensors.Entry e = st.entries().get(name);
+            TensorBuffer e = st.tensors().get(name);
             if (e == null) throw new CheckpointFormatException(file + ": the index lists '" + name + "' but the file does not hold it");
-            if (!java.util.Arrays.equals(e.shape(), shape))
-                throw new CheckpointFormatException(file + ": '" + name + "' has shape " + java.util.Arrays.toString(e.shape()) + ", config.json implies " + java.util.Arrays.toString(shape));
-            return st.readFloats(name);
+            if (!Arrays.equals(e.shape(), shape))
+                throw new CheckpointFormatException(file + ": '" + name + "' has shape " + Arrays.toString(e.shape()) + ", config.json implies " + Arrays.toString(shape));
+            try {
+                return e.toFloats();
+            } catch (IllegalStateException notFloat) {
+                throw new CheckpointFormatException(file + ": '" + name + "': " + notFloat.getMessage());
+            }
         }
 
         Fp32Matrix matrix(String name, int rows, int cols) throws IOException {
@@ -161,7 +194,7 @@ public final class HfLlama {
             Object root;
             try {
                 root = Json.parse(Files.readString(index));
-            } catch (IllegalArgumentException e) {
+            } catch (Json.ParseException e) {
                 throw new CheckpointFormatException(index + ": " + e.getMessage());
             }
             if (!(root instanceof Map<?, ?> m) || !(m.get("weight_map") instanceof Map<?, ?> wm))
@@ -181,27 +214,31 @@ public final class HfLlama {
         }
         if (files.size() != 1)
             throw new CheckpointFormatException(dir + ": expected one *.safetensors file or model.safetensors.index.json, found " + files.size() + " safetensors files");
-        try (SafeTensors st = SafeTensors.open(files.get(0))) {
-            for (String name : st.entries().keySet()) out.put(name, files.get(0));
-        }
+        for (String name : readSafetensors(files.get(0)).tensors().keySet()) out.put(name, files.get(0));
         return out;
     }
 
-    private static SafeTensors.Tensor tensor(WeightMatrix m) {
+    private static void put(Map<String, float[]> t, Map<String, long[]> shapes, String name, WeightMatrix m) {
         float[] a = new float[m.rows() * m.cols()];
         for (int r = 0; r < m.rows(); r++) m.row(r, a, r * m.cols());
-        return new SafeTensors.Tensor(a, m.rows(), m.cols());
+        t.put(name, a);
+        shapes.put(name, new long[] {m.rows(), m.cols()});
     }
 
-    /** Row h*hs + 2j + s (Meta) moves to h*hs + s*hs/2 + j (HF), for every head h, pair j, member s. */
-    static SafeTensors.Tensor adjacentToHalf(SafeTensors.Tensor t, int heads, int hs) {
-        int cols = (int) t.shape()[1], half = hs / 2;
-        float[] out = new float[t.data().length];
+    private static void put(Map<String, float[]> t, Map<String, long[]> shapes, String name, float[] vector) {
+        t.put(name, vector);
+        shapes.put(name, new long[] {vector.length});
+    }
+
+    /** Row h*hs + 2j + s (Meta) moves to h*hs + s*hs/2 + j (HF), for every head h, pair j, member s; rows hold cols values. */
+    static float[] adjacentToHalf(float[] t, int cols, int heads, int hs) {
+        int half = hs / 2;
+        float[] out = new float[t.length];
         for (int h = 0; h < heads; h++)
             for (int j = 0; j < half; j++)
                 for (int s = 0; s < 2; s++)
-                    System.arraycopy(t.data(), (h * hs + 2 * j + s) * cols, out, (h * hs + s * half + j) * cols, cols);
-        return new SafeTensors.Tensor(out, t.shape());
+                    System.arraycopy(t, (h * hs + 2 * j + s) * cols, out, (h * hs + s * half + j) * cols, cols);
+        return out;
     }
 
     private static int intField(Path f, Map<?, ?> cfg, String key, Integer dflt) throws CheckpointFormatException {

@@ -14,6 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.qft4j.checkpoint.Json;
+import org.qft4j.checkpoint.TensorBuffer;
 import org.qft4j.llama.CheckpointFormatException;
 import org.qft4j.llama.Llama2cFormat;
 import org.qft4j.llama.LlamaConfig;
@@ -54,20 +56,18 @@ class HfLlamaTest {
         HfLlama.write(w, dir.resolve("one"), "BF16");
         // split the single file into two shards with an index, as large checkpoints come
         Map<String, Object> weightMap = new LinkedHashMap<>();
-        Map<String, SafeTensors.Tensor> a = new LinkedHashMap<>(), b = new LinkedHashMap<>();
-        try (SafeTensors st = SafeTensors.open(dir.resolve("one/model.safetensors"))) {
-            int i = 0;
-            for (var e : st.entries().values()) {
-                boolean first = i++ % 2 == 0;
-                (first ? a : b).put(e.name(), new SafeTensors.Tensor(st.readFloats(e.name()), e.shape()));
-                weightMap.put(e.name(), first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
-            }
+        Map<String, TensorBuffer> a = new LinkedHashMap<>(), b = new LinkedHashMap<>();
+        int i = 0;
+        for (var e : HfLlama.readSafetensors(dir.resolve("one/model.safetensors")).tensors().entrySet()) {
+            boolean first = i++ % 2 == 0;
+            (first ? a : b).put(e.getKey(), TensorBuffer.ofBytes(e.getValue().dtype(), e.getValue().toBytes(), e.getValue().shape()));
+            weightMap.put(e.getKey(), first ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors");
         }
         Path sharded = dir.resolve("sharded");
         Files.createDirectories(sharded);
         Files.copy(dir.resolve("one/config.json"), sharded.resolve("config.json"));
-        SafeTensors.write(sharded.resolve("model-00001-of-00002.safetensors"), a, "BF16", null);
-        SafeTensors.write(sharded.resolve("model-00002-of-00002.safetensors"), b, "BF16", null);
+        HfLlama.writeSafetensors(sharded.resolve("model-00001-of-00002.safetensors"), a, Map.of());
+        HfLlama.writeSafetensors(sharded.resolve("model-00002-of-00002.safetensors"), b, Map.of());
         Files.writeString(sharded.resolve("model.safetensors.index.json"), Json.write(Map.of("metadata", Map.of(), "weight_map", weightMap)));
 
         LlamaWeights one = HfLlama.read(dir.resolve("one")), two = HfLlama.read(sharded);
@@ -89,13 +89,11 @@ class HfLlamaTest {
         b.putLong(json.length).put(json).putShort((short) 0x3C00).putShort((short) 0xC000).putShort((short) 0x0001).putShort((short) 0x7BFF);
         Path p = dir.resolve("h.safetensors");
         Files.write(p, b.array());
-        try (SafeTensors st = SafeTensors.open(p)) {
-            float[] v = st.readFloats("x");
-            assertEquals(1f, v[0]);
-            assertEquals(-2f, v[1]);
-            assertEquals(0x1p-24f, v[2]);
-            assertEquals(65504f, v[3]);
-        }
+        float[] v = HfLlama.readSafetensors(p).tensors().get("x").toFloats();
+        assertEquals(1f, v[0]);
+        assertEquals(-2f, v[1]);
+        assertEquals(0x1p-24f, v[2]);
+        assertEquals(65504f, v[3]);
     }
 
     @Test
@@ -113,23 +111,21 @@ class HfLlamaTest {
             b.putLong(json.length).put(json);
             Path p = dir.resolve("bad.safetensors");
             Files.write(p, b.array());
-            assertThrows(CheckpointFormatException.class, () -> SafeTensors.open(p).close(), h);
+            assertThrows(CheckpointFormatException.class, () -> HfLlama.readSafetensors(p), h);
         }
         Path p = dir.resolve("short.safetensors");
         Files.write(p, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(1000).array());
-        assertTrue(assertThrows(CheckpointFormatException.class, () -> SafeTensors.open(p)).getMessage().contains("header length 1000"));
+        assertTrue(assertThrows(CheckpointFormatException.class, () -> HfLlama.readSafetensors(p)).getMessage().contains("header length 1000"));
     }
 
     @Test
     void missingTensorIsNamed() throws Exception {
         LlamaConfig cfg = new LlamaConfig(16, 24, 1, 4, 2, 20, 16, 1e-5f, 10000f, RopeLayout.ROTATE_HALF, true);
         HfLlama.write(LlamaWeights.random(cfg, 3, 0.3f), dir, "F32");
-        Map<String, SafeTensors.Tensor> keep = new LinkedHashMap<>();
-        try (SafeTensors st = SafeTensors.open(dir.resolve("model.safetensors"))) {
-            for (var e : st.entries().values())
-                if (!e.name().endsWith("mlp.up_proj.weight")) keep.put(e.name(), new SafeTensors.Tensor(st.readFloats(e.name()), e.shape()));
-        }
-        SafeTensors.write(dir.resolve("model.safetensors"), keep, "F32", null);
+        Map<String, TensorBuffer> keep = new LinkedHashMap<>();
+        for (var e : HfLlama.readSafetensors(dir.resolve("model.safetensors")).tensors().entrySet())
+            if (!e.getKey().endsWith("mlp.up_proj.weight")) keep.put(e.getKey(), TensorBuffer.ofFloats(e.getValue().toFloats(), e.getValue().shape()));
+        HfLlama.writeSafetensors(dir.resolve("model.safetensors"), keep, Map.of());
         String msg = assertThrows(CheckpointFormatException.class, () -> HfLlama.read(dir)).getMessage();
         assertTrue(msg.contains("model.layers.0.mlp.up_proj.weight"), msg);
     }

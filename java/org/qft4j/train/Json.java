@@ -1,14 +1,11 @@
-package org.qft4j.llama.hf;
+package org.qft4j.train;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/**
- * The little JSON this package needs (config.json, safetensors headers, shard indexes): objects become
- * LinkedHashMap, arrays List, numbers Long when integral else Double, plus String, Boolean and null.
- */
+/** The JSON the trainer reads (JSONL examples) and writes (metrics): RFC 8259, no dependency. */
 public final class Json {
     private final String s;
     private int i;
@@ -17,17 +14,36 @@ public final class Json {
         this.s = s;
     }
 
-    /** Parses one JSON value; IllegalArgumentException with the offset on malformed input. */
+    /** Parses one JSON value: Map (object, insertion-ordered), List, String, Double, Boolean or null. */
     public static Object parse(String text) {
         Json p = new Json(text);
         Object v = p.value();
-        p.ws();
+        p.skipSpace();
         if (p.i != text.length()) throw p.error("trailing characters");
         return v;
     }
 
+    /** A quoted, escaped JSON string. */
+    public static String quote(String v) {
+        StringBuilder b = new StringBuilder(v.length() + 2).append('"');
+        for (int k = 0; k < v.length(); k++) {
+            char c = v.charAt(k);
+            switch (c) {
+                case '"': b.append("\\\""); break;
+                case '\\': b.append("\\\\"); break;
+                case '\n': b.append("\\n"); break;
+                case '\r': b.append("\\r"); break;
+                case '\t': b.append("\\t"); break;
+                default:
+                    if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+                    else b.append(c);
+            }
+        }
+        return b.append('"').toString();
+    }
+
     private Object value() {
-        ws();
+        skipSpace();
         if (i >= s.length()) throw error("unexpected end");
         char c = s.charAt(i);
         switch (c) {
@@ -44,32 +60,32 @@ public final class Json {
     private Map<String, Object> object() {
         Map<String, Object> m = new LinkedHashMap<>();
         i++;
-        ws();
+        skipSpace();
         if (peek('}')) return m;
-        while (true) {
-            ws();
-            if (i >= s.length() || s.charAt(i) != '"') throw error("expected a key");
+        do {
+            skipSpace();
+            if (i >= s.length() || s.charAt(i) != '"') throw error("expected a field name");
             String k = string();
-            ws();
+            skipSpace();
             expect(':');
-            if (m.put(k, value()) != null) throw error("duplicate key '" + k + "'");
-            ws();
-            if (peek('}')) return m;
-            expect(',');
-        }
+            m.put(k, value());
+            skipSpace();
+        } while (peek(','));
+        expect('}');
+        return m;
     }
 
     private List<Object> array() {
-        List<Object> a = new ArrayList<>();
+        List<Object> l = new ArrayList<>();
         i++;
-        ws();
-        if (peek(']')) return a;
-        while (true) {
-            a.add(value());
-            ws();
-            if (peek(']')) return a;
-            expect(',');
-        }
+        skipSpace();
+        if (peek(']')) return l;
+        do {
+            l.add(value());
+            skipSpace();
+        } while (peek(','));
+        expect(']');
+        return l;
     }
 
     private String string() {
@@ -102,27 +118,21 @@ public final class Json {
         }
     }
 
-    private Object number() {
+    private Double number() {
         int start = i;
         while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) i++;
-        String t = s.substring(start, i);
-        if (t.isEmpty()) throw error("unexpected character '" + s.charAt(start) + "'");
+        if (start == i) throw error("unexpected character '" + s.charAt(i) + "'");
         try {
-            if (t.matches("-?\\d+")) return Long.parseLong(t);
-            return Double.parseDouble(t);
+            return Double.valueOf(s.substring(start, i));
         } catch (NumberFormatException e) {
-            throw error("bad number '" + t + "'");
+            throw error("bad number '" + s.substring(start, i) + "'");
         }
     }
 
     private Object literal(String word, Object v) {
-        if (!s.startsWith(word, i)) throw error("unexpected token");
+        if (!s.startsWith(word, i)) throw error("expected " + word);
         i += word.length();
         return v;
-    }
-
-    private void ws() {
-        while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
     }
 
     private boolean peek(char c) {
@@ -137,45 +147,11 @@ public final class Json {
         if (!peek(c)) throw error("expected '" + c + "'");
     }
 
+    private void skipSpace() {
+        while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
+    }
+
     private IllegalArgumentException error(String what) {
-        return new IllegalArgumentException("JSON: " + what + " at offset " + i);
-    }
-
-    /** Writes maps, lists, strings, numbers, booleans and null. */
-    public static String write(Object v) {
-        StringBuilder b = new StringBuilder();
-        write(v, b);
-        return b.toString();
-    }
-
-    private static void write(Object v, StringBuilder b) {
-        if (v == null) b.append("null");
-        else if (v instanceof String str) {
-            b.append('"');
-            for (char c : str.toCharArray()) {
-                if (c == '"' || c == '\\') b.append('\\').append(c);
-                else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
-                else b.append(c);
-            }
-            b.append('"');
-        } else if (v instanceof Map<?, ?> m) {
-            b.append('{');
-            boolean first = true;
-            for (Map.Entry<?, ?> e : m.entrySet()) {
-                if (!first) b.append(", ");
-                first = false;
-                write(String.valueOf(e.getKey()), b);
-                b.append(": ");
-                write(e.getValue(), b);
-            }
-            b.append('}');
-        } else if (v instanceof List<?> l) {
-            b.append('[');
-            for (int k = 0; k < l.size(); k++) {
-                if (k > 0) b.append(", ");
-                write(l.get(k), b);
-            }
-            b.append(']');
-        } else b.append(v);
+        return new IllegalArgumentException("JSON: " + what + " at character " + i);
     }
 }

@@ -1,0 +1,202 @@
+package org.qft4j.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.qft4j.Device;
+import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.ModelLoader;
+import org.qft4j.llama.Tokenizer;
+import org.qft4j.qft.Rounding;
+import org.qft4j.train.ClipMode;
+import org.qft4j.train.CliRun;
+import org.qft4j.train.EmbeddedDefault;
+import org.qft4j.train.OptimizerKind;
+import org.qft4j.train.SyntheticTokenizer;
+import org.qft4j.train.TrainConfig;
+import org.qft4j.train.Trainer;
+import org.qft4j.train.TrainingData;
+import org.qft4j.train.UpdatePolicy;
+
+/** The {@code train} command; {@code eval} and {@code generate} read what it saves. */
+final class TrainCommands {
+    private TrainCommands() {}
+
+    static final String TRAIN_USAGE = String.join("\n",
+            "  train                                  no options: the embedded default (pretrain a tiny model, QFT fine-tune it)",
+            "  train --model M.bin --data PATH... [options]",
+            "      --tokenizer T.bin   (default: tokenizer.bin or tok*.bin next to the model)",
+            "      --data PATH         text file, folder of .txt/.jsonl, or .jsonl {prompt,response}; repeatable",
+            "      --val-data PATH     held-out data (default: --val-fraction of the training sequences)",
+            "      --val-fraction F    0.1",
+            "      --optimizer qft|lion|adamw  (qft: INT8 weights, gradients, momentum; lion/adamw: fp32 baselines)",
+            "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
+            "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
+            "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
+            "      --eval-every N --eval-seqs N --save-every N --out DIR (default qft4j-run) --seed N --device cpu",
+            "      writes DIR/model.bin and DIR/tokenizer.bin (for eval and generate), metrics.jsonl and loss.png");
+
+    static int train(String[] args, PrintStream out) {
+        if (args.length == 0) {
+            Path dir = Path.of("qft4j-default-run");
+            out.println("(no arguments: running the embedded default; outputs go to " + dir + ")");
+            EmbeddedDefault.run(dir, 150, 120, out);
+            return 0;
+        }
+        TrainConfig.Builder b = TrainConfig.builder().outputDir(Path.of("qft4j-run"));
+        List<Path> data = new ArrayList<>(), val = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            String o = args[i];
+            if (!o.startsWith("--")) throw new IllegalArgumentException("train: unexpected argument '" + o + "'");
+            if (i + 1 >= args.length) throw new IllegalArgumentException("train: " + o + " needs a value");
+            String v = args[++i];
+            switch (o) {
+                case "--model" -> b.model(Path.of(v));
+                case "--tokenizer" -> b.tokenizer(Path.of(v));
+                case "--data" -> data.add(Path.of(v));
+                case "--val-data" -> val.add(Path.of(v));
+                case "--val-fraction" -> b.validationFraction(num(o, v));
+                case "--optimizer" -> b.optimizer(switch (v) {
+                    case "qft" -> OptimizerKind.QFT_LION;
+                    case "lion" -> OptimizerKind.FP32_LION;
+                    case "adamw" -> OptimizerKind.FP32_ADAMW;
+                    default -> throw new IllegalArgumentException("--optimizer: use qft, lion or adamw, got '" + v + "'");
+                });
+                case "--lr" -> b.learningRate(num(o, v));
+                case "--betas" -> {
+                    String[] p = v.split(",");
+                    if (p.length != 2) throw new IllegalArgumentException("--betas: give B1,B2, got '" + v + "'");
+                    b.betas(num(o, p[0]), num(o, p[1]));
+                }
+                case "--weight-decay" -> b.weightDecay(num(o, v));
+                case "--steps" -> b.steps(integer(o, v));
+                case "--warmup" -> b.warmupSteps(integer(o, v));
+                case "--min-lr-fraction" -> b.minLrFraction(num(o, v));
+                case "--batch" -> b.batchSize(integer(o, v));
+                case "--accum" -> b.gradAccumulation(integer(o, v));
+                case "--seq" -> b.seqLen(integer(o, v));
+                case "--outliers" -> b.outlierFraction(num(o, v));
+                case "--reselect" -> b.outlierReselectInterval(integer(o, v));
+                case "--rounding" -> b.rounding(switch (v) {
+                    case "sr" -> Rounding.STOCHASTIC;
+                    case "rtn" -> Rounding.NEAREST;
+                    default -> throw new IllegalArgumentException("--rounding: use sr or rtn, got '" + v + "'");
+                });
+                case "--clip" -> clip(b, v);
+                case "--policy" -> b.updatePolicy(switch (v) {
+                    case "stash" -> UpdatePolicy.STASH;
+                    case "fused" -> UpdatePolicy.FUSED_PER_LAYER;
+                    default -> throw new IllegalArgumentException("--policy: use stash or fused, got '" + v + "'");
+                });
+                case "--fp32-below" -> b.fp32Below(integer(o, v));
+                case "--eval-every" -> b.evalInterval(integer(o, v));
+                case "--eval-seqs" -> b.evalSequences(integer(o, v));
+                case "--save-every" -> b.checkpointInterval(integer(o, v));
+                case "--out" -> b.outputDir(Path.of(v));
+                case "--seed" -> b.seed(integer(o, v));
+                case "--device" -> b.device(Device.parse(v));
+                default -> throw new IllegalArgumentException("train: unknown option '" + o + "'");
+            }
+        }
+        TrainConfig c = b.trainData(data).validationData(val).build();
+        if (c.model == null) throw new IllegalArgumentException("train: --model is required with options (or give no options for the embedded default)");
+        Tokenizer tok = tokenizer(c.model, c.tokenizer);
+        LlamaWeights w = load(c.model);
+        var enc = SyntheticTokenizer.encoder(tok);
+        TrainingData.Split split = c.validationData.isEmpty()
+                ? TrainingData.split(TrainingData.load(c.trainData, enc, c.seqLen), c.validationFraction, c.seed)
+                : new TrainingData.Split(TrainingData.load(c.trainData, enc, c.seqLen), TrainingData.load(c.validationData, enc, c.seqLen));
+        out.println("config: " + c);
+        out.println(String.format(Locale.ROOT, "data: %d training and %d validation sequences of up to %d tokens",
+                split.train().size(), split.validation().size(), c.seqLen));
+        try (Trainer t = new Trainer(c, w, split)) {
+            CliRun.train(t, c.optimizer + " fine-tune of " + c.model.getFileName(), out);
+        }
+        copyTokenizer(tok, c);
+        return 0;
+    }
+
+    private static void clip(TrainConfig.Builder b, String v) {
+        if (v.equals("none")) {
+            b.clip(ClipMode.NONE, 0);
+            return;
+        }
+        String[] p = v.split(":");
+        if (p.length != 2 || !(p[0].equals("global") || p[0].equals("tensor")))
+            throw new IllegalArgumentException("--clip: use none, global:NORM or tensor:NORM, got '" + v + "'");
+        b.clip(p[0].equals("global") ? ClipMode.GLOBAL_NORM : ClipMode.PER_TENSOR_NORM, num("--clip", p[1]));
+    }
+
+    static LlamaWeights load(Path model) {
+        try {
+            return ModelLoader.load(model);
+        } catch (IOException e) {
+            throw new UncheckedIOException("loading " + model, e);
+        }
+    }
+
+    /** The given tokenizer, else tokenizer.bin or the single tok*.bin next to the model. */
+    static Tokenizer tokenizer(Path model, Path given) {
+        Path t = given;
+        if (t == null) {
+            Path dir = model.toAbsolutePath().getParent();
+            t = dir.resolve("tokenizer.bin");
+            if (!Files.exists(t)) {
+                try (var s = Files.list(dir)) {
+                    List<Path> c = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).toList();
+                    if (c.size() != 1) throw new IllegalArgumentException("no tokenizer given and " + c.size() + " tok*.bin files next to " + model + ": use --tokenizer");
+                    t = c.get(0);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+        try {
+            return Tokenizer.load(t);
+        } catch (IOException e) {
+            throw new UncheckedIOException("loading tokenizer " + t, e);
+        }
+    }
+
+    /** Puts the tokenizer next to the saved model, so eval and generate find it. */
+    private static void copyTokenizer(Tokenizer tok, TrainConfig c) {
+        Path src = c.tokenizer;
+        if (src == null) {
+            Path dir = c.model.toAbsolutePath().getParent();
+            src = Files.exists(dir.resolve("tokenizer.bin")) ? dir.resolve("tokenizer.bin") : null;
+            if (src == null) {
+                try (var s = Files.list(dir)) {
+                    src = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).findFirst().orElse(null);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        }
+        try {
+            if (src != null) Files.copy(src, c.outputDir.resolve("tokenizer.bin"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("copying the tokenizer to " + c.outputDir, e);
+        }
+    }
+
+    private static double num(String opt, String v) {
+        try {
+            return Double.parseDouble(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(opt + ": not a number: '" + v + "'");
+        }
+    }
+
+    private static int integer(String opt, String v) {
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(opt + ": not an integer: '" + v + "'");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package org.qft4j.train;
+
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * A training run with the command line's outputs: the progress bar on {@code out}, metrics.jsonl and loss.png
+ * in the config's output directory, the final model as model.bin, and the before/after summary.
+ */
+public final class CliRun {
+    private CliRun() {}
+
+    public static Trainer.Result train(Trainer t, String title, PrintStream out) {
+        Path dir = t.config().outputDir;
+        LossPlot plot = new LossPlot(title);
+        t.addListener(new ProgressBar(out)).addListener(plot);
+        MetricsJsonl metrics = dir == null ? null : new MetricsJsonl(dir.resolve("metrics.jsonl"));
+        if (metrics != null) t.addListener(metrics);
+        long start = System.nanoTime();
+        Trainer.Result r;
+        try {
+            r = t.run();
+        } finally {
+            if (metrics != null) metrics.close();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        out.println(String.format(Locale.ROOT, "validation perplexity: before %.3f, after %.3f (loss %.4f -> %.4f, %d tokens) in %.1f s",
+                r.before().perplexity(), r.after().perplexity(), r.before().loss(), r.after().loss(), r.after().tokens(), seconds));
+        if (r.skippedSteps() > 0 || r.partialSteps() > 0)
+            out.println("non-finite gradients: " + r.skippedSteps() + " steps skipped, " + r.partialSteps() + " applied partially");
+        out.println("training state: " + r.memory());
+        if (dir != null) {
+            plot.writePng(dir.resolve("loss.png"));
+            t.save(dir.resolve("model.bin"));
+            out.println("wrote " + dir.resolve("model.bin") + ", " + dir.resolve("metrics.jsonl") + ", " + dir.resolve("loss.png"));
+        }
+        return r;
+    }
+}

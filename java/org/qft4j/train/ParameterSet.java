@@ -1,0 +1,90 @@
+package org.qft4j.train;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.qft4j.qft.HybridConfig;
+
+/**
+ * The trained tensors of one model, in forward order, created as the model is built: QFT hybrid INT8
+ * matrices or fp32 tensors, as the optimizer and the size threshold decide. It routes completed gradients
+ * to the current step's {@link GradientPolicy}. One per trainer: nothing here is static.
+ */
+public final class ParameterSet implements AutoCloseable {
+    private final boolean qft;
+    private final int fp32Below;
+    private final HybridConfig hybrid;
+    private final List<TrainableTensor> tensors = new ArrayList<>();
+    private GradientPolicy policy;
+    private float gradScale = 1f;
+
+    /** qft: matrices of at least fp32Below elements become {@link QftMatrix}; everything else stays fp32. */
+    public ParameterSet(boolean qft, int fp32Below, double outlierFraction) {
+        this.qft = qft;
+        this.fp32Below = fp32Below;
+        this.hybrid = HybridConfig.outliers(outlierFraction);
+    }
+
+    public static ParameterSet of(TrainConfig c) {
+        return new ParameterSet(c.optimizer == OptimizerKind.QFT_LION, c.fp32Below, c.outlierFraction);
+    }
+
+    /** A (rows, cols) weight initialised from w (row-major; QFT quantizes it and keeps no reference). */
+    public TrainableTensor matrix(String name, float[] w, int rows, int cols) {
+        int index = tensors.size();
+        TrainableTensor t = qft && (long) rows * cols >= fp32Below && rows > 1
+                ? new QftMatrix(this, index, name, w, rows, cols, hybrid)
+                : new Fp32Tensor(this, index, name, w, rows, cols);
+        tensors.add(t);
+        return t;
+    }
+
+    /** A vector parameter (norm weights), always fp32: the engine reads {@code weights()} and adds into {@code grad()}. */
+    public Fp32Tensor vector(String name, float[] w) {
+        Fp32Tensor t = new Fp32Tensor(this, tensors.size(), name, w, 1, w.length);
+        tensors.add(t);
+        return t;
+    }
+
+    public List<TrainableTensor> tensors() {
+        return Collections.unmodifiableList(tensors);
+    }
+
+    public long parameterCount() {
+        long n = 0;
+        for (TrainableTensor t : tensors) n += t.numel();
+        return n;
+    }
+
+    /** Bytes of all weights as stored (QFT: INT8 codes, scales and outliers; fp32: 4 per element). */
+    public long weightBytes() {
+        long b = 0;
+        for (TrainableTensor t : tensors) b += t.weightBytes();
+        return b;
+    }
+
+    /** Routes completed gradients of training backward passes to {@code p}; null: discard them (evaluation). */
+    void route(GradientPolicy p) {
+        policy = p;
+    }
+
+    /**
+     * Multiplies every delivered gradient: 1/accumulation, so a step's gradient is the mean of its micro-batches'
+     * mean-loss gradients.
+     */
+    void gradScale(float scale) {
+        gradScale = scale;
+    }
+
+    /** Hands a completed dW (of a matrix, or a norm vector's gradient) to the step's policy; nothing while evaluating. */
+    void deliver(TrainableTensor t, float[] dW) {
+        if (policy == null) return;
+        if (gradScale != 1f) for (int i = 0; i < dW.length; i++) dW[i] *= gradScale;
+        policy.gradient(t.index, dW, t.rows, t.cols);
+    }
+
+    @Override
+    public void close() {
+        for (TrainableTensor t : tensors) if (t instanceof QftMatrix q) q.close();
+    }
+}

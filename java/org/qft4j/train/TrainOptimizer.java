@@ -1,0 +1,34 @@
+package org.qft4j.train;
+
+import java.util.List;
+
+/**
+ * An optimizer with its state for every tensor of a {@link ParameterSet}, indexed by the tensor's position.
+ * {@link #beginStep} numbers the steps from 1 (Lion's rounding stream and AdamW's bias correction use it).
+ */
+public interface TrainOptimizer extends ParameterOptimizer, AutoCloseable {
+    void beginStep(long step);
+
+    /** Persistent bytes of optimizer state (momentum; AdamW: both moments). */
+    long stateBytes();
+
+    @Override
+    void close();
+
+    static TrainOptimizer of(TrainConfig c, ParameterSet params) {
+        List<TrainableTensor> t = params.tensors();
+        return switch (c.optimizer) {
+            case QFT_LION -> new QftLionOptimizer(t, c);
+            case FP32_LION -> new Fp32LionOptimizer(t, c);
+            case FP32_ADAMW -> new Fp32AdamWOptimizer(t, c);
+        };
+    }
+
+    /** The gradient as fp32, multiplied by scale. */
+    static float[] scaled(Gradient g, float scale) {
+        float[] v = new float[g.rows * g.cols];
+        g.dequantize(v);
+        if (scale != 1f) for (int i = 0; i < v.length; i++) v[i] *= scale;
+        return v;
+    }
+}

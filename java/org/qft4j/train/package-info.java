@@ -1,0 +1,14 @@
+/**
+ * Training: QFT (INT8 weights, gradients and Lion momentum) and fp32 Lion/AdamW baselines in one loop.
+ *
+ * <p>Flow of one step: {@link org.qft4j.train.Trainer} draws micro-batches ({@link org.qft4j.train.BatchSampler}),
+ * the LLaMA engine runs forward and backward through {@link org.qft4j.train.TrainableTensor}s (the
+ * {@code WeightMatrix} seam); each completed weight gradient goes through the {@link org.qft4j.train.ParameterSet}
+ * to the step's {@link org.qft4j.train.GradientPolicy}: {@link org.qft4j.train.StashPolicy} keeps the step's INT8
+ * gradients on a {@link org.qft4j.train.GradientStack} and applies them after an exact non-finite check and global
+ * clip; {@link org.qft4j.train.FusedPerLayerPolicy} applies each as it arrives. The
+ * {@link org.qft4j.train.TrainOptimizer} (QFT: {@code org.qft4j.qft.QuantLion} on {@code HybridWeight}s) updates the
+ * weights in place. Listeners ({@link org.qft4j.train.ProgressBar}, {@link org.qft4j.train.MetricsJsonl},
+ * {@link org.qft4j.train.LossPlot}) observe; nothing is global, so trainers can run side by side.
+ */
+package org.qft4j.train;
