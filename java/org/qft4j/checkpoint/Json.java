@@ -267,7 +267,13 @@ public final class Json {
         }
     }
 
-    static StringBuilder quote(StringBuilder out, String value) {
+    /** {@code value} as a JSON string literal. */
+    public static String quote(String value) {
+        return quote(new StringBuilder(), value).toString();
+    }
+
+    /** Appends {@code value} as a JSON string literal to {@code out}. */
+    public static StringBuilder quote(StringBuilder out, String value) {
         out.append('"');
         for (int i = 0; i < value.length(); i++) {
             char c = value.charAt(i);

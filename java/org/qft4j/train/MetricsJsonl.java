@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.qft4j.checkpoint.Json;
 
 /**
  * Writes one JSON object per line per event: {"event":"start"|"step"|"eval"|"end", ...}, flushed per line so a

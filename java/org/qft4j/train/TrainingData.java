@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
+import org.qft4j.checkpoint.Json;
 
 /**
  * Turns files into training sequences. Plain text (any file but .jsonl; folders are searched for .txt and
@@ -97,6 +98,8 @@ public final class TrainingData {
             try {
                 if (!(Json.parse(lines[ln]) instanceof Map<?, ?> m)) throw new IllegalArgumentException("not a JSON object");
                 obj = m;
+            } catch (Json.ParseException e) {
+                throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage(), e);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
             }

@@ -28,6 +28,24 @@ class JsonTest {
     }
 
     @Test
+    void writesWhatItParses() throws Exception {
+        Map<String, Object> cfg = new java.util.LinkedHashMap<>();
+        cfg.put("architectures", List.of("LlamaForCausalLM"));
+        cfg.put("hidden_size", 64L);
+        cfg.put("rms_norm_eps", 1e-5);
+        cfg.put("tie", true);
+        cfg.put("none", null);
+        cfg.put("s", "q\"\n");
+        String text = Json.write(cfg);
+        assertEquals("{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64, \"rms_norm_eps\": 1.0E-5, \"tie\": true, "
+                + "\"none\": null, \"s\": \"q\\\"\\n\"}", text);
+        Map<?, ?> back = (Map<?, ?>) Json.parse(text);
+        assertEquals(Json.NULL, back.get("none"));
+        assertEquals(1e-5, back.get("rms_norm_eps"));
+        assertThrows(IllegalArgumentException.class, () -> Json.write(Double.NaN));
+    }
+
+    @Test
     void rejectsWhatRfc8259Rejects() {
         String[][] bad = {
             {"", "unexpected end of text, expected a value at character 0"},

@@ -16,6 +16,7 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.qft4j.checkpoint.Json;
 
 class ListenersTest {
     static StepMetrics step(int s, double loss) {
@@ -51,15 +52,23 @@ class ListenersTest {
         }
         List<String> lines = Files.readAllLines(f);
         assertEquals(5, lines.size());
-        List<Map<?, ?>> objs = lines.stream().<Map<?, ?>>map(l -> (Map<?, ?>) Json.parse(l)).toList();
+        List<Map<?, ?>> objs = lines.stream().<Map<?, ?>>map(ListenersTest::parse).toList();
         assertEquals("start", objs.get(0).get("event"));
-        assertEquals(123.0, objs.get(0).get("parameters"));
+        assertEquals(123L, objs.get(0).get("parameters"));
         assertEquals(Math.exp(2.0), (Double) objs.get(1).get("perplexity"), 1e-4);
         assertEquals(1.5, objs.get(2).get("loss"));
-        assertEquals(512.0, objs.get(2).get("tokens"));
-        assertEquals(null, objs.get(3).get("grad_norm"));
+        assertEquals(512L, objs.get(2).get("tokens"));
+        assertEquals(Json.NULL, objs.get(3).get("grad_norm"));
         assertEquals(true, objs.get(3).get("skipped"));
         assertEquals(Math.exp(1.0), (Double) objs.get(4).get("perplexity_after"), 1e-4);
+    }
+
+    private static Map<?, ?> parse(String line) {
+        try {
+            return (Map<?, ?>) Json.parse(line);
+        } catch (Json.ParseException e) {
+            throw new AssertionError("not JSON: " + line, e);
+        }
     }
 
     @Test

@@ -65,7 +65,7 @@ class TrainingDataTest {
                 () -> TrainingData.examples("{\"prompt\":\"a\",\"response\":\"b\"}\n{\"prompt\":\"a\"}", "x.jsonl", ENC, 8)).getMessage();
         assertTrue(m.startsWith("x.jsonl:2: needs string fields \"prompt\" and \"response\""), m);
         m = assertThrows(IllegalArgumentException.class, () -> TrainingData.examples("{oops", "y.jsonl", ENC, 8)).getMessage();
-        assertTrue(m.startsWith("y.jsonl:1: JSON:"), m);
+        assertTrue(m.startsWith("y.jsonl:1: not valid JSON: expected a string key"), m);
         m = assertThrows(IllegalArgumentException.class,
                 () -> TrainingData.examples("{\"prompt\":\"abcdef\",\"response\":\"b\"}", "z.jsonl", ENC, 4)).getMessage();
         assertTrue(m.contains("leaves no room for the response in seqLen 4"), m);
