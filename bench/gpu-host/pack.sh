@@ -15,18 +15,25 @@ ls target/classes/org/qft4j/nativ/linux-x86_64-cuda-sm90/libqft4j_cuda.so >/dev/
 
 mkdir -p "$out"
 "$shared/tools/gpu-host-jre.sh" "$out/jre" "jdk.management"
-rm -rf "$out/lib" "$out/classes" "$out/test-classes" "$out/native-bench" "$out/shared"
-# Runtime and test jars, without LibTorch's 88 MB native jar (GPU tests do not use the CPU oracle).
+rm -rf "$out/lib" "$out/classes" "$out/test-classes" "$out/native-bench" "$out/shared" "$out/qft4j.jar"
+# Runtime and test jars, without LibTorch's 88 MB native jar (GPU tests do not use the CPU oracle) and
+# without Jazzer's fuzzing engine (fuzz tests are CPU tests): the device tool carries at most 64 MiB.
 mvn -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$out/lib" \
-    -DexcludeClassifiers=linux-x86_64 -Dmdep.prependGroupId=true >/dev/null
-cp ~/.m2/repository/org/bytedeco/javacpp/*/javacpp-*-linux-x86_64.jar "$out/lib/" 2>/dev/null || true
+    -DexcludeClassifiers=linux-x86_64 -DexcludeArtifactIds=jazzer,jmh-generator-annprocess -Dmdep.prependGroupId=true >/dev/null
+javacpp=$(sed -n "s:.*<javacpp.version>\(.*\)</javacpp.version>.*:\1:p" pom.xml)
+cp ~/.m2/repository/org/bytedeco/javacpp/"$javacpp"/javacpp-"$javacpp"-linux-x86_64.jar "$out/lib/"
 mvn -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 \
     -DoutputDirectory="$out/lib" >/dev/null
 cp -r target/classes "$out/classes"
+# Only the GPU target of the host travels (default sm90: H100/H200), to stay within the carry limit.
+for lib in "$out"/classes/org/qft4j/nativ/linux-x86_64-cuda-*; do
+  [ "$lib" = "$out/classes/org/qft4j/nativ/linux-x86_64-cuda-${QFT4J_GPU_TARGET:-sm90}" ] || rm -rf "$lib"
+done
 cp -r target/test-classes "$out/test-classes"
-cp target/qft4j.jar "$out/qft4j.jar"
 [ -d target/native-bench ] && cp -r target/native-bench "$out/native-bench"
 mkdir -p "$out/shared/data"
 cp -r "$shared/models" "$shared/reference" "$out/shared/"
 cp -r "$shared/data/moby-dick" "$out/shared/data/"
 du -sh "$out"
+size=$(du -sm "$out" | cut -f1)
+[ "$size" -le 60 ] || echo "warning: $out is ${size} MB; the device tool carries at most 64 MiB with the working tree" >&2

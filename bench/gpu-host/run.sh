@@ -14,12 +14,13 @@ flags=(--enable-native-access=ALL-UNNAMED -Dqft4j.shared=.gpu/shared)
 status=0
 
 if [ "$what" = all ] || [ "$what" = diagnose ]; then
-  "$java" "${flags[@]}" -jar .gpu/qft4j.jar diagnose --device cuda 2>&1 | tee "$out/diagnose.txt" || status=1
+  "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.cli.Main diagnose --device cuda 2>&1 | tee "$out/diagnose.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if [ "$what" = all ] || [ "$what" = tests ]; then
   "$java" "${flags[@]}" -cp ".gpu/test-classes:.gpu/classes:.gpu/lib/*" org.junit.platform.console.ConsoleLauncher \
     execute --scan-classpath .gpu/test-classes --include-tag gpu --details=tree --disable-banner \
-    --reports-dir "$out/junit" 2>&1 | tee "$out/gpu-tests.txt"
+    2>&1 | tee "$out/gpu-tests.txt"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
