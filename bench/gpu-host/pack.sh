@@ -35,5 +35,5 @@ mkdir -p "$out/shared/data"
 cp -r "$shared/models" "$shared/reference" "$out/shared/"
 cp -r "$shared/data/moby-dick" "$out/shared/data/"
 du -sh "$out"
-size=$(du -sm "$out" | cut -f1)
-[ "$size" -le 60 ] || echo "warning: $out is ${size} MB; the device tool carries at most 64 MiB with the working tree" >&2
+size=$(du -sb "$out" | cut -f1)
+[ "$size" -le $((62 << 20)) ] || echo "warning: $out holds $((size >> 20)) MiB; the device tool carries at most 64 MiB with the working tree" >&2
