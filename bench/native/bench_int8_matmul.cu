@@ -18,6 +18,8 @@
 #include <random>
 #include <vector>
 
+#include "bench_util.cuh"
+
 #ifdef QFT4J_HAVE_CUBLASLT
 #include <cublasLt.h>
 #endif
@@ -29,14 +31,6 @@ extern "C" int qft_cuda_int8_matmul(int32_t device, int32_t kernel, int64_t a, i
                                     int32_t i32_out, const char** name);
 extern "C" int32_t qft_cuda_int8_matmul_has_kernel(int32_t device, int32_t kernel);
 
-#define CK(call)                                                                                  \
-    do {                                                                                          \
-        cudaError_t e_ = (call);                                                                  \
-        if (e_ != cudaSuccess) {                                                                  \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
 
 static const double kPeakTops = 1979.0;  // H100 SXM dense INT8
 static cudaStream_t st = cudaStreamPerThread;
@@ -71,7 +65,7 @@ static void flush_l2() { CK(cudaMemsetAsync(flush_buf, 0, flush_bytes, st)); }
 
 // Mean ms of `reps` runs of fn, each preceded by an L2 flush that is not timed.
 template <class F>
-static double time_ms(F fn, int reps) {
+static double time_flushed_ms(F fn, int reps) {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -219,7 +213,7 @@ int main(int argc, char** argv) {
             CK(cudaMemcpyAsync(got.data(), C, M * N * 4, cudaMemcpyDeviceToHost, st));
             CK(cudaStreamSynchronize(st));
             if (got != ref) printf("  (cuBLASLt result differs from the reference!)\n");
-            lt_ms = time_ms([&] { lt.run(A, B, C); }, 10);
+            lt_ms = time_flushed_ms([&] { lt.run(A, B, C); }, 10);
         }
 #endif
         for (int v = 1; v <= 3; ++v) {
@@ -265,7 +259,7 @@ int main(int argc, char** argv) {
                 printf("%-34s %6ld %6ld %6ld | %d (%s): WRONG, %ld of %ld outputs differ; not timed\n", s.what, M, N, K, v, name, bad, M * N);
                 continue;
             }
-            const double ms = time_ms(run, 10);
+            const double ms = time_flushed_ms(run, 10);
             const double tops = ops / ms / 1e9;
             char label[64];
             snprintf(label, sizeof label, "%d (%s)", v, name);

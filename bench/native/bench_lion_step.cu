@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "bench_util.cuh"
+
 #include "qft4j/lion_step.h"
 
 #ifdef QFT4J_HAVE_CUBLASLT
@@ -24,23 +26,7 @@
 extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
                                         int32_t, int64_t);
 extern "C" int qft_cuda_hybrid_sparse_add(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-extern "C" const char* qft_last_error(void);
 
-#define CK(call)                                                                                   \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
-#define QK(call)                                                                          \
-    do {                                                                                  \
-        if ((call) != 0) {                                                                \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, qft_last_error()); \
-            exit(1);                                                                      \
-        }                                                                                 \
-    } while (0)
 
 constexpr double kPeakBytesPerS = 3.35e12;
 constexpr int kBlock = 256;
@@ -131,23 +117,6 @@ std::vector<int64_t> descriptors(const std::vector<Tensor>& ts) {
         r[QFT_LION_M_BLOCK] = kBlock;
     }
     return d;
-}
-
-template <class F>
-float time_ms(F&& f, int iters) {
-    for (int i = 0; i < 3; ++i) f();
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    CK(cudaEventRecord(a, cudaStreamPerThread));
-    for (int i = 0; i < iters; ++i) f();
-    CK(cudaEventRecord(b, cudaStreamPerThread));
-    CK(cudaEventSynchronize(b));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return ms / iters;
 }
 
 void bench_lion(int layers) {

@@ -14,6 +14,8 @@
 #include <random>
 #include <vector>
 
+#include "bench_util.cuh"
+
 #include "qft4j/peqa.h"
 
 #ifdef QFT4J_HAVE_CUBLASLT
@@ -25,22 +27,6 @@ extern "C" int qft_cuda_peqa_matmul(int32_t device, int64_t x, int64_t tokens, i
 extern "C" int qft_cuda_peqa_dequantize(int32_t device, int64_t codes, int64_t scales, int64_t zeros, int64_t rows,
                                         int64_t cols, int32_t bits, int64_t group_size, int64_t w);
 
-#define CK(call)                                                                                    \
-    do {                                                                                            \
-        cudaError_t e_ = (call);                                                                    \
-        if (e_ != cudaSuccess) {                                                                    \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            std::exit(1);                                                                           \
-        }                                                                                           \
-    } while (0)
-#define QK(call)                                                                                  \
-    do {                                                                                          \
-        int s_ = (call);                                                                          \
-        if (s_ != QFT_OK) {                                                                       \
-            std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, qft_last_error()); \
-            std::exit(1);                                                                         \
-        }                                                                                         \
-    } while (0)
 
 namespace {
 
@@ -49,23 +35,6 @@ constexpr double kPeakBf16Tflops = 989.0, kPeakFp32Tflops = 67.0, kPeakTBs = 3.3
 __global__ void to_bf16(const float* in, __nv_bfloat16* out, int64_t n) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
         out[i] = __float2bfloat16(in[i]);
-}
-
-template <class F>
-float time_ms(F&& f, int iters) {
-    cudaEvent_t a, b;
-    CK(cudaEventCreate(&a));
-    CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) f();
-    CK(cudaEventRecord(a, cudaStreamPerThread));
-    for (int i = 0; i < iters; ++i) f();
-    CK(cudaEventRecord(b, cudaStreamPerThread));
-    CK(cudaEventSynchronize(b));
-    float ms = 0;
-    CK(cudaEventElapsedTime(&ms, a, b));
-    CK(cudaEventDestroy(a));
-    CK(cudaEventDestroy(b));
-    return ms / iters;
 }
 
 struct Shape {
