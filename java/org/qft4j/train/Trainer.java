@@ -179,7 +179,8 @@ public final class Trainer implements AutoCloseable {
     /** A failed save is logged by the store (policy CONTINUE) and retried at the next interval; training goes on. */
     private void saveDuringRun(CheckpointStore store) {
         try {
-            saveCheckpoint(store);
+            CheckpointStore.SaveResult r = saveCheckpoint(store);
+            if (r.saved()) for (TrainListener l : listeners) l.checkpointSaved(r.step(), r.file());
         } catch (CheckpointException e) {
             throw new UncheckedIOException(new IOException(e.getMessage(), e));
         }
