@@ -42,7 +42,8 @@ final class TrainCommands {
             "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
             "      --resume DIR        continue from DIR's newest valid checkpoint (default: DIR/checkpoints of --out,",
             "                          when it holds one; --resume none starts over)",
-            "      writes DIR/model.bin and DIR/tokenizer.bin (for eval and generate), metrics.jsonl and loss.png");
+            "      writes DIR/model.bin, DIR/hf/ (Hugging Face LLaMA), DIR/model-int8.safetensors (INT8 hybrid) and",
+            "      DIR/tokenizer.bin (eval and generate read each model), metrics.jsonl, loss.png, checkpoints/");
 
     static int train(String[] args, PrintStream out) {
         if (args.length == 0) {

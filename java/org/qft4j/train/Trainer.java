@@ -18,7 +18,9 @@ import org.qft4j.checkpoint.CheckpointException;
 import org.qft4j.checkpoint.CheckpointSchema;
 import org.qft4j.checkpoint.CheckpointStore;
 import org.qft4j.checkpoint.Provenance;
+import org.qft4j.llama.Int8HybridFormat;
 import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.hf.HfLlama;
 import org.qft4j.tensor.MemoryStats;
 
 /**
@@ -161,6 +163,20 @@ public final class Trainer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("saving the model to " + file, e);
         }
+    }
+
+    /** Exports the model as a Hugging Face LLaMA directory (config.json + model.safetensors) in "F32" or "BF16". */
+    public void exportHf(Path dir, String dtype) throws IOException {
+        HfLlama.write(model.weights, dir, dtype);
+    }
+
+    /**
+     * Exports the model as an INT8 hybrid inference checkpoint that {@code ModelLoader} (and so {@code eval} and
+     * {@code generate}) opens: QFT matrices exactly as trained, fp32-trained matrices quantized with the same quantizer.
+     */
+    public void exportInt8(Path file) throws IOException {
+        Int8HybridFormat.write(model.weights, config.outlierFraction, m -> m instanceof QftMatrix q
+                ? Int8HybridFormat.Hybrid.of(q.hybrid()) : Int8HybridFormat.Hybrid.quantize(m, config.outlierFraction), file);
     }
 
     /** Where {@link #run} keeps checkpoints for a run whose output directory is {@code outputDir}. */
