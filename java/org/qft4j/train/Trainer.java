@@ -115,9 +115,10 @@ public final class Trainer implements AutoCloseable {
         return new Result(before, after, skipped, partial, memory);
     }
 
-    private record StepOutcome(double loss, double lr, long tokens, StepResult result) {}
+    record StepOutcome(double loss, double lr, long tokens, StepResult result) {}
 
-    private StepOutcome step() {
+    /** One optimizer step outside {@link #run} (no listeners, no checkpoints): for tests that watch each step. */
+    StepOutcome step() {
         step++;
         double lr = schedule.at(step);
         quantizer.beginStep(step);
