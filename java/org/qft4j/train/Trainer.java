@@ -228,7 +228,9 @@ public final class Trainer implements AutoCloseable {
      * position become the checkpoint's. Load it with {@link #schema()} (as {@link #resumeLatest} does) so that a
      * checkpoint of another model fails before anything is changed.
      *
-     * @throws CheckpointException when it was saved with another config or other training data; nothing is changed then
+     * @throws CheckpointException when it was saved with another config or other training data (nothing is changed
+     *         then), or when its outlier index arrays are inconsistent although the file passed its checksum (a
+     *         hand-made file): then the state is partly overwritten and the trainer must be closed
      */
     public Trainer resume(Checkpoint c) throws CheckpointException {
         Map<String, String> m = c.metadata();
@@ -253,7 +255,8 @@ public final class Trainer implements AutoCloseable {
             sampler.seek(epoch, index);
             TrainState.restore(c.tensors(), params, optimizer);
         } catch (IllegalArgumentException e) {
-            throw new CheckpointException(c.file(), "cannot restore it: " + e.getMessage());
+            throw new CheckpointException(c.file(), "cannot restore it: " + e.getMessage()
+                    + "; this trainer's state is now partly overwritten: close it and resume another checkpoint");
         }
         step = Math.toIntExact(c.step());
         return this;

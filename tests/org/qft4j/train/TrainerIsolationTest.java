@@ -13,7 +13,7 @@ import org.qft4j.tensor.LeakCheck;
 
 /** Many steps leave native memory flat; trainers in parallel threads compute exactly what they compute alone. */
 class TrainerIsolationTest {
-    /** 500 steps (about 15 s on the 2-core CI machine) after 5 warm-up steps; bench-length runs raise it. */
+    /** 500 steps after 5 warm-up steps (the class took 11-23 s on the 2-core CI machine); -Dqft4j.leakSteps=10000 for the long run. */
     static final int LEAK_STEPS = Integer.getInteger("qft4j.leakSteps", 500);
 
     @Test
