@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.qft4j.Device;
+import org.qft4j.checkpoint.CheckpointException;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Tokenizer;
@@ -38,8 +39,11 @@ final class TrainCommands {
             "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
-            "      --eval-every N --eval-seqs N --save-every N --out DIR (default qft4j-run) --seed N --device cpu",
-            "      writes DIR/model.bin and DIR/tokenizer.bin (for eval and generate), metrics.jsonl and loss.png");
+            "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
+            "      --resume DIR        continue from DIR's newest valid checkpoint (default: DIR/checkpoints of --out,",
+            "                          when it holds one; --resume none starts over)",
+            "      writes DIR/model.bin, DIR/hf/ (Hugging Face LLaMA), DIR/model-int8.safetensors (INT8 hybrid) and",
+            "      DIR/tokenizer.bin (eval and generate read each model), metrics.jsonl, loss.png, checkpoints/");
 
     static int train(String[] args, PrintStream out) {
         if (args.length == 0) {
@@ -50,6 +54,7 @@ final class TrainCommands {
         }
         TrainConfig.Builder b = TrainConfig.builder().outputDir(Path.of("qft4j-run"));
         List<Path> data = new ArrayList<>(), val = new ArrayList<>();
+        String resume = null;
         for (int i = 0; i < args.length; i++) {
             String o = args[i];
             if (!o.startsWith("--")) throw new IllegalArgumentException("train: unexpected argument '" + o + "'");
@@ -97,6 +102,8 @@ final class TrainCommands {
                 case "--eval-every" -> b.evalInterval(integer(o, v));
                 case "--eval-seqs" -> b.evalSequences(integer(o, v));
                 case "--save-every" -> b.checkpointInterval(integer(o, v));
+                case "--keep" -> b.keepLast(integer(o, v));
+                case "--resume" -> resume = v;
                 case "--out" -> b.outputDir(Path.of(v));
                 case "--seed" -> b.seed(integer(o, v));
                 case "--device" -> b.device(Device.parse(v));
@@ -115,10 +122,27 @@ final class TrainCommands {
         out.println(String.format(Locale.ROOT, "data: %d training and %d validation sequences of up to %d tokens",
                 split.train().size(), split.validation().size(), c.seqLen));
         try (Trainer t = new Trainer(c, w, split)) {
+            resume(t, resume, out);
             CliRun.train(t, c.optimizer + " fine-tune of " + c.model.getFileName(), out);
         }
         copyTokenizer(tok, c);
         return 0;
+    }
+
+    /** Explicit --resume DIR must hold a usable checkpoint; without it, the run's own checkpoints are used when present. */
+    private static void resume(Trainer t, String option, PrintStream out) {
+        if ("none".equals(option)) return;
+        Path dir = option != null ? Path.of(option) : Trainer.checkpointDirectory(t.config().outputDir);
+        if (option == null && !Files.isDirectory(dir)) return;
+        try {
+            var c = t.resumeLatest(dir);
+            if (c.isPresent()) out.println("resumed from " + c.get().file() + " at step " + c.get().step());
+            else if (option != null)
+                throw new IllegalArgumentException("--resume " + dir + ": no complete checkpoint of this model and config there"
+                        + " (skipped ones are logged with their reasons)");
+        } catch (CheckpointException e) {
+            throw new IllegalArgumentException("cannot resume: " + e.getMessage(), e);
+        }
     }
 
     private static void clip(TrainConfig.Builder b, String v) {

@@ -3,6 +3,7 @@ package org.qft4j.qft;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
+import org.qft4j.nativ.CoreNative;
 import org.qft4j.nativ.QftNative;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Tensor;
@@ -91,7 +92,7 @@ public final class HybridWeight implements AutoCloseable {
         if (out.length < (long) rows * cols)
             throw new IllegalArgumentException("HybridWeight.dequantize: out holds " + out.length + " floats, need " + rows + "x" + cols);
         try (Tensor t = dequantize()) {
-            NativeStatus.check(org.qft4j.nativ.CoreNative.qft_copy_to_host(device().nativeId(), out, t.address(), t.byteSize()),
+            NativeStatus.check(CoreNative.qft_copy_to_host(device().nativeId(), out, t.address(), t.byteSize()),
                     "HybridWeight.dequantize: reading " + t);
         }
     }
@@ -104,6 +105,33 @@ public final class HybridWeight implements AutoCloseable {
         NativeStatus.check(QftNative.qft_hybrid_reselect(device().nativeId(), rows, cols, config.outlierFraction(),
                 config.perRow() ? 1 : 0, codes.address(), scales.address(), rowPtr.address(), colIdx.address(),
                 values.address(), nnz), "HybridWeight.reselectOutliers(" + rows + ", " + cols + ")");
+    }
+
+    /**
+     * Overwrites all five arrays with saved values (a checkpoint): codes (rows*cols), scales (rows), rowPtr
+     * (rows+1), colIdx (nnz), values (nnz). The outlier count is fixed by the shape and config, so a saved weight
+     * of the same shape and config always fits; nothing is reallocated. Rejects a CSR whose row pointers are not
+     * monotone from 0 to nnz or whose column indices are out of range, which the native kernels would trust.
+     */
+    public void restore(byte[] savedCodes, float[] savedScales, int[] savedRowPtr, int[] savedColIdx, float[] savedValues) {
+        if (savedCodes.length != (long) rows * cols || savedScales.length != rows || savedRowPtr.length != rows + 1L
+                || savedColIdx.length != nnz || savedValues.length != nnz)
+            throw new IllegalArgumentException("HybridWeight.restore: got " + savedCodes.length + " codes, " + savedScales.length
+                    + " scales, " + savedRowPtr.length + " row pointers, " + savedColIdx.length + " column indices, "
+                    + savedValues.length + " values for " + this);
+        if (savedRowPtr[0] != 0 || savedRowPtr[rows] != nnz)
+            throw new IllegalArgumentException("HybridWeight.restore: row pointers run from " + savedRowPtr[0] + " to " + savedRowPtr[rows] + ", need 0 to " + nnz);
+        for (int r = 0; r < rows; r++)
+            if (savedRowPtr[r + 1] < savedRowPtr[r])
+                throw new IllegalArgumentException("HybridWeight.restore: row pointers decrease at row " + r);
+        for (int c : savedColIdx)
+            if (c < 0 || c >= cols) throw new IllegalArgumentException("HybridWeight.restore: column index " + c + " outside [0, " + cols + ")");
+        int dev = device().nativeId();
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, codes.address(), savedCodes, codes.byteSize()), "HybridWeight.restore: codes");
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, scales.address(), savedScales, scales.byteSize()), "HybridWeight.restore: scales");
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, rowPtr.address(), savedRowPtr, rowPtr.byteSize()), "HybridWeight.restore: row pointers");
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, colIdx.address(), savedColIdx, colIdx.byteSize()), "HybridWeight.restore: column indices");
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, values.address(), savedValues, values.byteSize()), "HybridWeight.restore: values");
     }
 
     public int rows() { return rows; }

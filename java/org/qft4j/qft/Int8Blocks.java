@@ -3,6 +3,7 @@ package org.qft4j.qft;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
+import org.qft4j.nativ.CoreNative;
 import org.qft4j.nativ.QftNative;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Tensor;
@@ -109,6 +110,19 @@ public final class Int8Blocks implements AutoCloseable {
         try (Tensor t = dequantize()) {
             return t.toFloats();
         }
+    }
+
+    /**
+     * Overwrites codes and scales with saved values (a checkpoint's momentum): codes (rows*cols) row-major,
+     * scales (rows*ceil(cols/block)). Nothing is reallocated; this object keeps owning its memory.
+     */
+    public void restore(byte[] savedCodes, float[] savedScales) {
+        if (savedCodes.length != codes.numel() || savedScales.length != scales.numel())
+            throw new IllegalArgumentException("Int8Blocks.restore: got " + savedCodes.length + " codes and " + savedScales.length
+                    + " scales for " + this + " which holds " + codes.numel() + " and " + scales.numel());
+        int dev = device().nativeId();
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, codes.address(), savedCodes, codes.byteSize()), "Int8Blocks.restore: codes");
+        NativeStatus.check(CoreNative.qft_copy_from_host(dev, scales.address(), savedScales, scales.byteSize()), "Int8Blocks.restore: scales");
     }
 
     /** Whether a block holds a non-finite value (reads the scales back). */

@@ -35,6 +35,25 @@ public final class BatchSampler {
         return batch;
     }
 
+    /** Position of the next sequence in the current epoch's order. */
+    public int index() {
+        return next;
+    }
+
+    /** Continues from a saved position (epoch, index): the following batches are those the saved run would have drawn. */
+    public void seek(int epoch, int index) {
+        if (epoch < 0 || index < 0 || index > data.size())
+            throw new IllegalArgumentException("loader position (epoch " + epoch + ", index " + index + ") is outside "
+                    + data.size() + " sequences: the checkpoint was saved with other training data");
+        this.epoch = epoch;
+        this.order = orderOf(epoch);
+        this.next = index;
+    }
+
+    public long seed() {
+        return seed;
+    }
+
     /** Completed passes over the data. */
     public int epoch() {
         return epoch;

@@ -6,7 +6,8 @@ import java.util.Locale;
 
 /**
  * A training run with the command line's outputs: the progress bar on {@code out}, metrics.jsonl and loss.png
- * in the config's output directory, the final model as model.bin, and the before/after summary.
+ * in the config's output directory, the final model as model.bin (llama2.c), hf/ (Hugging Face LLaMA, fp32) and
+ * model-int8.safetensors (INT8 hybrid inference checkpoint), and the before/after summary.
  */
 public final class CliRun {
     private CliRun() {}
@@ -33,7 +34,14 @@ public final class CliRun {
         if (dir != null) {
             plot.writePng(dir.resolve("loss.png"));
             t.save(dir.resolve("model.bin"));
-            out.println("wrote " + dir.resolve("model.bin") + ", " + dir.resolve("metrics.jsonl") + ", " + dir.resolve("loss.png"));
+            try {
+                t.exportHf(dir.resolve("hf"), "F32");
+                t.exportInt8(dir.resolve("model-int8.safetensors"));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("exporting the model to " + dir, e);
+            }
+            out.println("wrote " + dir.resolve("model.bin") + ", " + dir.resolve("hf") + ", " + dir.resolve("model-int8.safetensors") + ", "
+                    + dir.resolve("metrics.jsonl") + ", " + dir.resolve("loss.png"));
         }
         return r;
     }

@@ -1,6 +1,8 @@
 package org.qft4j.train;
 
 import java.util.List;
+import java.util.Map;
+import org.qft4j.checkpoint.TensorBuffer;
 import org.qft4j.qft.Fp32Lion;
 import org.qft4j.qft.LionConfig;
 
@@ -27,6 +29,17 @@ final class Fp32LionOptimizer implements TrainOptimizer {
                 c.rounding, c.seed, 0);
         Fp32Lion.step(t.weights(), TrainOptimizer.scaled(g, gradScale), momentum[g.param], lion);
         t.updated();
+    }
+
+    @Override
+    public void saveState(Map<String, TensorBuffer> out) {
+        for (TrainableTensor t : tensors) out.put("opt." + t.name + ".m", TensorBuffer.ofFloats(momentum[t.index], t.rows, t.cols));
+    }
+
+    @Override
+    public void restoreState(Map<String, TensorBuffer> in) {
+        for (TrainableTensor t : tensors)
+            System.arraycopy(in.get("opt." + t.name + ".m").toFloats(), 0, momentum[t.index], 0, momentum[t.index].length);
     }
 
     @Override

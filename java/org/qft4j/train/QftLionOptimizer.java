@@ -4,6 +4,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.qft4j.Device;
+import org.qft4j.checkpoint.TensorBuffer;
+import org.qft4j.tensor.DType;
 import org.qft4j.NativeStatus;
 import org.qft4j.nativ.CoreNative;
 import org.qft4j.qft.Fp32Lion;
@@ -73,6 +75,28 @@ final class QftLionOptimizer implements TrainOptimizer {
         NativeStatus.check(CoreNative.qft_copy_from_host(-1, buf.codes().address(), g.codes(), g.codes().length), "staging INT8 gradient codes");
         NativeStatus.check(CoreNative.qft_copy_from_host(-1, buf.scales().address(), scales, 4L * scales.length), "staging INT8 gradient scales");
         return buf;
+    }
+
+    @Override
+    public void saveState(Map<String, TensorBuffer> out) {
+        for (TrainableTensor t : tensors) {
+            Int8Blocks m = momentum[t.index];
+            if (m != null) {
+                out.put("opt." + t.name + ".m_codes", TensorBuffer.ofBytes(DType.I8, m.codes().toBytes(), t.rows, t.cols));
+                out.put("opt." + t.name + ".m_scales", TensorBuffer.ofFloats(m.scales().toFloats(), m.scales().shape()));
+            } else {
+                out.put("opt." + t.name + ".m", TensorBuffer.ofFloats(fp32Momentum[t.index], t.rows, t.cols));
+            }
+        }
+    }
+
+    @Override
+    public void restoreState(Map<String, TensorBuffer> in) {
+        for (TrainableTensor t : tensors) {
+            Int8Blocks m = momentum[t.index];
+            if (m != null) m.restore(in.get("opt." + t.name + ".m_codes").toBytes(), in.get("opt." + t.name + ".m_scales").toFloats());
+            else System.arraycopy(in.get("opt." + t.name + ".m").toFloats(), 0, fp32Momentum[t.index], 0, fp32Momentum[t.index].length);
+        }
     }
 
     @Override

@@ -59,6 +59,8 @@ public final class TrainConfig {
     public final int evalSequences;
     /** Steps between checkpoints into {@link #outputDir} (0: only the final model). */
     public final int checkpointInterval;
+    /** Checkpoints kept in {@code outputDir/checkpoints}; older ones are deleted after each complete save. */
+    public final int keepLast;
     /** Where metrics, the plot and the model go; null: nowhere (an embedded run that only listens). */
     public final Path outputDir;
 
@@ -93,6 +95,7 @@ public final class TrainConfig {
         evalInterval = b.evalInterval;
         evalSequences = b.evalSequences;
         checkpointInterval = b.checkpointInterval;
+        keepLast = b.keepLast;
         outputDir = b.outputDir;
         seed = b.seed;
         device = b.device;
@@ -132,6 +135,7 @@ public final class TrainConfig {
         b.evalInterval = evalInterval;
         b.evalSequences = evalSequences;
         b.checkpointInterval = checkpointInterval;
+        b.keepLast = keepLast;
         b.outputDir = outputDir;
         b.seed = seed;
         b.device = device;
@@ -179,6 +183,7 @@ public final class TrainConfig {
         private int evalInterval = 0;
         private int evalSequences = 0;
         private int checkpointInterval = 0;
+        private int keepLast = 3;
         private Path outputDir;
         private long seed = 0;
         private Device device = Device.CPU;
@@ -212,6 +217,7 @@ public final class TrainConfig {
         public Builder evalInterval(int n) { evalInterval = n; return this; }
         public Builder evalSequences(int n) { evalSequences = n; return this; }
         public Builder checkpointInterval(int n) { checkpointInterval = n; return this; }
+        public Builder keepLast(int n) { keepLast = n; return this; }
         public Builder outputDir(Path p) { outputDir = p; return this; }
         public Builder seed(long s) { seed = s; return this; }
         public Builder device(Device d) { device = d; return this; }
@@ -248,6 +254,7 @@ public final class TrainConfig {
             if (evalInterval < 0) bad.add("eval interval must be >= 0, got " + evalInterval);
             if (evalSequences < 0) bad.add("eval sequences must be >= 0, got " + evalSequences);
             if (checkpointInterval < 0) bad.add("checkpoint interval must be >= 0, got " + checkpointInterval);
+            if (keepLast < 1) bad.add("checkpoints to keep must be >= 1, got " + keepLast);
             if (checkpointInterval > 0 && outputDir == null) bad.add("checkpoint interval " + checkpointInterval + " needs an output directory");
             if (!bad.isEmpty()) throw new IllegalArgumentException("invalid training config: " + String.join("; ", bad));
             return new TrainConfig(this);

@@ -1,6 +1,8 @@
 package org.qft4j.train;
 
 import java.util.List;
+import java.util.Map;
+import org.qft4j.checkpoint.TensorBuffer;
 
 /**
  * An optimizer with its state for every tensor of a {@link ParameterSet}, indexed by the tensor's position.
@@ -11,6 +13,12 @@ public interface TrainOptimizer extends ParameterOptimizer, AutoCloseable {
 
     /** Persistent bytes of optimizer state (momentum; AdamW: both moments). */
     long stateBytes();
+
+    /** Adds a copy of the optimizer state to a checkpoint's tensors, each named after the tensor it belongs to. */
+    void saveState(Map<String, TensorBuffer> out);
+
+    /** Restores what {@link #saveState} wrote; the checkpoint schema has checked every name, dtype and shape. */
+    void restoreState(Map<String, TensorBuffer> in);
 
     @Override
     void close();

@@ -2,11 +2,25 @@ package org.qft4j.train;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.qft4j.Device;
+import org.qft4j.checkpoint.Checkpoint;
+import org.qft4j.checkpoint.CheckpointException;
+import org.qft4j.checkpoint.CheckpointSchema;
+import org.qft4j.checkpoint.CheckpointStore;
+import org.qft4j.checkpoint.Provenance;
+import org.qft4j.llama.Int8HybridFormat;
 import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.hf.HfLlama;
 import org.qft4j.tensor.MemoryStats;
 
 /**
@@ -20,6 +34,11 @@ import org.qft4j.tensor.MemoryStats;
  *     Trainer.Result r = t.run();
  * }
  * }</pre>
+ *
+ * <p>Checkpoints ({@link #saveCheckpoint}, {@link #resume}; automatic every {@code checkpointInterval} steps into
+ * {@code outputDir/checkpoints}) hold everything the next step depends on: weights as stored, optimizer state,
+ * the step (which also keys the schedule and both stochastic rounding streams) and the loader's position, so a
+ * resumed run continues bit-exactly as if it had never stopped.
  */
 public final class Trainer implements AutoCloseable {
     private final TrainConfig config;
@@ -30,8 +49,15 @@ public final class Trainer implements AutoCloseable {
     private final TrainingData.Split data;
     private final BatchSampler sampler;
     private final LrSchedule schedule;
+    private final GradientQuantizer quantizer;
+    private CheckpointSchema schema;
     private final List<TrainListener> listeners = new ArrayList<>();
     private int step;
+    private String dataSha256;
+
+    /** Metadata keys of a checkpoint besides {@link Provenance}'s. */
+    public static final String CONFIG_KEY = "train.config", LOADER_EPOCH_KEY = "loader.epoch", LOADER_INDEX_KEY = "loader.index",
+            LOADER_SEED_KEY = "loader.seed", TRAIN_SEQUENCES_KEY = "loader.train_sequences";
 
     /** What a run did: validation before the first and after the last step, and the memory it held. */
     public record Result(EvalMetrics before, EvalMetrics after, int skippedSteps, int partialSteps, MemoryReport memory) {}
@@ -51,7 +77,7 @@ public final class Trainer implements AutoCloseable {
             params.close();
             throw e;
         }
-        GradientQuantizer q = new GradientQuantizer(config.optimizer == OptimizerKind.QFT_LION, config.fp32Below, config.rounding, config.seed);
+        GradientQuantizer q = this.quantizer = new GradientQuantizer(config.optimizer == OptimizerKind.QFT_LION, config.fp32Below, config.rounding, config.seed);
         this.policy = GradientPolicy.of(config, params.tensors().size(), q, optimizer);
         this.sampler = new BatchSampler(data.train(), config.seed);
         this.schedule = LrSchedule.of(config);
@@ -65,6 +91,7 @@ public final class Trainer implements AutoCloseable {
     /** Validation before training, {@code steps} optimizer steps (with validation every evalInterval), validation after. */
     public Result run() {
         MemoryReport memory = memory();
+        CheckpointStore store = config.checkpointInterval > 0 ? openStore(checkpointDirectory(config.outputDir)) : null;
         for (TrainListener l : listeners) l.started(config, params.parameterCount(), data.train().size(), data.validation().size());
         EvalMetrics before = evaluate();
         int skipped = 0, partial = 0;
@@ -81,19 +108,20 @@ public final class Trainer implements AutoCloseable {
             memory = memory.withGradientPeak(o.result.gradientBytes());
             for (TrainListener l : listeners) l.step(m);
             if (config.evalInterval > 0 && step % config.evalInterval == 0 && step < config.steps) evaluate();
-            if (config.checkpointInterval > 0 && step % config.checkpointInterval == 0 && step < config.steps)
-                save(config.outputDir.resolve("checkpoint-" + step + ".bin"));
+            if (store != null && (step % config.checkpointInterval == 0 || step == config.steps)) saveDuringRun(store);
         }
         EvalMetrics after = evaluate();
         for (TrainListener l : listeners) l.finished(before, after);
         return new Result(before, after, skipped, partial, memory);
     }
 
-    private record StepOutcome(double loss, double lr, long tokens, StepResult result) {}
+    record StepOutcome(double loss, double lr, long tokens, StepResult result) {}
 
-    private StepOutcome step() {
+    /** One optimizer step outside {@link #run} (no listeners, no checkpoints): for tests that watch each step. */
+    StepOutcome step() {
         step++;
         double lr = schedule.at(step);
+        quantizer.beginStep(step);
         optimizer.beginStep(step);
         policy.begin(lr);
         params.route(policy);
@@ -136,6 +164,132 @@ public final class Trainer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("saving the model to " + file, e);
         }
+    }
+
+    /** Exports the model as a Hugging Face LLaMA directory (config.json + model.safetensors) in "F32" or "BF16". */
+    public void exportHf(Path dir, String dtype) throws IOException {
+        HfLlama.write(model.weights, dir, dtype);
+    }
+
+    /**
+     * Exports the model as an INT8 hybrid inference checkpoint that {@code ModelLoader} (and so {@code eval} and
+     * {@code generate}) opens: QFT matrices exactly as trained, fp32-trained matrices quantized with the same quantizer.
+     */
+    public void exportInt8(Path file) throws IOException {
+        Int8HybridFormat.write(model.weights, config.outlierFraction, m -> m instanceof QftMatrix q
+                ? Int8HybridFormat.Hybrid.of(q.hybrid()) : Int8HybridFormat.Hybrid.quantize(m, config.outlierFraction), file);
+    }
+
+    /** Where {@link #run} keeps checkpoints for a run whose output directory is {@code outputDir}. */
+    public static Path checkpointDirectory(Path outputDir) {
+        return outputDir.resolve("checkpoints");
+    }
+
+    private CheckpointStore openStore(Path dir) {
+        try {
+            return CheckpointStore.open(dir).keepLast(config.keepLast).onSaveFailure(CheckpointStore.OnSaveFailure.CONTINUE);
+        } catch (CheckpointException e) {
+            throw new UncheckedIOException(new IOException(e.getMessage(), e));
+        }
+    }
+
+    /** A failed save is logged by the store (policy CONTINUE) and retried at the next interval; training goes on. */
+    private void saveDuringRun(CheckpointStore store) {
+        try {
+            CheckpointStore.SaveResult r = saveCheckpoint(store);
+            if (r.saved()) for (TrainListener l : listeners) l.checkpointSaved(r.step(), r.file());
+        } catch (CheckpointException e) {
+            throw new UncheckedIOException(new IOException(e.getMessage(), e));
+        }
+    }
+
+    /** The tensors a checkpoint of this model and config must hold, with their dtypes and shapes, and nothing else. */
+    public CheckpointSchema schema() {
+        if (schema == null) schema = TrainState.schema(TrainState.tensors(params, optimizer));
+        return schema;
+    }
+
+    /**
+     * Saves the complete training state after the current step atomically into {@code store}: a failed save leaves
+     * earlier checkpoints intact and, under {@link CheckpointStore.OnSaveFailure#CONTINUE}, training going.
+     */
+    public CheckpointStore.SaveResult saveCheckpoint(CheckpointStore store) throws CheckpointException {
+        Map<String, String> meta = new LinkedHashMap<>(Provenance.of(config.toString(), dataSha256(), config.seed));
+        meta.put(CONFIG_KEY, config.toString());
+        meta.put(LOADER_EPOCH_KEY, Integer.toString(sampler.epoch()));
+        meta.put(LOADER_INDEX_KEY, Integer.toString(sampler.index()));
+        meta.put(LOADER_SEED_KEY, Long.toString(sampler.seed()));
+        meta.put(TRAIN_SEQUENCES_KEY, Integer.toString(data.train().size()));
+        return store.save(step, TrainState.tensors(params, optimizer), meta);
+    }
+
+    /**
+     * Continues from a checkpoint: weights, optimizer state, step, schedule position, rounding streams and loader
+     * position become the checkpoint's. Load it with {@link #schema()} (as {@link #resumeLatest} does) so that a
+     * checkpoint of another model fails before anything is changed.
+     *
+     * @throws CheckpointException when it was saved with another config or other training data (nothing is changed
+     *         then), or when its outlier index arrays are inconsistent although the file passed its checksum (a
+     *         hand-made file): then the state is partly overwritten and the trainer must be closed
+     */
+    public Trainer resume(Checkpoint c) throws CheckpointException {
+        Map<String, String> m = c.metadata();
+        String saved = m.get(CONFIG_KEY);
+        if (!config.toString().equals(saved))
+            throw new CheckpointException(c.file(), "it was trained with config [" + saved + "] but this run has [" + config
+                    + "]: resume with the options it was trained with, or start a new run in another output directory");
+        if (!String.valueOf(data.train().size()).equals(m.get(TRAIN_SEQUENCES_KEY)) || !dataSha256().equals(m.get(Provenance.DATA_SHA256)))
+            throw new CheckpointException(c.file(), "it was trained on other data (" + m.get(TRAIN_SEQUENCES_KEY) + " training sequences, data hash "
+                    + m.get(Provenance.DATA_SHA256) + "; now " + data.train().size() + ", " + dataSha256() + "): resume with the same --data");
+        int epoch, index;
+        try {
+            epoch = Integer.parseInt(m.get(LOADER_EPOCH_KEY));
+            index = Integer.parseInt(m.get(LOADER_INDEX_KEY));
+            if (Long.parseLong(m.get(LOADER_SEED_KEY)) != config.seed) throw new NumberFormatException("loader seed differs from the config's");
+        } catch (NumberFormatException e) {
+            throw new CheckpointException(c.file(), "the loader position in its metadata is missing or corrupt (" + e.getMessage() + ")");
+        }
+        if (c.step() > config.steps)
+            throw new CheckpointException(c.file(), "it is at step " + c.step() + ", beyond this run's " + config.steps + " steps");
+        try {
+            sampler.seek(epoch, index);
+            TrainState.restore(c.tensors(), params, optimizer);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(c.file(), "cannot restore it: " + e.getMessage()
+                    + "; this trainer's state is now partly overwritten: close it and resume another checkpoint");
+        }
+        step = Math.toIntExact(c.step());
+        return this;
+    }
+
+    /**
+     * Resumes from the newest complete checkpoint in {@code dir} that fits this model and config; older or
+     * corrupt ones are skipped (each reported to the log). Empty, changing nothing, when there is none.
+     */
+    public Optional<Checkpoint> resumeLatest(Path dir) throws CheckpointException {
+        CheckpointStore store = CheckpointStore.open(dir);
+        Optional<Checkpoint> c = store.latestValid(schema());
+        if (c.isPresent()) resume(c.get());
+        return c;
+    }
+
+    /** SHA-256 over the training sequences' inputs and targets, in order: what identifies the data of a run. */
+    private String dataSha256() {
+        if (dataSha256 == null) {
+            MessageDigest d;
+            try {
+                d = MessageDigest.getInstance("SHA-256");
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every Java runtime provides SHA-256", e);
+            }
+            for (Sequence s : data.train()) {
+                ByteBuffer b = ByteBuffer.allocate(4 + 8 * s.length()).putInt(s.length());
+                for (int i = 0; i < s.length(); i++) b.putInt(s.inputs()[i]).putInt(s.targets()[i]);
+                d.update(b.flip());
+            }
+            dataSha256 = HexFormat.of().formatHex(d.digest());
+        }
+        return dataSha256;
     }
 
     public int stepsDone() {

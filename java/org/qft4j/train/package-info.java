@@ -10,5 +10,11 @@
  * {@link org.qft4j.train.TrainOptimizer} (QFT: {@code org.qft4j.qft.QuantLion} on {@code HybridWeight}s) updates the
  * weights in place. Listeners ({@link org.qft4j.train.ProgressBar}, {@link org.qft4j.train.MetricsJsonl},
  * {@link org.qft4j.train.LossPlot}) observe; nothing is global, so trainers can run side by side.
+ *
+ * <p>Checkpoints: {@code Trainer.saveCheckpoint(store)} / {@code resume(checkpoint)} / {@code resumeLatest(dir)} save
+ * and restore the complete state through {@code org.qft4j.checkpoint.CheckpointStore} ({@code TrainState}
+ * names the tensors; step, loader position, config and provenance go in the metadata; the stochastic-rounding
+ * streams are keyed by (seed, step)), so a resumed run is bit-identical to an uninterrupted one. Exports:
+ * {@code exportHf} (Hugging Face LLaMA directory) and {@code exportInt8} ({@code org.qft4j.llama.Int8HybridFormat}).
  */
 package org.qft4j.train;

@@ -16,39 +16,76 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
 /**
- * The crash test: runs {@link CrashChild} in a child JVM, kills it with SIGKILL at a random moment,
+ * The crash test: runs a child JVM ({@link CrashChild} on a synthetic state, or the real trainer's child), kills it with SIGKILL at a random moment,
  * and checks that the newest valid checkpoint is at least the last save the child reported complete
  * and holds exactly the state the deterministic rule gives for its step; then resumes the child from
  * it, again and again. Run as a program for the long version: {@code bench/crash-test.sh [KILLS]}.
  */
 public final class CrashHarness {
+    /**
+     * What is killed and how its checkpoints are judged. The child's main takes the checkpoint directory as its
+     * first argument, prints "resumed S" once it has resumed and "saved S" after each complete save.
+     */
+    public interface Subject {
+        Class<?> child();
+
+        /** Arguments after the checkpoint directory. */
+        List<String> args();
+
+        /** The schema every checkpoint must pass; a checkpoint that fails it after a kill fails the test. */
+        CheckpointSchema schema();
+
+        /** Checks the newest valid checkpoint after kill number {@code kill} (null when none was saved yet). */
+        void verify(int kill, Checkpoint latest) throws Exception;
+    }
+
     /** What a run saw. */
-    static final class Result {
-        int kills;
-        int killsDuringStartup;    // killed before it could train: while opening and validating checkpoints
-        int killsDuringSave;       // a temporary file was present after the kill: the child died mid-save
-        long saves;                // "saved" lines seen in total
-        long finalStep;
+    public static final class Result {
+        public int kills;
+        public int killsDuringStartup;    // killed before it could train: while opening and validating checkpoints
+        public int killsDuringSave;       // a temporary file was present after the kill: the child died mid-save
+        public long saves;                // "saved" lines seen in total
+        public long finalStep;
 
         @Override
         public String toString() {
             return kills + " kills (" + killsDuringSave + " during a save, " + killsDuringStartup + " during startup), " + saves + " completed saves, final step " + finalStep
                     + "; after every kill the newest valid checkpoint was >= the last reported"
-                    + " save and bit-identical to the replayed state";
+                    + " save and passed the subject's check (synthetic: bit-identical to the replayed state; trainer: resumes)";
         }
     }
 
     private CrashHarness() {}
 
+    /** The synthetic subject: each checkpoint must equal the deterministic rule replayed to its step, bit for bit. */
     static Result run(Path dir, int kills, long seed, int saveEvery, PrintStream log) throws Exception {
+        SyntheticTraining replay = new SyntheticTraining();
+        return run(dir, kills, seed, new Subject() {
+            @Override public Class<?> child() { return CrashChild.class; }
+            @Override public List<String> args() { return List.of(Integer.toString(saveEvery)); }
+            @Override public CheckpointSchema schema() { return SyntheticTraining.SCHEMA; }
+
+            @Override
+            public void verify(int kill, Checkpoint latest) {
+                if (latest == null) return;
+                while (replay.step < latest.step()) replay.step();
+                if (!SyntheticTraining.from(latest).sameStateAs(replay))
+                    throw new AssertionError("kill " + kill + ": checkpoint of step " + latest.step() + " differs from the replayed state");
+            }
+        }, log);
+    }
+
+    public static Result run(Path dir, int kills, long seed, Subject subject, PrintStream log) throws Exception {
         Random random = new Random(seed);
         Result r = new Result();
-        SyntheticTraining replay = new SyntheticTraining();
+        long previous = 0;
         Path stderr = dir.resolveSibling(dir.getFileName() + ".stderr");
         for (int k = 0; k < kills; k++) {
-            ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                    CrashChild.class.getName(), dir.toString(), Integer.toString(saveEvery));
+                    subject.child().getName(), dir.toString()));
+            cmd.addAll(subject.args());
+            ProcessBuilder pb = new ProcessBuilder(cmd);
             pb.redirectError(stderr.toFile());
             Process child = pb.start();
             AtomicLong lastSaved = new AtomicLong(-1);
@@ -92,16 +129,15 @@ public final class CrashHarness {
             if (midSave) r.killsDuringSave++;
 
             long reported = Math.max(lastSaved.get(), resumedAt.get());
-            Optional<Checkpoint> latest = CheckpointStore.open(dir).latestValid(SyntheticTraining.SCHEMA,
+            Optional<Checkpoint> latest = CheckpointStore.open(dir).latestValid(subject.schema(),
                     e -> { throw new AssertionError("a checkpoint is invalid after a kill: " + e.getMessage(), e); });
             long step = latest.map(Checkpoint::step).orElse(0L);
             if (step < reported)
                 throw new AssertionError("kill " + k + ": newest valid checkpoint is step " + step + " but the child reported step "
                         + reported + " saved");
-            if (step < replay.step) throw new AssertionError("kill " + k + ": checkpoint step went back from " + replay.step + " to " + step);
-            while (replay.step < step) replay.step();
-            if (latest.isPresent() && !SyntheticTraining.from(latest.get()).sameStateAs(replay))
-                throw new AssertionError("kill " + k + ": checkpoint of step " + step + " differs from the replayed state");
+            if (step < previous) throw new AssertionError("kill " + k + ": checkpoint step went back from " + previous + " to " + step);
+            subject.verify(k, latest.orElse(null));
+            previous = step;
             r.finalStep = step;
             if (log != null)
                 log.printf("kill %d %d ms after %s: last reported save %d, newest valid checkpoint %d%s%n", k + 1, delay,
