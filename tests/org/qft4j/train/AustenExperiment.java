@@ -19,8 +19,9 @@ import org.qft4j.qft.Rounding;
  * The learning-rate sweep, after {@code mvn -B -o -DskipTests package} and
  * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}:
  * {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenExperiment
- * ../shared 40 8 128 64 qft:3e-4 qft:1e-3 qft:3e-3 lion:3e-4 lion:1e-3 lion:3e-3 adamw:6e-4 adamw:2e-3 adamw:6e-3
- * qft-rtn:1e-3 qft:1e-3:outliers=0.03 qft:1e-3:reselect=10 qft:1e-3:fp32below=5000}.
+ * ../shared 40 8 128 64 qft:3e-4 qft:1e-3 qft:2e-3 qft:3e-3 lion:3e-4 lion:6e-4 lion:1e-3 lion:2e-3 lion:3e-3 adamw:6e-4
+ * adamw:2e-3 adamw:3e-3 adamw:6e-3 qft-rtn:1e-3 qft:1e-3:outliers=0.03 qft:1e-3:outliers=0.05 qft:2e-3:outliers=0.05
+ * qft:2e-3:outliers=0.1 qft:1e-3:reselect=10 qft:1e-3:fp32below=5000}.
  */
 public final class AustenExperiment {
     public static void main(String[] a) throws Exception {
