@@ -13,7 +13,15 @@ import org.qft4j.qft.Rounding;
  * The quality experiment (not a unit test; run by hand): fine-tune stories260K on five Austen novels and measure
  * held-out persuasion.txt, for QFT, fp32 Lion, fp32 AdamW and QFT with round-to-nearest, same data order, tokens
  * and steps. Usage: {@code java -cp target/classes:target/test-classes:<javacpp jar> org.qft4j.train.AustenExperiment
- * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr ...]} with method qft|qft-rtn|lion|adamw.
+ * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft|qft-rtn|lion|adamw and options
+ * outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS (tensors smaller than this train entirely in fp32), seed=N.
+ * Tokens are cached under target/ (delete the .tokens files after changing the tokenizer or the data).
+ * The learning-rate sweep, after {@code mvn -B -o -DskipTests package} and
+ * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}:
+ * {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenExperiment
+ * ../shared 40 8 128 64 qft:3e-4 qft:1e-3 qft:2e-3 qft:3e-3 lion:3e-4 lion:6e-4 lion:1e-3 lion:2e-3 lion:3e-3 adamw:6e-4
+ * adamw:2e-3 adamw:3e-3 adamw:6e-3 qft-rtn:1e-3 qft:1e-3:outliers=0.03 qft:1e-3:outliers=0.05 qft:2e-3:outliers=0.05
+ * qft:2e-3:outliers=0.1 qft:1e-3:reselect=10 qft:1e-3:fp32below=5000}.
  */
 public final class AustenExperiment {
     public static void main(String[] a) throws Exception {
@@ -26,8 +34,8 @@ public final class AustenExperiment {
         List<Path> train = new ArrayList<>();
         for (String n : new String[] {"emma", "mansfield-park", "northanger-abbey", "pride-and-prejudice", "sense-and-sensibility"})
             train.add(austen.resolve(n + ".txt"));
-        List<Sequence> tr = TrainingData.load(train, enc, seq);
-        List<Sequence> val = TrainingData.load(List.of(austen.resolve("persuasion.txt")), enc, seq);
+        List<Sequence> tr = cached(Path.of("target/austen-train-" + seq + ".tokens"), () -> TrainingData.load(train, enc, seq));
+        List<Sequence> val = cached(Path.of("target/austen-persuasion-" + seq + ".tokens"), () -> TrainingData.load(List.of(austen.resolve("persuasion.txt")), enc, seq));
         // An evenly spaced sample of the held-out book, not just its first pages.
         List<Sequence> valSample = new ArrayList<>();
         for (int i = 0; i < evalSeqs; i++) valSample.add(val.get((int) ((long) i * val.size() / evalSeqs)));
@@ -39,6 +47,16 @@ public final class AustenExperiment {
             double lr = Double.parseDouble(m[1]);
             TrainConfig.Builder b = TrainConfig.builder().learningRate(lr).steps(steps).warmupSteps(Math.max(1, steps / 10))
                     .batchSize(batch).seqLen(seq).clip(ClipMode.GLOBAL_NORM, 1.0).seed(1);
+            for (int o = 2; o < m.length; o++) {
+                String[] kv = m[o].split("=");
+                switch (kv[0]) {
+                    case "outliers" -> b.outlierFraction(Double.parseDouble(kv[1]));
+                    case "reselect" -> b.outlierReselectInterval(Integer.parseInt(kv[1]));
+                    case "fp32below" -> b.fp32Below(Integer.parseInt(kv[1]));
+                    case "seed" -> b.seed(Long.parseLong(kv[1]));
+                    default -> throw new IllegalArgumentException("unknown option " + m[o]);
+                }
+            }
             switch (m[0]) {
                 case "qft" -> b.optimizer(OptimizerKind.QFT_LION);
                 case "qft-rtn" -> b.optimizer(OptimizerKind.QFT_LION).rounding(Rounding.NEAREST);
@@ -49,10 +67,39 @@ public final class AustenExperiment {
             long s = System.nanoTime();
             try (Trainer t = new Trainer(b.build(), base, new TrainingData.Split(tr, valSample))) {
                 Trainer.Result r = t.run();
-                System.out.printf(Locale.ROOT, "%-8s lr %.1e: persuasion perplexity %.4f -> %.4f (%d tokens), %d steps x %d tokens, %.0f s, %s%n",
-                        m[0], lr, r.before().perplexity(), r.after().perplexity(), r.after().tokens(), steps, batch * seq,
+                System.out.printf(Locale.ROOT, "%-8s lr %.1e %s: persuasion perplexity %.4f -> %.4f (%d tokens), %d steps x %d tokens, %.0f s, %s%n",
+                        m[0], lr, String.join(":", java.util.Arrays.copyOfRange(m, 2, m.length)), r.before().perplexity(), r.after().perplexity(), r.after().tokens(), steps, batch * seq,
                         (System.nanoTime() - s) / 1e9, r.memory());
             }
         }
+    }
+
+    /** Sequences tokenized once and kept in {@code file} (tokenizing the novels takes minutes on 2 cores). */
+    static List<Sequence> cached(Path file, java.util.function.Supplier<List<Sequence>> tokenize) throws java.io.IOException {
+        if (java.nio.file.Files.exists(file)) {
+            try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(file)))) {
+                int n = in.readInt();
+                List<Sequence> out = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    int len = in.readInt();
+                    int[] x = new int[len], y = new int[len];
+                    for (int t = 0; t < len; t++) x[t] = in.readInt();
+                    for (int t = 0; t < len; t++) y[t] = in.readInt();
+                    out.add(new Sequence(x, y));
+                }
+                return out;
+            }
+        }
+        List<Sequence> out = tokenize.get();
+        java.nio.file.Files.createDirectories(file.toAbsolutePath().getParent());
+        try (java.io.DataOutputStream o = new java.io.DataOutputStream(new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file)))) {
+            o.writeInt(out.size());
+            for (Sequence s : out) {
+                o.writeInt(s.length());
+                for (int v : s.inputs()) o.writeInt(v);
+                for (int v : s.targets()) o.writeInt(v);
+            }
+        }
+        return out;
     }
 }
