@@ -2,6 +2,7 @@ package org.qft4j.llama.hf;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -112,7 +113,7 @@ public final class HfLlama {
         if (!Files.isRegularFile(cfgFile)) throw new CheckpointFormatException(dir + ": no config.json; not a Hugging Face model directory");
         Map<?, ?> cfg;
         try {
-            cfg = (Map<?, ?>) Json.parse(Files.readString(cfgFile, StandardCharsets.UTF_8));
+            cfg = (Map<?, ?>) Json.parse(readUtf8(cfgFile));
         } catch (Json.ParseException | ClassCastException e) {
             throw new CheckpointFormatException(cfgFile + ": not a JSON object (" + e.getMessage() + ")");
         }
@@ -193,7 +194,7 @@ public final class HfLlama {
         if (Files.isRegularFile(index)) {
             Object root;
             try {
-                root = Json.parse(Files.readString(index));
+                root = Json.parse(readUtf8(index));
             } catch (Json.ParseException e) {
                 throw new CheckpointFormatException(index + ": " + e.getMessage());
             }
@@ -239,6 +240,15 @@ public final class HfLlama {
                 for (int s = 0; s < 2; s++)
                     System.arraycopy(t, (h * hs + 2 * j + s) * cols, out, (h * hs + s * half + j) * cols, cols);
         return out;
+    }
+
+    /** The file as UTF-8 text; bytes that are not UTF-8 are a format error, not an I/O error. */
+    private static String readUtf8(Path file) throws IOException {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (CharacterCodingException e) {
+            throw new CheckpointFormatException(file + ": not valid UTF-8 text, so not a JSON file");
+        }
     }
 
     private static int intField(Path f, Map<?, ?> cfg, String key, Integer dflt) throws CheckpointFormatException {
