@@ -15,14 +15,23 @@ import org.qft4j.train.SyntheticCorpus;
 import org.qft4j.train.SyntheticTokenizer;
 
 class TrainCommandsTest {
+    /** A random tiny llama2.c model with the synthetic tokenizer beside it, and synthetic training text. */
+    record Fixture(Path model, Path text) {
+        static Fixture write(Path dir) throws java.io.IOException {
+            LlamaConfig cfg = LlamaConfig.llama2c(32, 64, 1, 4, 2, 259 + SyntheticTokenizer.ALPHABET.length(), 32, true);
+            Path model = dir.resolve("base/model.bin");
+            ModelFiles.writeLlama2c(LlamaWeights.random(cfg, 1, 0.05f), model);
+            ModelFiles.writeTokenizer(SyntheticTokenizer.pieces(), SyntheticTokenizer.scores(), dir.resolve("base/tokenizer.bin"));
+            Path text = dir.resolve("kitchen.txt");
+            Files.writeString(text, String.join("\n\n", SyntheticCorpus.documents(SyntheticCorpus.Domain.KITCHEN, 30, 2)));
+            return new Fixture(model, text);
+        }
+    }
+
     @Test
     void trainWritesEverythingAndEvalAndGenerateUseIt(@TempDir Path dir) throws Exception {
-        LlamaConfig cfg = LlamaConfig.llama2c(32, 64, 1, 4, 2, 259 + SyntheticTokenizer.ALPHABET.length(), 32, true);
-        Path model = dir.resolve("base/model.bin");
-        ModelFiles.writeLlama2c(LlamaWeights.random(cfg, 1, 0.05f), model);
-        ModelFiles.writeTokenizer(SyntheticTokenizer.pieces(), SyntheticTokenizer.scores(), dir.resolve("base/tokenizer.bin"));
-        Path text = dir.resolve("kitchen.txt");
-        Files.writeString(text, String.join("\n\n", SyntheticCorpus.documents(SyntheticCorpus.Domain.KITCHEN, 30, 2)));
+        Fixture f = Fixture.write(dir);
+        Path model = f.model(), text = f.text();
         Path out = dir.resolve("run");
         MainTest.Result r = MainTest.run("train", "--model", model.toString(), "--data", text.toString(), "--steps", "4",
                 "--batch", "2", "--seq", "32", "--lr", "3e-3", "--eval-every", "2", "--out", out.toString());

@@ -9,22 +9,13 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.qft4j.llama.LlamaConfig;
-import org.qft4j.llama.LlamaWeights;
-import org.qft4j.train.ModelFiles;
-import org.qft4j.train.SyntheticCorpus;
-import org.qft4j.train.SyntheticTokenizer;
 
 /** {@code train} checkpoints, resumes its own run (or --resume DIR), refuses another config's, and its exports evaluate. */
 class TrainResumeCliTest {
     @Test
     void trainResumesItsRunAndItsExportsEvaluate(@TempDir Path dir) throws Exception {
-        LlamaConfig cfg = LlamaConfig.llama2c(32, 64, 1, 4, 2, 259 + SyntheticTokenizer.ALPHABET.length(), 32, true);
-        Path model = dir.resolve("base/model.bin");
-        ModelFiles.writeLlama2c(LlamaWeights.random(cfg, 1, 0.05f), model);
-        ModelFiles.writeTokenizer(SyntheticTokenizer.pieces(), SyntheticTokenizer.scores(), dir.resolve("base/tokenizer.bin"));
-        Path text = dir.resolve("kitchen.txt");
-        Files.writeString(text, String.join("\n\n", SyntheticCorpus.documents(SyntheticCorpus.Domain.KITCHEN, 30, 2)));
+        TrainCommandsTest.Fixture f = TrainCommandsTest.Fixture.write(dir);
+        Path model = f.model(), text = f.text();
         Path out = dir.resolve("run");
         List<String> args = new ArrayList<>(List.of("train", "--model", model.toString(), "--data", text.toString(), "--steps", "4",
                 "--batch", "2", "--seq", "32", "--lr", "3e-3", "--save-every", "2", "--keep", "2", "--out", out.toString()));
