@@ -70,18 +70,29 @@ public final class TrainingData {
         for (String doc : documents) {
             stream = ensure(stream, n + 1);
             stream[n++] = encoder.bos();
-            List<String> paragraphs = new ArrayList<>();
-            for (String para : doc.split("\\r?\\n\\s*\\r?\\n")) {
-                String joined = para.strip().replaceAll("\\s*\\r?\\n\\s*", " ");
-                if (!joined.isEmpty()) paragraphs.add(joined);
-            }
             // Paragraphs encode independently (in order of the list): a book's worth takes minutes on one core.
-            for (int[] ids : paragraphs.parallelStream().map(encoder::encode).toList()) {
+            for (int[] ids : paragraphs(doc).parallelStream().map(encoder::encode).toList()) {
                 stream = ensure(stream, n + ids.length);
                 System.arraycopy(ids, 0, stream, n, ids.length);
                 n += ids.length;
             }
         }
+        return windows(stream, n, seqLen);
+    }
+
+    /** A document's blank-line separated paragraphs, each with its wrapped lines joined by single spaces. */
+    static List<String> paragraphs(String doc) {
+        List<String> out = new ArrayList<>();
+        for (String para : doc.split("\\r?\\n\\s*\\r?\\n")) {
+            String joined = para.strip().replaceAll("\\s*\\r?\\n\\s*", " ");
+            if (!joined.isEmpty()) out.add(joined);
+        }
+        return out;
+    }
+
+    /** Non-overlapping next-token windows over stream[0, n): each reads up to seqLen tokens and predicts the next ones. */
+    public static List<Sequence> windows(int[] stream, int n, int seqLen) {
+        if (seqLen <= 0) throw new IllegalArgumentException("sequence length must be positive, got " + seqLen);
         List<Sequence> out = new ArrayList<>();
         for (int from = 0; from + 1 < n; from += seqLen) out.add(Sequence.window(stream, from, Math.min(seqLen, n - 1 - from)));
         return out;
@@ -156,7 +167,7 @@ public final class TrainingData {
         return size <= a.length ? a : Arrays.copyOf(a, Math.max(size, a.length * 2));
     }
 
-    private static String read(Path p) {
+    static String read(Path p) {
         try {
             return Files.readString(p, StandardCharsets.UTF_8);
         } catch (IOException e) {
