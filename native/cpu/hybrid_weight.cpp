@@ -1,6 +1,7 @@
 // Hybrid dense/sparse INT8 weights: outlier selection, quantization, dequantization, lazy
 // re-selection and the sparse half of the hybrid matmul. Plain references plus the device dispatch;
-// the CUDA twins (dequantize, sparse add) are in native/cuda/hybrid_weight.cu.
+// the CUDA twins are native/cuda/hybrid_quantize.cu (selection + quantization) and hybrid_weight.cu
+// (dequantize, sparse add).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -112,27 +113,6 @@ int check_fraction(const char* fn, int64_t rows, int64_t cols, double fraction, 
     return QFT_OK;
 }
 
-// Runs a CPU body on host copies of device buffers: `in` are copied to the host first, `out` back after.
-struct Staged {
-    int64_t addr, bytes;
-    bool in, out;
-    std::vector<char> host;
-};
-
-template <class F>
-int on_host(int32_t device, std::vector<Staged>& bufs, F&& body) {
-    for (auto& b : bufs) {
-        b.host.resize(static_cast<size_t>(std::max<int64_t>(b.bytes, 1)));
-        if (b.in && b.bytes > 0)
-            if (int rc = qft_copy_to_host(device, b.host.data(), b.addr, b.bytes)) return rc;
-    }
-    body();
-    for (auto& b : bufs)
-        if (b.out && b.bytes > 0)
-            if (int rc = qft_copy_from_host(device, b.addr, b.host.data(), b.bytes)) return rc;
-    return QFT_OK;
-}
-
 int reject_non_finite(const char* fn, const float* w, int64_t rows, int64_t cols) {
     for (int64_t i = 0; i < rows * cols; ++i)
         if (!std::isfinite(w[i]))
@@ -158,26 +138,15 @@ extern "C" int qft_hybrid_quantize(int32_t device, int64_t w, int64_t rows, int6
     if (int rc = check_fraction(fn, rows, cols, fraction, per_row, nnz)) return rc;
     if (!w || !codes || !scales || !row_ptr || (nnz > 0 && (!col_idx || !values)))
         return qft_set_error(QFT_EINVAL, "%s: null address for (%lld, %lld)", fn, (long long)rows, (long long)cols);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_hybrid_quantize", device, w, rows, cols, fraction, per_row, codes, scales, row_ptr,
+                              col_idx, values, nnz);
     return qft::guarded(fn, [&] {
-        auto run = [&](const float* hw, int8_t* hc, float* hs, int32_t* hp, int32_t* hi, float* hv) {
-            if (int rc = reject_non_finite(fn, hw, rows, cols)) return rc;
-            qft::hybrid_quantize_ref(hw, rows, cols, fraction, per_row != 0, hc, hs, hp, hi, hv);
-            return QFT_OK;
-        };
-        if (device == QFT_DEVICE_CPU)
-            return run(qft::ptr<float>(w), qft::ptr<int8_t>(codes), qft::ptr<float>(scales), qft::ptr<int32_t>(row_ptr),
-                       qft::ptr<int32_t>(col_idx), qft::ptr<float>(values));
-        std::vector<Staged> b = {{w, rows * cols * 4, true, false, {}},   {codes, rows * cols, false, true, {}},
-                                 {scales, rows * 4, false, true, {}},     {row_ptr, (rows + 1) * 4, false, true, {}},
-                                 {col_idx, nnz * 4, false, true, {}},     {values, nnz * 4, false, true, {}}};
-        int status = QFT_OK;
-        if (int rc = on_host(device, b, [&] {
-                status = run(reinterpret_cast<float*>(b[0].host.data()), reinterpret_cast<int8_t*>(b[1].host.data()),
-                             reinterpret_cast<float*>(b[2].host.data()), reinterpret_cast<int32_t*>(b[3].host.data()),
-                             reinterpret_cast<int32_t*>(b[4].host.data()), reinterpret_cast<float*>(b[5].host.data()));
-            }))
-            return rc;
-        return status;
+        const float* hw = qft::ptr<float>(w);
+        if (int rc = reject_non_finite(fn, hw, rows, cols)) return rc;
+        qft::hybrid_quantize_ref(hw, rows, cols, fraction, per_row != 0, qft::ptr<int8_t>(codes), qft::ptr<float>(scales),
+                                 qft::ptr<int32_t>(row_ptr), qft::ptr<int32_t>(col_idx), qft::ptr<float>(values));
+        return QFT_OK;
     });
 }
 

@@ -27,8 +27,8 @@ extern "C" {
 QFT_API int qft_hybrid_nnz(int64_t rows, int64_t cols, double fraction, int32_t per_row, int64_t* out_nnz);
 
 /* w: (rows, cols) fp32 -> codes, scales, row_ptr, col_idx, values (shapes above; nnz from qft_hybrid_nnz).
- * Dense codes are rounded to nearest. On a CUDA device the selection runs on the host (a device ->
- * host -> device round trip): it runs once at load and then lazily (see qft_hybrid_reselect). */
+ * Dense codes are rounded to nearest. On a CUDA device everything runs on the device (radix select of the
+ * threshold; only per-row counts and 256-bin histograms visit the host), bit-identical to the CPU. */
 QFT_API int qft_hybrid_quantize(int32_t device, int64_t w, int64_t rows, int64_t cols, double fraction, int32_t per_row,
                                 int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx, int64_t values,
                                 int64_t nnz);

@@ -192,4 +192,42 @@ class HybridWeightTest {
             }
         }
     }
+
+    /** The GPU selection (radix select + ordered compaction) against the CPU's nth_element on the hard cases. */
+    @Test
+    @GpuTest
+    void gpuSelectionMatchesTheCpuOnTiesEdgesAndBadInput() {
+        Device gpu = Gpus.require();
+        int rows = 257, cols = 1031;
+        float[] ties = new float[rows * cols];
+        java.util.Random rnd = new java.util.Random(11);
+        // Eight magnitudes and both signs: the threshold falls inside a block of equal |w| in every mode.
+        for (int i = 0; i < ties.length; i++) {
+            ties[i] = (rnd.nextInt(8) - 4) * 0.125f;
+            if (ties[i] == 0f && rnd.nextBoolean()) ties[i] = -0f;  // -0 and +0 are the same magnitude
+        }
+        float[] tailed = heavyTailed(rows * cols, 12);
+        HybridConfig[] configs = {new HybridConfig(0.0, false), new HybridConfig(0.01, false), new HybridConfig(0.3, false),
+                new HybridConfig(1.0, false), new HybridConfig(0.0, true), new HybridConfig(0.05, true), new HybridConfig(1.0, true)};
+        for (float[] w : new float[][] {ties, tailed})
+            for (HybridConfig cfg : configs)
+                try (Tensor tw = Tensor.of(Device.CPU, w, rows, cols); Tensor gw = tw.to(gpu);
+                     HybridWeight c = HybridWeight.quantize(tw, cfg); HybridWeight g = HybridWeight.quantize(gw, cfg)) {
+                    String what = cfg + (w == ties ? " ties" : " heavy-tailed");
+                    assertArrayEquals(c.rowPtr().toInts(), g.rowPtr().toInts(), what);
+                    assertArrayEquals(c.colIdx().toInts(), g.colIdx().toInts(), what);
+                    assertArrayEquals(c.values().toFloats(), g.values().toFloats(), what);
+                    assertArrayEquals(c.scales().toFloats(), g.scales().toFloats(), what);
+                    assertArrayEquals(c.codes().toBytes(), g.codes().toBytes(), what);
+                    c.reselectOutliers();
+                    g.reselectOutliers();
+                    assertArrayEquals(c.colIdx().toInts(), g.colIdx().toInts(), what + " reselected");
+                    assertArrayEquals(c.codes().toBytes(), g.codes().toBytes(), what + " reselected");
+                }
+        tailed[5 * cols + 17] = Float.POSITIVE_INFINITY;
+        try (Tensor tw = Tensor.of(Device.CPU, tailed, rows, cols); Tensor gw = tw.to(gpu)) {
+            Qft4jException e = assertThrows(Qft4jException.class, () -> HybridWeight.quantize(gw, HybridConfig.DEFAULT));
+            assertTrue(e.getMessage().contains("w (257, 1031) holds NaN/Inf at row 5, col 17"), e.getMessage());
+        }
+    }
 }
