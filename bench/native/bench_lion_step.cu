@@ -9,6 +9,9 @@
 // 2. Sparse add: qft_cuda_hybrid_sparse_add (1% outliers) next to the dense GEMM of the same shape
 //    (cuBLASLt INT8 -> INT32 and BF16, when built with QFT4J_HAVE_CUBLASLT), printed as % of the GEMM.
 //    Goal: <= 5% of the dense GEMM at LLaMA-7B shapes.
+// 3. Lazy outlier re-selection as qft_hybrid_reselect runs it (dequantize, radix-select the 1% largest |w|, requantize)
+//    on each LLaMA-7B matrix shape, the cost of re-selecting the whole model, and that cost spread over a
+//    re-selection interval, as % of a Lion step.
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -17,6 +20,7 @@
 
 #include "bench_util.cuh"
 
+#include "qft4j/hybrid_weight.h"
 #include "qft4j/lion_step.h"
 
 #ifdef QFT4J_HAVE_CUBLASLT
@@ -26,6 +30,9 @@
 extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
                                         int32_t, int64_t);
 extern "C" int qft_cuda_hybrid_sparse_add(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" int qft_cuda_hybrid_quantize(int32_t, int64_t, int64_t, int64_t, double, int32_t, int64_t, int64_t, int64_t, int64_t,
+                                        int64_t, int64_t);
+extern "C" int qft_cuda_hybrid_dequantize(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 
 
 constexpr double kPeakBytesPerS = 3.35e12;
@@ -119,7 +126,7 @@ std::vector<int64_t> descriptors(const std::vector<Tensor>& ts) {
     return d;
 }
 
-void bench_lion(int layers) {
+float bench_lion(int layers) {
     const int64_t C = 4096, H = 11008, V = 32000;
     std::vector<Tensor> ts;
     ts.push_back(make(V, C));
@@ -150,6 +157,7 @@ void bench_lion(int layers) {
            h_flag ? "  [WARNING: non-finite flag set, the step was skipped]" : "");
     CK(cudaFree(flag));
     for (auto& t : ts) free_tensor(t);
+    return ms;
 }
 
 #ifdef QFT4J_HAVE_CUBLASLT
@@ -252,12 +260,66 @@ void bench_sparse_add() {
 #endif
 }
 
+// Heavy-tailed weights (a cubed uniform, like trained LLaMA weights' few large values), from a hash of the index.
+__global__ void fill_weights(float* p, int64_t n, uint32_t salt) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t h = ((uint32_t)i ^ salt) * 2654435761u;
+        h ^= h >> 13;
+        h *= 0x5bd1e995u;
+        h ^= h >> 15;
+        const float u = (h >> 8) * (2.0f / 16777216.0f) - 1.0f;
+        p[i] = 0.05f * u * u * u;
+    }
+}
+
+// Returns the ms of one re-selection of a (rows, cols) hybrid weight at 1% outliers, one threshold per tensor.
+float bench_reselect_shape(int64_t rows, int64_t cols) {
+    const int64_t n = rows * cols;
+    int64_t nnz = 0;
+    QK(qft_hybrid_nnz(rows, cols, kOutliers, 0, &nnz));
+    float* w;
+    int8_t* codes;
+    float *scales, *values;
+    int32_t *row_ptr, *col_idx;
+    CK(cudaMalloc(&w, n * 4));
+    CK(cudaMalloc(&codes, n));
+    CK(cudaMalloc(&scales, rows * 4));
+    CK(cudaMalloc(&row_ptr, (rows + 1) * 4));
+    CK(cudaMalloc(&col_idx, nnz * 4 + 4));
+    CK(cudaMalloc(&values, nnz * 4 + 4));
+    fill_weights<<<1024, 256>>>(w, n, (uint32_t)rows);
+    CK(cudaDeviceSynchronize());
+    QK(qft_cuda_hybrid_quantize(0, (int64_t)w, rows, cols, kOutliers, 0, (int64_t)codes, (int64_t)scales, (int64_t)row_ptr,
+                                (int64_t)col_idx, (int64_t)values, nnz));
+    const float ms = time_ms([&] {
+        QK(qft_cuda_hybrid_dequantize(0, rows, cols, (int64_t)codes, (int64_t)scales, (int64_t)row_ptr, (int64_t)col_idx,
+                                      (int64_t)values, (int64_t)w));
+        QK(qft_cuda_hybrid_quantize(0, (int64_t)w, rows, cols, kOutliers, 0, (int64_t)codes, (int64_t)scales, (int64_t)row_ptr,
+                                    (int64_t)col_idx, (int64_t)values, nnz));
+    }, 5);
+    printf("reselect: W (%lld, %lld), %lld outliers: %.3f ms (%.2f G weights/s)\n", (long long)rows, (long long)cols,
+           (long long)nnz, ms, n * 1.0 / (ms * 1e-3) / 1e9);
+    for (void* p : {(void*)w, (void*)codes, (void*)scales, (void*)row_ptr, (void*)col_idx, (void*)values}) CK(cudaFree(p));
+    return ms;
+}
+
+void bench_reselect(int layers, float lion_ms) {
+    const int64_t C = 4096, H = 11008, V = 32000;
+    const float sq = bench_reselect_shape(C, C), up = bench_reselect_shape(H, C), down = bench_reselect_shape(C, H),
+                emb = bench_reselect_shape(V, C);
+    const double model = 2 * emb + layers * (4.0 * sq + 2.0 * up + down);
+    printf("reselect: the whole %d-layer model %.1f ms = %.1f Lion steps; every 100 steps that is %.2f%% of training's optimizer "
+           "time, every 1000 steps %.3f%%\n", layers, model, model / lion_ms, 100 * model / (100 * lion_ms),
+           100 * model / (1000 * lion_ms));
+}
+
 int main(int argc, char** argv) {
     const int layers = argc > 1 ? atoi(argv[1]) : 32;
     cudaDeviceProp p;
     CK(cudaGetDeviceProperties(&p, 0));
     printf("device: %s (sm_%d%d, %zu GiB)\n", p.name, p.major, p.minor, p.totalGlobalMem >> 30);
-    bench_lion(layers);
+    const float lion_ms = bench_lion(layers);
     bench_sparse_add();
+    bench_reselect(layers, lion_ms);
     return 0;
 }
