@@ -81,4 +81,13 @@ class DeviceLlamaCudaTest {
         }
         LeakCheck.assertFlat(gpu, 1, 3, i -> new DeviceLlama(w, gpu, 1, 8).close());
     }
+
+    @Test
+    void qftLinearLayersOnCudaTrackTheDequantizedModel() throws Exception {
+        Device gpu = Gpus.require();
+        LlamaWeights w = Llama2cFormat.load(Shared.require(Shared.MODEL)).toFp32();
+        int n = Shared.FOX_IDS.length - 1;
+        DeviceLlamaTest.assertQftTracksDequantizedModel(w, gpu, java.util.Arrays.copyOf(Shared.FOX_IDS, n),
+                java.util.Arrays.copyOfRange(Shared.FOX_IDS, 1, n + 1), 1, n);
+    }
 }

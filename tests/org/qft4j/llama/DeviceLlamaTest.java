@@ -16,6 +16,8 @@ import org.qft4j.Device;
 import org.qft4j.llama.device.Close;
 import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DevicePerplexity;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.LeakCheck;
 import org.qft4j.tensor.MemoryStats;
 
@@ -200,5 +202,70 @@ class DeviceLlamaTest {
         assertThrows(IllegalStateException.class, () -> closed.forward(b[0], b[1], 1, 5));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DeviceLlama(w, Device.CPU, 1, 17));
         assertTrue(e.getMessage().contains("maxT <= seq_len 16"), e.getMessage());
+    }
+
+    /** A weight's hybrid INT8 image as fp32, for the Java engine. */
+    static Fp32Matrix dequantized(HybridWeight h) {
+        float[] w = new float[h.rows() * h.cols()];
+        h.dequantize(w);
+        return new Fp32Matrix(h.rows(), h.cols(), w);
+    }
+
+    static double cosine(float[] a, float[] b) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int i = 0; i < a.length; i++) {
+            ab += (double) a[i] * b[i];
+            aa += (double) a[i] * a[i];
+            bb += (double) b[i] * b[i];
+        }
+        return ab / Math.sqrt(aa * bb);
+    }
+
+    /**
+     * With QFT linear layers the model differs from the fp32 model of its dequantized weights only by the per-token INT8
+     * activations: loss within 1% and every gradient pointing the same way (cosine > 0.99).
+     */
+    static void assertQftTracksDequantizedModel(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
+        try (DeviceLlama q = new DeviceLlama(w, device, batch, T, HybridConfig.DEFAULT)) {
+            LlamaWeights deq = w.mapMatrices((name, m) -> name.startsWith("layers.") ? dequantized(q.hybridWeight(name)) : Fp32Matrix.copyOf(m));
+            LlamaModel ref = new LlamaModel(deq, batch, T, false);
+            float expected = ref.forward(tokens, targets, batch, T);
+            ref.backward();
+            float loss = q.forward(tokens, targets, batch, T);
+            assertEquals(expected, loss, Math.abs(expected) * 1e-2, "loss with INT8 activations");
+            q.backward();
+            Map<String, float[]> want = javaGradients(deq);
+            double worst = 1;
+            for (String name : q.parameterNames()) {
+                double cos = cosine(want.get(name), q.gradient(name).toFloats());
+                assertTrue(cos > 0.99, "gradient of " + name + ": cosine " + cos);
+                worst = Math.min(worst, cos);
+            }
+            System.out.printf("QFT DeviceLlama on %s: loss %.6f vs %.6f for the dequantized fp32 model; worst gradient cosine %.5f%n", device,
+                    loss, expected, worst);
+        }
+    }
+
+    @Test
+    void qftLinearLayersTrackTheDequantizedModel() {
+        LlamaWeights w = LlamaWeights.random(tiny(RopeLayout.ROTATE_HALF, false), 13, 0.2f);
+        int[][] b = batch(2, 9, 50, 14);
+        assertQftTracksDequantizedModel(w, Device.CPU, b[0], b[1], 2, 9);
+    }
+
+    @Test
+    void qftStories260KFoxPerplexityStaysNearFp32() throws Exception {
+        LlamaWeights w = Llama2cFormat.load(Shared.require(Shared.MODEL)).toFp32();
+        int n = Shared.FOX_IDS.length - 1;
+        int[] tokens = Arrays.copyOf(Shared.FOX_IDS, n), targets = Arrays.copyOfRange(Shared.FOX_IDS, 1, n + 1);
+        assertQftTracksDequantizedModel(w, Device.CPU, tokens, targets, 1, n);
+        try (DeviceLlama q = new DeviceLlama(w, Device.CPU, 1, n, HybridConfig.DEFAULT)) {
+            double ppl = DevicePerplexity.sequence(q, Shared.FOX_IDS).perplexity();
+            System.out.printf("QFT (hybrid INT8 block weights, 1%% outliers, INT8 activations) fox perplexity on cpu: %.6f (fp32 4.953633)%n", ppl);
+            assertEquals(4.953633, ppl, 4.953633 * 0.03);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.parameter("layers.0.wq"));
+            assertTrue(e.getMessage().contains("'layers.0.wq' is a hybrid INT8 weight"), e.getMessage());
+            assertEquals(64, q.hybridWeight("layers.4.w2").rows());
+        }
     }
 }

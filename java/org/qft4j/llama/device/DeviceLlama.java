@@ -20,6 +20,8 @@ import org.qft4j.llama.LlamaModel;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.WeightMatrix;
 import org.qft4j.nativ.CoreNative;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -28,6 +30,10 @@ import org.qft4j.tensor.Tensor;
  * A LLaMA model whose fp32 weights, activations and gradients live in native tensors on one device, with the
  * teacher-forced forward (and loss) and the full backward of {@link LlamaModel}, op for op, run by {@link DeviceOps}:
  * the C++ references on {@link Device#CPU}, the CUDA kernels on a GPU. The same orchestration serves both backends.
+ *
+ * <p>With a {@link HybridConfig} the seven linear layers of every block hold QFT's hybrid INT8 weights and run as
+ * {@link QftLinear} (INT8 GEMM on per-token quantized activations plus fp32 outliers); the embedding, the classifier
+ * and the norms stay fp32. Gradients are fp32 for every parameter either way.
  *
  * <p>All buffers are allocated once for a capacity of (maxBatch, maxT); {@link #close()} frees every one of them.
  * Backward accumulates (+=) into the gradient tensors, which start at zero; {@link #zeroGradients()} clears them.
@@ -42,9 +48,12 @@ public final class DeviceLlama implements AutoCloseable {
     private final int maxBatch, maxT;
     private final Scope owned = new Scope();
     private final Map<String, Tensor> parameters = new LinkedHashMap<>(), gradients = new LinkedHashMap<>();
+    private final Map<String, HybridWeight> hybrids = new LinkedHashMap<>();
+    private final HybridConfig qft;                           // null: fp32 linear layers
     private final Tensor embedding, classifier, finalNorm;    // (V, C), (V, C) (the embedding when tied), (C)
     private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
-    private final LayerTensors[] layer, dLayer;
+    private final LayerWeights[] layer;
+    private final LayerTensors[] dLayer;
     private final BlockBuffers[] acts;                        // one per layer: what backward needs
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
     private final Tensor xf, rstdF, logits, losses, dlogits;  // (n, C), (n), (n, V), (n), (n, V)
@@ -52,6 +61,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
     private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, dscores;
+    private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
 
     private int batch, T, predicted;
     private boolean forwardDone, withTargets;
@@ -60,6 +70,14 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** Copies the weights (any {@link WeightMatrix}, read row by row as fp32) and allocates for (maxBatch, maxT). */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT) {
+        this(weights, device, maxBatch, maxT, null);
+    }
+
+    /**
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int)}, with the blocks' linear layers quantized to QFT's hybrid
+     * INT8 format by qft (null keeps them fp32).
+     */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft) {
         LlamaConfig c = weights.config;
         if (maxBatch <= 0 || maxT <= 0 || maxT > c.seqLen())
             throw new IllegalArgumentException("DeviceLlama: need 0 < maxBatch and 0 < maxT <= seq_len " + c.seqLen() + ", got " + maxBatch + ", " + maxT);
@@ -67,18 +85,19 @@ public final class DeviceLlama implements AutoCloseable {
         this.cfg = c;
         this.maxBatch = maxBatch;
         this.maxT = maxT;
+        this.qft = qft;
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, scores = (long) maxBatch * c.nHeads() * maxT * maxT;
             embedding = parameter("token_embedding", weights.tokenEmbedding);
-            layer = new LayerTensors[L];
+            layer = new LayerWeights[L];
             dLayer = new LayerTensors[L];
             for (int l = 0; l < L; l++) {
                 LlamaWeights.Layer y = weights.layers[l];
                 String p = "layers." + l + ".";
-                layer[l] = new LayerTensors(parameter(p + "attention_norm", y.attentionNorm), parameter(p + "wq", y.wq), parameter(p + "wk", y.wk),
-                        parameter(p + "wv", y.wv), parameter(p + "wo", y.wo), parameter(p + "ffn_norm", y.ffnNorm), parameter(p + "w1", y.w1),
-                        parameter(p + "w2", y.w2), parameter(p + "w3", y.w3));
+                layer[l] = new LayerWeights(parameter(p + "attention_norm", y.attentionNorm), blockLinear(p + "wq", y.wq), blockLinear(p + "wk", y.wk),
+                        blockLinear(p + "wv", y.wv), blockLinear(p + "wo", y.wo), parameter(p + "ffn_norm", y.ffnNorm), blockLinear(p + "w1", y.w1),
+                        blockLinear(p + "w2", y.w2), blockLinear(p + "w3", y.w3));
                 dLayer[l] = new LayerTensors(gradients.get(p + "attention_norm"), gradients.get(p + "wq"), gradients.get(p + "wk"),
                         gradients.get(p + "wv"), gradients.get(p + "wo"), gradients.get(p + "ffn_norm"), gradients.get(p + "w1"),
                         gradients.get(p + "w2"), gradients.get(p + "w3"));
@@ -113,13 +132,40 @@ public final class DeviceLlama implements AutoCloseable {
             dh1 = alloc(DType.F32, n, h);
             dh3 = alloc(DType.F32, n, h);
             dscores = alloc(DType.F32, scores);
+            dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(dim, h));
         } catch (RuntimeException | Error e) {
             owned.close();
             throw e;
         }
     }
 
-    /** One block's weights (or their gradients). */
+    /** A linear layer y = x Wᵀ of a block: fp32 or QFT's hybrid INT8. */
+    private interface Linear {
+        void forward(Tensor x, int n, Tensor y);
+
+        void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate);
+    }
+
+    private record Fp32Linear(Tensor w) implements Linear {
+        public void forward(Tensor x, int n, Tensor y) { linear(x, w, n, y, false); }
+
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { linearBackwardInput(dy, w, n, dx, accumulate); }
+    }
+
+    private final class HybridLinear implements Linear {
+        final QftLinear q;
+
+        HybridLinear(QftLinear q) { this.q = q; }
+
+        public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
+
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { q.backwardInput(dy, n, dx, accumulate, dequantized); }
+    }
+
+    /** One block's weights. */
+    private record LayerWeights(Tensor attentionNorm, Linear wq, Linear wk, Linear wv, Linear wo, Tensor ffnNorm, Linear w1, Linear w2, Linear w3) {}
+
+    /** One block's gradients. */
     private record LayerTensors(Tensor attentionNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor ffnNorm, Tensor w1, Tensor w2, Tensor w3) {}
 
     /** What one block keeps from forward for its backward, for n = B*T tokens (see the Java engine's BlockActivations). */
@@ -221,10 +267,20 @@ public final class DeviceLlama implements AutoCloseable {
      * Parameter names in forward order: token_embedding, per layer attention_norm wq wk wv wo ffn_norm w1 w2 w3, final_norm,
      * then classifier when it is not tied to the embedding.
      */
-    public Iterable<String> parameterNames() { return Collections.unmodifiableSet(parameters.keySet()); }
+    public Iterable<String> parameterNames() { return Collections.unmodifiableSet(gradients.keySet()); }
 
-    /** The live device tensor of a parameter (owned by this model). */
-    public Tensor parameter(String name) { return lookup(parameters, name); }
+    /** The live fp32 device tensor of a parameter (owned by this model); hybrid INT8 weights are {@link #hybridWeight}. */
+    public Tensor parameter(String name) {
+        if (hybrids.containsKey(name)) throw new IllegalArgumentException("DeviceLlama: '" + name + "' is a hybrid INT8 weight; use hybridWeight");
+        return lookup(parameters, name);
+    }
+
+    /** The live hybrid INT8 weight of a block's linear layer when built with a {@link HybridConfig} (owned by this model). */
+    public HybridWeight hybridWeight(String name) {
+        HybridWeight w = hybrids.get(name);
+        if (w == null) throw new IllegalArgumentException("DeviceLlama: no hybrid INT8 weight '" + name + "'; known: " + hybrids.keySet());
+        return w;
+    }
 
     /** The live device tensor of a parameter's gradient (owned by this model), same shape as the parameter. */
     public Tensor gradient(String name) { return lookup(gradients, name); }
@@ -235,52 +291,53 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     private void blockForward(int l, Tensor xIn, Tensor xOut) {
-        LayerTensors y = layer[l];
+        LayerWeights y = layer[l];
         BlockBuffers a = acts[l];
         int n = batch * T, hs = cfg.headSize();
         long c = cfg.dim();
         rmsnormForward(xIn, y.attentionNorm, n, cfg.normEps(), a.xn1, a.rstd1);
-        linear(a.xn1, y.wq, n, a.q, false);
-        linear(a.xn1, y.wk, n, a.k, false);
-        linear(a.xn1, y.wv, n, a.v, false);
+        y.wq.forward(a.xn1, n, a.q);
+        y.wk.forward(a.xn1, n, a.k);
+        y.wv.forward(a.xn1, n, a.v);
         rope(a.q, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
         rope(a.k, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
         attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.att, a.ao);
-        linear(a.ao, y.wo, n, a.x2, false);
+        y.wo.forward(a.ao, n, a.x2);
         residualAdd(a.x2, xIn, n * c);
         rmsnormForward(a.x2, y.ffnNorm, n, cfg.normEps(), a.xn2, a.rstd2);
-        linear(a.xn2, y.w1, n, a.h1, false);
-        linear(a.xn2, y.w3, n, a.h3, false);
+        y.w1.forward(a.xn2, n, a.h1);
+        y.w3.forward(a.xn2, n, a.h3);
         DeviceOps.swigluForward(a.h1, a.h3, (long) n * cfg.hiddenDim(), a.g);
-        linear(a.g, y.w2, n, xOut, false);
+        y.w2.forward(a.g, n, xOut);
         residualAdd(xOut, a.x2, n * c);
     }
 
     /** On entry dx holds d loss / d (block output); on return d loss / d (block input). */
     private void blockBackward(int l, Tensor xIn) {
-        LayerTensors y = layer[l], d = dLayer[l];
+        LayerWeights y = layer[l];
+        LayerTensors d = dLayer[l];
         BlockBuffers a = acts[l];
         int n = batch * T, hs = cfg.headSize();
         // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2)
-        linearBackwardInput(dx, y.w2, n, dg, false);
+        y.w2.backwardInput(dx, n, dg, false);
         linearBackwardWeight(dx, a.g, n, d.w2, true);
         DeviceOps.swigluBackward(dg, a.h1, a.h3, (long) n * cfg.hiddenDim(), dh1, dh3);
-        linearBackwardInput(dh3, y.w3, n, dxn, false);
+        y.w3.backwardInput(dh3, n, dxn, false);
         linearBackwardWeight(dh3, a.xn2, n, d.w3, true);
-        linearBackwardInput(dh1, y.w1, n, dxn, true);
+        y.w1.backwardInput(dh1, n, dxn, true);
         linearBackwardWeight(dh1, a.xn2, n, d.w1, true);
         rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
-        linearBackwardInput(dx, y.wo, n, dao, false);
+        y.wo.backwardInput(dx, n, dao, false);
         linearBackwardWeight(dx, a.ao, n, d.wo, true);
         attentionBackward(dao, a.q, a.k, a.v, a.att, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, dscores, dq, dk, dv);
         rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
-        linearBackwardInput(dv, y.wv, n, dxn, false);
+        y.wv.backwardInput(dv, n, dxn, false);
         linearBackwardWeight(dv, a.xn1, n, d.wv, true);
-        linearBackwardInput(dk, y.wk, n, dxn, true);
+        y.wk.backwardInput(dk, n, dxn, true);
         linearBackwardWeight(dk, a.xn1, n, d.wk, true);
-        linearBackwardInput(dq, y.wq, n, dxn, true);
+        y.wq.backwardInput(dq, n, dxn, true);
         linearBackwardWeight(dq, a.xn1, n, d.wq, true);
         rmsnormBackward(dxn, xIn, y.attentionNorm, a.rstd1, n, dx, d.attentionNorm);
     }
@@ -309,6 +366,16 @@ public final class DeviceLlama implements AutoCloseable {
         float[] values = new float[Math.multiplyExact(m.rows(), m.cols())];
         for (int r = 0; r < m.rows(); r++) m.row(r, values, r * m.cols());
         return register(name, values, m.rows(), m.cols());
+    }
+
+    private Linear blockLinear(String name, WeightMatrix m) {
+        Tensor w = parameter(name, m);
+        if (qft == null) return new Fp32Linear(w);
+        HybridWeight h = owned.add(HybridWeight.quantize(w, qft));
+        parameters.remove(name);
+        w.close();
+        hybrids.put(name, h);
+        return new HybridLinear(owned.add(new QftLinear(h, maxBatch * maxT)));
     }
 
     private Tensor parameter(String name, float[] vector) {
