@@ -59,13 +59,13 @@ void attention_backward_ref(const AttentionShape& a, const float* dout, const fl
     const int64_t h0 = kvh * a.group(), h1 = h0 + a.group();
     for (int64_t h = h0; h < h1; ++h)
         for (int64_t t = 0; t < a.T; ++t) {
-            const float *dot_ = dout + a.q_row(b, t, h), *p = att + a.att_row(b, h, t);
+            const float *dout_t = dout + a.q_row(b, t, h), *p = att + a.att_row(b, h, t);
             float* d = ds + a.att_row(b, h, t);
             float weighted = 0.0f;
             for (int64_t s = 0; s <= t; ++s) {
                 const float* vs = v + a.kv_row(b, s, kvh);
                 float g = 0.0f;  // d loss / d att[s] = dout_t · v_s
-                for (int64_t j = 0; j < a.hs; ++j) g += dot_[j] * vs[j];
+                for (int64_t j = 0; j < a.hs; ++j) g += dout_t[j] * vs[j];
                 d[s] = g;
                 weighted += p[s] * g;
             }

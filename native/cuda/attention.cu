@@ -67,9 +67,9 @@ __global__ void attention_backward_query_kernel(Shape a, float scale, const floa
     __shared__ float red[32];
     const int64_t t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, kvh = h / a.group();
     float *g = sm, *d = sm + a.hs;
-    const float* dot_ = dout + a.q_row(b, t, h);
+    const float* dout_t = dout + a.q_row(b, t, h);
     const float* p = att + a.att_row(b, h, t);
-    for (int64_t j = threadIdx.x; j < a.hs; j += blockDim.x) g[j] = dot_[j];
+    for (int64_t j = threadIdx.x; j < a.hs; j += blockDim.x) g[j] = dout_t[j];
     __syncthreads();
     float weighted = 0.0f;
     for (int64_t s = threadIdx.x; s <= t; s += blockDim.x) {

@@ -57,6 +57,16 @@ class DeviceLlamaCudaTest {
     }
 
     @Test
+    void cudaRunsAreBitwiseDeterministic() {
+        Device gpu = Gpus.require();
+        LlamaWeights w = LlamaWeights.random(DeviceLlamaTest.tiny(RopeLayout.ADJACENT_PAIRS, true), 15, 0.2f);
+        int[][] b = DeviceLlamaTest.batch(3, 12, 50, 16);
+        float[][] first = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 3, 12);
+        float[][] second = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 3, 12);
+        for (int i = 0; i < first.length; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(first[i], second[i], "parameter " + i);
+    }
+
+    @Test
     void foxPerplexityOnCuda() throws Exception {
         Device gpu = Gpus.require();
         LlamaWeights w = Llama2cFormat.load(Shared.require(Shared.MODEL));

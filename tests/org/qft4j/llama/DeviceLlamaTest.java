@@ -1,5 +1,6 @@
 package org.qft4j.llama;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -139,6 +140,25 @@ class DeviceLlamaTest {
             assertEquals(54.404121, r.nllSum(), 54.404121 * 1e-4);
             assertEquals(4.953633, r.perplexity(), 4.953633 * 1e-4);
         }
+    }
+
+    /** Every gradient of one forward + backward on a fresh model, in parameter order. */
+    static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
+        try (DeviceLlama m = new DeviceLlama(w, device, batch, T)) {
+            m.forward(tokens, targets, batch, T);
+            m.backward();
+            List<float[]> out = new ArrayList<>();
+            for (String name : m.parameterNames()) out.add(m.gradient(name).toFloats());
+            return out.toArray(new float[0][]);
+        }
+    }
+
+    @Test
+    void runsAreBitwiseDeterministic() {
+        LlamaWeights w = LlamaWeights.random(tiny(RopeLayout.ADJACENT_PAIRS, true), 15, 0.2f);
+        int[][] b = batch(3, 12, 50, 16);
+        float[][] first = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 3, 12), second = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 3, 12);
+        for (int i = 0; i < first.length; i++) assertArrayEquals(first[i], second[i], "parameter " + i);
     }
 
     @Test
