@@ -144,7 +144,11 @@ class DeviceLlamaTest {
 
     /** Every gradient of one forward + backward on a fresh model, in parameter order. */
     static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
-        try (DeviceLlama m = new DeviceLlama(w, device, batch, T)) {
+        return gradientsOfOneStep(w, device, tokens, targets, batch, T, false);
+    }
+
+    static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T, boolean recompute) {
+        try (DeviceLlama m = new DeviceLlama(w, device, batch, T, null, recompute)) {
             m.forward(tokens, targets, batch, T);
             m.backward();
             List<float[]> out = new ArrayList<>();
@@ -159,6 +163,22 @@ class DeviceLlamaTest {
         int[][] b = batch(3, 12, 50, 16);
         float[][] first = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 3, 12), second = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 3, 12);
         for (int i = 0; i < first.length; i++) assertArrayEquals(first[i], second[i], "parameter " + i);
+    }
+
+    @Test
+    void recomputingBlocksGivesTheSameGradientsBitForBit() {
+        LlamaWeights w = LlamaWeights.random(tiny(RopeLayout.ROTATE_HALF, false), 17, 0.2f);
+        int[][] b = batch(2, 10, 50, 18);
+        float[][] kept = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, false), recomputed = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, true);
+        for (int i = 0; i < kept.length; i++) assertArrayEquals(kept[i], recomputed[i], "parameter " + i);
+        long before = MemoryStats.of(Device.CPU).liveBytes();
+        try (DeviceLlama perLayer = new DeviceLlama(w, Device.CPU, 2, 10, null, false)) {
+            long perLayerBytes = MemoryStats.of(Device.CPU).liveBytes() - before;
+            try (DeviceLlama shared = new DeviceLlama(w, Device.CPU, 2, 10, null, true)) {
+                long sharedBytes = MemoryStats.of(Device.CPU).liveBytes() - before - perLayerBytes;
+                assertTrue(sharedBytes < perLayerBytes, "with recompute the model holds " + sharedBytes + " bytes, without " + perLayerBytes);
+            }
+        }
     }
 
     @Test

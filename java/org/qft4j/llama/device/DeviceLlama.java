@@ -54,7 +54,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
-    private final BlockBuffers[] acts;                        // one per layer: what backward needs
+    private final boolean recompute;
+    private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
     private final Tensor xf, rstdF, logits, losses, dlogits;  // (n, C), (n), (n, V), (n), (n, V)
     private final Tensor ids, targetIds;                      // (n) I32
@@ -70,7 +71,7 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** Copies the weights (any {@link WeightMatrix}, read row by row as fp32) and allocates for (maxBatch, maxT). */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT) {
-        this(weights, device, maxBatch, maxT, null);
+        this(weights, device, maxBatch, maxT, null, false);
     }
 
     /**
@@ -78,6 +79,15 @@ public final class DeviceLlama implements AutoCloseable {
      * INT8 format by qft (null keeps them fp32).
      */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft) {
+        this(weights, device, maxBatch, maxT, qft, false);
+    }
+
+    /**
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig)}; with recompute, only each block's input is
+     * kept and the block is run again during backward (activation checkpointing, as {@link LlamaModel}'s option): one
+     * block's activations instead of one per layer, for a second forward pass.
+     */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute) {
         LlamaConfig c = weights.config;
         if (maxBatch <= 0 || maxT <= 0 || maxT > c.seqLen())
             throw new IllegalArgumentException("DeviceLlama: need 0 < maxBatch and 0 < maxT <= seq_len " + c.seqLen() + ", got " + maxBatch + ", " + maxT);
@@ -86,6 +96,7 @@ public final class DeviceLlama implements AutoCloseable {
         this.maxBatch = maxBatch;
         this.maxT = maxT;
         this.qft = qft;
+        this.recompute = recompute;
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, scores = (long) maxBatch * c.nHeads() * maxT * maxT;
@@ -108,8 +119,8 @@ public final class DeviceLlama implements AutoCloseable {
             dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
             dFinalNorm = gradients.get("final_norm");
 
-            acts = new BlockBuffers[L];
-            for (int l = 0; l < L; l++) acts[l] = new BlockBuffers(n, dim, kv, h, scores);
+            acts = new BlockBuffers[recompute ? 1 : L];
+            for (int l = 0; l < acts.length; l++) acts[l] = new BlockBuffers(n, dim, kv, h, scores);
             residual = new Tensor[L + 1];
             for (int l = 0; l <= L; l++) residual[l] = alloc(DType.F32, n, dim);
             xf = alloc(DType.F32, n, dim);
@@ -254,7 +265,10 @@ public final class DeviceLlama implements AutoCloseable {
         linearBackwardWeight(dlogits, xf, n, dClassifier, true);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
-        for (int l = L - 1; l >= 0; l--) blockBackward(l, residual[l]);
+        for (int l = L - 1; l >= 0; l--) {
+            if (recompute) blockForward(l, residual[l], residual[l + 1]);
+            blockBackward(l, residual[l]);
+        }
         DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
     }
 
@@ -292,7 +306,7 @@ public final class DeviceLlama implements AutoCloseable {
 
     private void blockForward(int l, Tensor xIn, Tensor xOut) {
         LayerWeights y = layer[l];
-        BlockBuffers a = acts[l];
+        BlockBuffers a = act(l);
         int n = batch * T, hs = cfg.headSize();
         long c = cfg.dim();
         rmsnormForward(xIn, y.attentionNorm, n, cfg.normEps(), a.xn1, a.rstd1);
@@ -316,7 +330,7 @@ public final class DeviceLlama implements AutoCloseable {
     private void blockBackward(int l, Tensor xIn) {
         LayerWeights y = layer[l];
         LayerTensors d = dLayer[l];
-        BlockBuffers a = acts[l];
+        BlockBuffers a = act(l);
         int n = batch * T, hs = cfg.headSize();
         // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2)
         y.w2.backwardInput(dx, n, dg, false);
@@ -340,6 +354,10 @@ public final class DeviceLlama implements AutoCloseable {
         y.wq.backwardInput(dq, n, dxn, true);
         linearBackwardWeight(dq, a.xn1, n, d.wq, true);
         rmsnormBackward(dxn, xIn, y.attentionNorm, a.rstd1, n, dx, d.attentionNorm);
+    }
+
+    private BlockBuffers act(int l) {
+        return recompute ? acts[0] : acts[l];
     }
 
     private void validate(int[] tokens, int[] targets, int batch, int T) {
