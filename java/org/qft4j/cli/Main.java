@@ -44,7 +44,7 @@ public final class Main {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
-        } catch (IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | java.io.UncheckedIOException | org.qft4j.Qft4jException e) {
             err.println("error: " + e.getMessage());
             return 1;
         }
@@ -66,7 +66,7 @@ public final class Main {
         out.println("commands:");
         out.println("  diagnose [--device cpu|cuda|cuda:N]   what qft4j can use here; exit 1 if the device is unusable");
         out.println(TrainCommands.TRAIN_USAGE);
-        out.println("  eval --model M --tokenizer T --text FILE");
+        out.println("  eval --model M --tokenizer T --text FILE [--device cpu|cuda|cuda:N|auto]");
         out.println("                                        perplexity of a text (paragraphs, BOS each, <= 512 tokens)");
         out.println("  generate --model M --tokenizer T [--prompt TEXT] [--temperature 1] [--steps 256] [--top-p 0.9] [--seed S]");
         out.println("                                        sample a continuation (temperature 0: greedy)");

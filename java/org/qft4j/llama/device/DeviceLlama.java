@@ -1,0 +1,433 @@
+package org.qft4j.llama.device;
+
+import static org.qft4j.llama.device.DeviceOps.attentionBackward;
+import static org.qft4j.llama.device.DeviceOps.attentionForward;
+import static org.qft4j.llama.device.DeviceOps.linear;
+import static org.qft4j.llama.device.DeviceOps.linearBackwardInput;
+import static org.qft4j.llama.device.DeviceOps.linearBackwardWeight;
+import static org.qft4j.llama.device.DeviceOps.residualAdd;
+import static org.qft4j.llama.device.DeviceOps.rmsnormBackward;
+import static org.qft4j.llama.device.DeviceOps.rmsnormForward;
+import static org.qft4j.llama.device.DeviceOps.rope;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.qft4j.Device;
+import org.qft4j.NativeStatus;
+import org.qft4j.llama.LlamaConfig;
+import org.qft4j.llama.LlamaModel;
+import org.qft4j.llama.LlamaWeights;
+import org.qft4j.llama.WeightMatrix;
+import org.qft4j.nativ.CoreNative;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+
+/**
+ * A LLaMA model whose fp32 weights, activations and gradients live in native tensors on one device, with the
+ * teacher-forced forward (and loss) and the full backward of {@link LlamaModel}, op for op, run by {@link DeviceOps}:
+ * the C++ references on {@link Device#CPU}, the CUDA kernels on a GPU. The same orchestration serves both backends.
+ *
+ * <p>With a {@link HybridConfig} the seven linear layers of every block hold QFT's hybrid INT8 weights and run as
+ * {@link QftLinear} (INT8 GEMM on per-token quantized activations plus fp32 outliers); the embedding, the classifier
+ * and the norms stay fp32. Gradients are fp32 for every parameter either way.
+ *
+ * <p>All buffers are allocated once for a capacity of (maxBatch, maxT); {@link #close()} frees every one of them.
+ * Backward accumulates (+=) into the gradient tensors, which start at zero; {@link #zeroGradients()} clears them.
+ * Not thread-safe: one object per thread (CUDA work goes to the calling thread's stream).
+ */
+public final class DeviceLlama implements AutoCloseable {
+    /** Targets below zero are not predicted (prompt tokens, padding). */
+    public static final int IGNORE = LlamaModel.IGNORE;
+
+    private final Device device;
+    private final LlamaConfig cfg;
+    private final int maxBatch, maxT;
+    private final Scope owned = new Scope();
+    private final Map<String, Tensor> parameters = new LinkedHashMap<>(), gradients = new LinkedHashMap<>();
+    private final Map<String, HybridWeight> hybrids = new LinkedHashMap<>();
+    private final HybridConfig qft;                           // null: fp32 linear layers
+    private final Tensor embedding, classifier, finalNorm;    // (V, C), (V, C) (the embedding when tied), (C)
+    private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
+    private final LayerWeights[] layer;
+    private final LayerTensors[] dLayer;
+    private final boolean recompute;
+    private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
+    private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
+    private final Tensor xf, rstdF, logits, losses, dlogits;  // (n, C), (n), (n, V), (n), (n, V)
+    private final Tensor ids, targetIds;                      // (n) I32
+    private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
+    // backward scratch
+    private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, dscores;
+    private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
+
+    private int batch, T, predicted;
+    private boolean forwardDone, withTargets;
+    private double lossSum;
+    private float[] positionLosses = new float[0];
+
+    /** Copies the weights (any {@link WeightMatrix}, read row by row as fp32) and allocates for (maxBatch, maxT). */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT) {
+        this(weights, device, maxBatch, maxT, null, false);
+    }
+
+    /**
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int)}, with the blocks' linear layers quantized to QFT's hybrid
+     * INT8 format by qft (null keeps them fp32).
+     */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft) {
+        this(weights, device, maxBatch, maxT, qft, false);
+    }
+
+    /**
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig)}; with recompute, only each block's input is
+     * kept and the block is run again during backward (activation checkpointing, as {@link LlamaModel}'s option): one
+     * block's activations instead of one per layer, for a second forward pass.
+     */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute) {
+        LlamaConfig c = weights.config;
+        if (maxBatch <= 0 || maxT <= 0 || maxT > c.seqLen())
+            throw new IllegalArgumentException("DeviceLlama: need 0 < maxBatch and 0 < maxT <= seq_len " + c.seqLen() + ", got " + maxBatch + ", " + maxT);
+        this.device = device.requireUsable();
+        this.cfg = c;
+        this.maxBatch = maxBatch;
+        this.maxT = maxT;
+        this.qft = qft;
+        this.recompute = recompute;
+        try {
+            int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
+            long n = (long) maxBatch * maxT, scores = (long) maxBatch * c.nHeads() * maxT * maxT;
+            embedding = parameter("token_embedding", weights.tokenEmbedding);
+            layer = new LayerWeights[L];
+            dLayer = new LayerTensors[L];
+            for (int l = 0; l < L; l++) {
+                LlamaWeights.Layer y = weights.layers[l];
+                String p = "layers." + l + ".";
+                layer[l] = new LayerWeights(parameter(p + "attention_norm", y.attentionNorm), blockLinear(p + "wq", y.wq), blockLinear(p + "wk", y.wk),
+                        blockLinear(p + "wv", y.wv), blockLinear(p + "wo", y.wo), parameter(p + "ffn_norm", y.ffnNorm), blockLinear(p + "w1", y.w1),
+                        blockLinear(p + "w2", y.w2), blockLinear(p + "w3", y.w3));
+                dLayer[l] = new LayerTensors(gradients.get(p + "attention_norm"), gradients.get(p + "wq"), gradients.get(p + "wk"),
+                        gradients.get(p + "wv"), gradients.get(p + "wo"), gradients.get(p + "ffn_norm"), gradients.get(p + "w1"),
+                        gradients.get(p + "w2"), gradients.get(p + "w3"));
+            }
+            finalNorm = parameter("final_norm", weights.finalNorm);
+            classifier = c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
+            dEmbedding = gradients.get("token_embedding");
+            dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
+            dFinalNorm = gradients.get("final_norm");
+
+            acts = new BlockBuffers[recompute ? 1 : L];
+            for (int l = 0; l < acts.length; l++) acts[l] = new BlockBuffers(n, dim, kv, h, scores);
+            residual = new Tensor[L + 1];
+            for (int l = 0; l <= L; l++) residual[l] = alloc(DType.F32, n, dim);
+            xf = alloc(DType.F32, n, dim);
+            rstdF = alloc(DType.F32, n);
+            logits = alloc(DType.F32, n, v);
+            losses = alloc(DType.F32, n);
+            dlogits = alloc(DType.F32, n, v);
+            ids = alloc(DType.I32, n);
+            targetIds = alloc(DType.I32, n);
+            float[][] tables = DeviceOps.ropeTables(c, maxT);
+            ropeCos = owned.add(Tensor.of(device, tables[0], maxT, c.headSize() / 2));
+            ropeSin = owned.add(Tensor.of(device, tables[1], maxT, c.headSize() / 2));
+            dx = alloc(DType.F32, n, dim);
+            dxn = alloc(DType.F32, n, dim);
+            dq = alloc(DType.F32, n, dim);
+            dk = alloc(DType.F32, n, kv);
+            dv = alloc(DType.F32, n, kv);
+            dao = alloc(DType.F32, n, dim);
+            dg = alloc(DType.F32, n, h);
+            dh1 = alloc(DType.F32, n, h);
+            dh3 = alloc(DType.F32, n, h);
+            dscores = alloc(DType.F32, scores);
+            dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(dim, h));
+        } catch (RuntimeException | Error e) {
+            owned.close();
+            throw e;
+        }
+    }
+
+    /** A linear layer y = x Wᵀ of a block: fp32 or QFT's hybrid INT8. */
+    private interface Linear {
+        void forward(Tensor x, int n, Tensor y);
+
+        void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate);
+    }
+
+    private record Fp32Linear(Tensor w) implements Linear {
+        public void forward(Tensor x, int n, Tensor y) { linear(x, w, n, y, false); }
+
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { linearBackwardInput(dy, w, n, dx, accumulate); }
+    }
+
+    private final class HybridLinear implements Linear {
+        final QftLinear q;
+
+        HybridLinear(QftLinear q) { this.q = q; }
+
+        public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
+
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { q.backwardInput(dy, n, dx, accumulate, dequantized); }
+    }
+
+    /** One block's weights. */
+    private record LayerWeights(Tensor attentionNorm, Linear wq, Linear wk, Linear wv, Linear wo, Tensor ffnNorm, Linear w1, Linear w2, Linear w3) {}
+
+    /** One block's gradients. */
+    private record LayerTensors(Tensor attentionNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor ffnNorm, Tensor w1, Tensor w2, Tensor w3) {}
+
+    /** What one block keeps from forward for its backward, for n = B*T tokens (see the Java engine's BlockActivations). */
+    private final class BlockBuffers {
+        final Tensor xn1, rstd1; // (n, C), (n): attention RMSNorm output and its 1/rms
+        final Tensor q, k, v;    // (n, C), (n, KV), (n, KV): projections, q and k after RoPE
+        final Tensor att;        // (B, nHeads, T, T): softmax probabilities
+        final Tensor ao, x2;     // (n, C): attention output before wo; the residual after attention
+        final Tensor xn2, rstd2; // (n, C), (n): FFN RMSNorm output and its 1/rms
+        final Tensor h1, h3, g;  // (n, H): w1 x, w3 x, silu(w1 x) * w3 x
+
+        BlockBuffers(long n, int dim, int kv, int h, long scores) {
+            xn1 = alloc(DType.F32, n, dim);
+            rstd1 = alloc(DType.F32, n);
+            q = alloc(DType.F32, n, dim);
+            k = alloc(DType.F32, n, kv);
+            v = alloc(DType.F32, n, kv);
+            att = alloc(DType.F32, scores);
+            ao = alloc(DType.F32, n, dim);
+            x2 = alloc(DType.F32, n, dim);
+            xn2 = alloc(DType.F32, n, dim);
+            rstd2 = alloc(DType.F32, n);
+            h1 = alloc(DType.F32, n, h);
+            h3 = alloc(DType.F32, n, h);
+            g = alloc(DType.F32, n, h);
+        }
+    }
+
+    public Device device() { return device; }
+
+    public LlamaConfig config() { return cfg; }
+
+    /**
+     * Runs the forward pass. tokens: (batch, T) row-major ids; targets: (batch, T) ids to predict at each position or
+     * {@link #IGNORE} (any negative value), or null for logits only.
+     *
+     * @return the mean cross-entropy over the predicted positions (0 when there are none or targets is null)
+     */
+    public float forward(int[] tokens, int[] targets, int batch, int T) {
+        validate(tokens, targets, batch, T);
+        int n = batch * T, c = cfg.dim(), vocab = cfg.vocabSize(), L = cfg.nLayers();
+        this.batch = batch;
+        this.T = T;
+        forwardDone = false;
+        upload(ids, tokens, n);
+        DeviceOps.embeddingForward(embedding, ids, n, residual[0]);
+        for (int l = 0; l < L; l++) blockForward(l, residual[l], residual[l + 1]);
+        rmsnormForward(residual[L], finalNorm, n, cfg.normEps(), xf, rstdF);
+        linear(xf, classifier, n, logits, false);
+        withTargets = targets != null;
+        predicted = 0;
+        lossSum = 0;
+        if (withTargets) {
+            for (int i = 0; i < n; i++) if (targets[i] >= 0) predicted++;
+            upload(targetIds, targets, n);
+            // The mean loss's gradient is known now: dlogits = (softmax - onehot) / predicted, kept for backward.
+            DeviceOps.crossEntropy(logits, targetIds, n, vocab, predicted == 0 ? 0f : 1f / predicted, losses, dlogits);
+            positionLosses = read(losses, n);
+            for (int i = 0; i < n; i++) lossSum += positionLosses[i];
+        }
+        forwardDone = true;
+        return predicted == 0 ? 0f : (float) (lossSum / predicted);
+    }
+
+    /** Logits (batch*T, V) of the last forward, copied to the heap. */
+    public float[] logits() {
+        requireForward("logits");
+        return read(logits, (long) batch * T * cfg.vocabSize());
+    }
+
+    /** Sum of -log p(target) over predicted positions of the last forward (double precision). */
+    public double lossSum() { return lossSum; }
+
+    /** Number of predicted (non-ignored) positions in the last forward. */
+    public int predictedCount() { return predicted; }
+
+    /** -log p(target) per position of the last forward, 0 where ignored; (batch*T). */
+    public float[] positionLosses() { return positionLosses.clone(); }
+
+    /** Accumulates the gradient of the last forward's mean loss (which must have had targets) into every gradient tensor. */
+    public void backward() {
+        if (!forwardDone || !withTargets) throw new IllegalStateException("backward: run forward with targets first");
+        forwardDone = false;
+        int n = batch * T, L = cfg.nLayers();
+        linearBackwardInput(dlogits, classifier, n, dxn, false);
+        linearBackwardWeight(dlogits, xf, n, dClassifier, true);
+        zero(dx);
+        rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
+        for (int l = L - 1; l >= 0; l--) {
+            if (recompute) blockForward(l, residual[l], residual[l + 1]);
+            blockBackward(l, residual[l]);
+        }
+        DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
+    }
+
+    /** Sets every gradient tensor to zero. */
+    public void zeroGradients() {
+        for (Tensor g : gradients.values()) zero(g);
+    }
+
+    /**
+     * Parameter names in forward order: token_embedding, per layer attention_norm wq wk wv wo ffn_norm w1 w2 w3, final_norm,
+     * then classifier when it is not tied to the embedding.
+     */
+    public Iterable<String> parameterNames() { return Collections.unmodifiableSet(gradients.keySet()); }
+
+    /** The live fp32 device tensor of a parameter (owned by this model); hybrid INT8 weights are {@link #hybridWeight}. */
+    public Tensor parameter(String name) {
+        if (hybrids.containsKey(name)) throw new IllegalArgumentException("DeviceLlama: '" + name + "' is a hybrid INT8 weight; use hybridWeight");
+        return lookup(parameters, name);
+    }
+
+    /** The live hybrid INT8 weight of a block's linear layer when built with a {@link HybridConfig} (owned by this model). */
+    public HybridWeight hybridWeight(String name) {
+        HybridWeight w = hybrids.get(name);
+        if (w == null) throw new IllegalArgumentException("DeviceLlama: no hybrid INT8 weight '" + name + "'; known: " + hybrids.keySet());
+        return w;
+    }
+
+    /** The live device tensor of a parameter's gradient (owned by this model), same shape as the parameter. */
+    public Tensor gradient(String name) { return lookup(gradients, name); }
+
+    @Override
+    public void close() {
+        owned.close();
+    }
+
+    private void blockForward(int l, Tensor xIn, Tensor xOut) {
+        LayerWeights y = layer[l];
+        BlockBuffers a = act(l);
+        int n = batch * T, hs = cfg.headSize();
+        long c = cfg.dim();
+        rmsnormForward(xIn, y.attentionNorm, n, cfg.normEps(), a.xn1, a.rstd1);
+        y.wq.forward(a.xn1, n, a.q);
+        y.wk.forward(a.xn1, n, a.k);
+        y.wv.forward(a.xn1, n, a.v);
+        rope(a.q, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
+        rope(a.k, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
+        attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.att, a.ao);
+        y.wo.forward(a.ao, n, a.x2);
+        residualAdd(a.x2, xIn, n * c);
+        rmsnormForward(a.x2, y.ffnNorm, n, cfg.normEps(), a.xn2, a.rstd2);
+        y.w1.forward(a.xn2, n, a.h1);
+        y.w3.forward(a.xn2, n, a.h3);
+        DeviceOps.swigluForward(a.h1, a.h3, (long) n * cfg.hiddenDim(), a.g);
+        y.w2.forward(a.g, n, xOut);
+        residualAdd(xOut, a.x2, n * c);
+    }
+
+    /** On entry dx holds d loss / d (block output); on return d loss / d (block input). */
+    private void blockBackward(int l, Tensor xIn) {
+        LayerWeights y = layer[l];
+        LayerTensors d = dLayer[l];
+        BlockBuffers a = act(l);
+        int n = batch * T, hs = cfg.headSize();
+        // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2)
+        y.w2.backwardInput(dx, n, dg, false);
+        linearBackwardWeight(dx, a.g, n, d.w2, true);
+        DeviceOps.swigluBackward(dg, a.h1, a.h3, (long) n * cfg.hiddenDim(), dh1, dh3);
+        y.w3.backwardInput(dh3, n, dxn, false);
+        linearBackwardWeight(dh3, a.xn2, n, d.w3, true);
+        y.w1.backwardInput(dh1, n, dxn, true);
+        linearBackwardWeight(dh1, a.xn2, n, d.w1, true);
+        rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
+        // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
+        y.wo.backwardInput(dx, n, dao, false);
+        linearBackwardWeight(dx, a.ao, n, d.wo, true);
+        attentionBackward(dao, a.q, a.k, a.v, a.att, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, dscores, dq, dk, dv);
+        rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
+        rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
+        y.wv.backwardInput(dv, n, dxn, false);
+        linearBackwardWeight(dv, a.xn1, n, d.wv, true);
+        y.wk.backwardInput(dk, n, dxn, true);
+        linearBackwardWeight(dk, a.xn1, n, d.wk, true);
+        y.wq.backwardInput(dq, n, dxn, true);
+        linearBackwardWeight(dq, a.xn1, n, d.wq, true);
+        rmsnormBackward(dxn, xIn, y.attentionNorm, a.rstd1, n, dx, d.attentionNorm);
+    }
+
+    private BlockBuffers act(int l) {
+        return recompute ? acts[0] : acts[l];
+    }
+
+    private void validate(int[] tokens, int[] targets, int batch, int T) {
+        if (embedding.isClosed()) throw new IllegalStateException("DeviceLlama: use after close");
+        if (batch <= 0 || batch > maxBatch || T <= 0 || T > maxT)
+            throw new IllegalArgumentException("forward: batch " + batch + " x T " + T + " exceeds the capacity " + maxBatch + " x " + maxT);
+        int n = batch * T, vocab = cfg.vocabSize();
+        if (tokens == null || tokens.length < n || (targets != null && targets.length < n))
+            throw new IllegalArgumentException("forward: (batch " + batch + ", T " + T + ") needs " + n + " tokens and targets, got "
+                    + (tokens == null ? 0 : tokens.length) + " and " + (targets == null ? 0 : targets.length));
+        for (int i = 0; i < n; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab)
+                throw new IllegalArgumentException("forward: token " + tokens[i] + " at " + i + " of (batch " + batch + ", T " + T + ") is outside [0, " + vocab + ")");
+            if (targets != null && targets[i] >= vocab)
+                throw new IllegalArgumentException("forward: target " + targets[i] + " at " + i + " of (batch " + batch + ", T " + T + ") is outside [0, " + vocab + ")");
+        }
+    }
+
+    private void requireForward(String what) {
+        if (batch == 0) throw new IllegalStateException(what + ": run forward first");
+    }
+
+    private Tensor parameter(String name, WeightMatrix m) {
+        float[] values = new float[Math.multiplyExact(m.rows(), m.cols())];
+        for (int r = 0; r < m.rows(); r++) m.row(r, values, r * m.cols());
+        return register(name, values, m.rows(), m.cols());
+    }
+
+    private Linear blockLinear(String name, WeightMatrix m) {
+        Tensor w = parameter(name, m);
+        if (qft == null) return new Fp32Linear(w);
+        HybridWeight h = owned.add(HybridWeight.quantize(w, qft));
+        parameters.remove(name);
+        w.close();
+        hybrids.put(name, h);
+        return new HybridLinear(owned.add(new QftLinear(h, maxBatch * maxT)));
+    }
+
+    private Tensor parameter(String name, float[] vector) {
+        return register(name, vector, vector.length);
+    }
+
+    private Tensor register(String name, float[] values, long... shape) {
+        Tensor p = owned.add(Tensor.of(device, values, shape));
+        parameters.put(name, p);
+        gradients.put(name, alloc(DType.F32, shape));
+        return p;
+    }
+
+    private Tensor alloc(DType dtype, long... shape) {
+        return owned.add(Tensor.zeros(device, dtype, shape));
+    }
+
+    private void upload(Tensor dst, int[] values, int n) {
+        NativeStatus.check(CoreNative.qft_copy_from_host(device.nativeId(), dst.address(), values, 4L * n), "uploading " + n + " ids into " + dst);
+    }
+
+    private float[] read(Tensor src, long count) {
+        float[] out = new float[Math.toIntExact(count)];
+        NativeStatus.check(CoreNative.qft_copy_to_host(device.nativeId(), out, src.address(), 4L * count), "reading " + count + " values of " + src);
+        return out;
+    }
+
+    private static void zero(Tensor t) {
+        NativeStatus.check(CoreNative.qft_memset_zero(t.device().nativeId(), t.address(), t.byteSize()), "zeroing " + t);
+    }
+
+    private static Tensor lookup(Map<String, Tensor> map, String name) {
+        Tensor t = map.get(name);
+        if (t == null) throw new IllegalArgumentException("DeviceLlama: no parameter '" + name + "'; known: " + map.keySet());
+        return t;
+    }
+}

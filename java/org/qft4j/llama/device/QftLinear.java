@@ -1,0 +1,103 @@
+package org.qft4j.llama.device;
+
+import org.qft4j.Device;
+import org.qft4j.NativeStatus;
+import org.qft4j.Natives;
+import org.qft4j.nativ.EngineNative;
+import org.qft4j.nativ.MatmulNative;
+import org.qft4j.nativ.QftNative;
+import org.qft4j.nativ.QuantNative;
+import org.qft4j.qft.HybridWeight;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Tensor;
+
+/**
+ * QFT's INT8 linear layer y = x Wᵀ for a hybrid weight W = D + S (INT8 dense codes with per-row scales plus fp32
+ * outliers; QFT, arXiv 2310.07147, sec. 3): the activations are quantized per token (absmax, LLM.int8() vector-wise,
+ * arXiv 2208.07339), the dense part runs as an INT8 GEMM with int32 accumulation scaled by both scale vectors, and
+ * the outliers add their fp32 product with the unquantized activations:
+ * <pre>  y[t, r] = sx[t] * sw[r] * sum_c qx[t, c] * D[r, c]  +  sum_{(r, c) in S} S[r, c] * x[t, c]</pre>
+ * The input gradient dx = dy W uses the dequantized weight (an fp32 scratch of one matrix); the weight gradient is the
+ * fp32 dyᵀ x of {@link DeviceOps#linearBackwardWeight}, which QFT's optimizer turns into an INT8 gradient.
+ *
+ * <p>Owns only its activation workspace for up to maxTokens rows (closed by {@link #close()}); the weight belongs to the caller.
+ */
+public final class QftLinear implements AutoCloseable {
+    private final HybridWeight w;
+    private final int maxTokens;
+    private final Tensor xq;     // (maxTokens, in) I8: activation codes
+    private final Tensor xScale; // (maxTokens) F32: per-token scales
+
+    public QftLinear(HybridWeight weight, int maxTokens) {
+        if (maxTokens <= 0) throw new IllegalArgumentException("QftLinear: maxTokens must be positive, got " + maxTokens);
+        Natives.load(EngineNative.class);
+        Natives.load(MatmulNative.class);
+        Natives.load(QftNative.class);
+        Natives.load(QuantNative.class);
+        this.w = weight;
+        this.maxTokens = maxTokens;
+        this.xq = Tensor.empty(weight.device(), DType.I8, maxTokens, weight.cols());
+        try {
+            this.xScale = Tensor.empty(weight.device(), DType.F32, maxTokens);
+        } catch (RuntimeException e) {
+            xq.close();
+            throw e;
+        }
+    }
+
+    public HybridWeight weight() { return w; }
+
+    /** y (n, out) = x (n, in) · Wᵀ (overwrites y). x must be finite (a NaN/Inf row is an error naming the row count). */
+    public void forward(Tensor x, int n, Tensor y) {
+        String op = "QftLinear.forward";
+        checkTokens(op, n);
+        Device d = w.device();
+        long in = w.cols(), out = w.rows();
+        need(op, "x", x, n * in, d);
+        need(op, "y", y, n * out, d);
+        int dev = d.nativeId();
+        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(dev, x.address(), n, in, xq.address(), xScale.address()),
+                op + ": quantizing x (" + n + ", " + in + ")");
+        NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, xq.address(), xScale.address(), w.codes().address(), w.scales().address(),
+                0L, y.address(), 0, 0, n, out, in), op + ": INT8 GEMM (" + n + ", " + in + ") x (" + out + ", " + in + ")ᵀ");
+        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, out, in, w.rowPtr().address(), w.colIdx().address(), w.values().address(),
+                x.address(), n, y.address()), op + ": outliers of " + w);
+    }
+
+    /**
+     * dx (n, in) (+)= dy (n, out) · W with W dequantized into scratch (at least out*in F32 elements, e.g. one buffer
+     * shared by every layer).
+     */
+    public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate, Tensor scratch) {
+        String op = "QftLinear.backwardInput";
+        checkTokens(op, n);
+        Device d = w.device();
+        long in = w.cols(), out = w.rows();
+        need(op, "dy", dy, n * out, d);
+        need(op, "dx", dx, n * in, d);
+        need(op, "scratch", scratch, out * in, d);
+        int dev = d.nativeId();
+        NativeStatus.check(QftNative.qft_hybrid_dequantize(dev, out, in, w.codes().address(), w.scales().address(), w.rowPtr().address(),
+                w.colIdx().address(), w.values().address(), scratch.address()), op + ": dequantizing " + w);
+        NativeStatus.check(EngineNative.qft_matmul_f32_nn(dev, dy.address(), scratch.address(), n, out, in, dx.address(), accumulate ? 1 : 0),
+                op + ": dy (" + n + ", " + out + ") · W (" + out + ", " + in + ")");
+    }
+
+    @Override
+    public void close() {
+        try (Tensor a = xq; Tensor b = xScale) {
+            // both closed, in reverse order
+        }
+    }
+
+    private void checkTokens(String op, int n) {
+        if (xq.isClosed()) throw new IllegalStateException(op + ": use after close");
+        if (n < 0 || n > maxTokens) throw new IllegalArgumentException(op + ": " + n + " tokens exceed the capacity " + maxTokens);
+    }
+
+    private static void need(String op, String name, Tensor t, long elements, Device device) {
+        if (t.dtype() != DType.F32 || !t.device().equals(device) || t.numel() < elements)
+            throw new IllegalArgumentException(op + ": " + name + " must be a F32 tensor on " + device + " with at least " + elements
+                    + " elements, got " + t);
+    }
+}

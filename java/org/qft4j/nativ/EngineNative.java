@@ -1,0 +1,50 @@
+package org.qft4j.nativ;
+
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP binding of the LLaMA engine's fp32 ops: {@code native/include/qft4j/embedding.h}, {@code rmsnorm.h},
+ * {@code rope.h}, {@code attention.h}, {@code swiglu.h}, {@code cross_entropy.h}, {@code matmul_f32.h} and
+ * {@code residual.h}. Each runs the C++ reference on the CPU (device -1) or the CUDA kernel on a GPU. Addresses are
+ * (device, int64) pairs from {@link CoreNative#qft_alloc}; load through {@link org.qft4j.Natives}.
+ */
+@Platform(include = {"qft4j/embedding.h", "qft4j/rmsnorm.h", "qft4j/rope.h", "qft4j/attention.h", "qft4j/swiglu.h",
+        "qft4j/cross_entropy.h", "qft4j/matmul_f32.h", "qft4j/residual.h"}, link = "qft4j")
+public final class EngineNative {
+    private EngineNative() {}
+
+    public static final int QFT_ROPE_ADJACENT_PAIRS = 0;
+    public static final int QFT_ROPE_ROTATE_HALF = 1;
+
+    public static native int qft_embedding_forward(int device, long table, long vocab, long dim, long ids, long n, long out);
+
+    public static native int qft_embedding_backward(int device, long dout, long ids, long n, long vocab, long dim, long dtable);
+
+    public static native int qft_rmsnorm_forward(int device, long x, long w, long n, long c, float eps, long y, long rstd);
+
+    public static native int qft_rmsnorm_backward(int device, long dy, long x, long w, long rstd, long n, long c, long dx, long dw);
+
+    public static native int qft_rope(int device, long x, long n, long T, long heads, long headSize, int layout, long cos,
+            long sin, int inverse);
+
+    public static native int qft_attention_forward(int device, long q, long k, long v, long B, long T, long nh, long nkv,
+            long hs, long att, long out);
+
+    public static native int qft_attention_backward(int device, long dout, long q, long k, long v, long att, long B, long T,
+            long nh, long nkv, long hs, long scratch, long dq, long dk, long dv);
+
+    public static native int qft_swiglu_forward(int device, long h1, long h3, long n, long g);
+
+    public static native int qft_swiglu_backward(int device, long dg, long h1, long h3, long n, long dh1, long dh3);
+
+    public static native int qft_cross_entropy(int device, long logits, long targets, long n, long vocab, float dscale,
+            long losses, long dlogits);
+
+    public static native int qft_matmul_f32_nt(int device, long x, long w, long n, long out, long in, long y, int accumulate);
+
+    public static native int qft_matmul_f32_nn(int device, long dy, long w, long n, long out, long in, long dx, int accumulate);
+
+    public static native int qft_matmul_f32_tn(int device, long dy, long x, long n, long out, long in, long dw, int accumulate);
+
+    public static native int qft_residual_add(int device, long y, long x, long n);
+}

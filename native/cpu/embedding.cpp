@@ -1,0 +1,77 @@
+// Token embedding lookup and gradient scatter-add: plain references and the device dispatch.
+// Reference: llama2.c `forward` (row copy), llm.c `encoder_backward`. CUDA twin: native/cuda/embedding.cu.
+#include <cstring>
+
+#include "../common/internal.h"
+#include "engine_util.h"
+#include "parallel.h"
+#include "qft4j/embedding.h"
+
+namespace qft {
+
+// Returns the number of ids outside [0, vocab); their rows of out are left untouched.
+int64_t embedding_forward_ref(const float* table, int64_t vocab, int64_t dim, const int32_t* ids, int64_t n, float* out) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (ids[i] < 0 || ids[i] >= vocab) {
+            ++bad;
+            continue;
+        }
+        std::memcpy(out + i * dim, table + ids[i] * dim, dim * sizeof(float));
+    }
+    return bad;
+}
+
+// Columns [c0, c1) of dtable[ids[i], :] += dout[i, :], summed in order of i.
+int64_t embedding_backward_ref(const float* dout, const int32_t* ids, int64_t n, int64_t vocab, int64_t dim, int64_t c0,
+                               int64_t c1, float* dtable) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (ids[i] < 0 || ids[i] >= vocab) {
+            ++bad;
+            continue;
+        }
+        float* row = dtable + ids[i] * dim;
+        const float* g = dout + i * dim;
+        for (int64_t c = c0; c < c1; ++c) row[c] += g[c];
+    }
+    return bad;
+}
+
+}  // namespace qft
+
+static int bad_ids(const char* fn, int64_t bad, int64_t n, int64_t vocab) {
+    return qft_set_error(QFT_EINVAL, "%s: %lld of %lld ids are outside [0, %lld)", fn, (long long)bad, (long long)n,
+                         (long long)vocab);
+}
+
+extern "C" int qft_embedding_forward(int32_t device, int64_t table, int64_t vocab, int64_t dim, int64_t ids, int64_t n,
+                                     int64_t out) {
+    if (table == 0 || ids == 0 || out == 0 || vocab <= 0 || dim <= 0 || n < 0)
+        return qft_set_error(QFT_EINVAL, "qft_embedding_forward: bad arguments (table (%lld, %lld), n %lld, null pointer?)",
+                             (long long)vocab, (long long)dim, (long long)n);
+    if (device != QFT_DEVICE_CPU) return qft::cuda_call("qft_cuda_embedding_forward", device, table, vocab, dim, ids, n, out);
+    return qft::guarded("qft_embedding_forward", [&] {
+        int64_t bad = qft::embedding_forward_ref(qft::ptr<float>(table), vocab, dim, qft::ptr<int32_t>(ids), n, qft::ptr<float>(out));
+        return bad > 0 ? bad_ids("qft_embedding_forward", bad, n, vocab) : QFT_OK;
+    });
+}
+
+extern "C" int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab, int64_t dim,
+                                      int64_t dtable) {
+    if (dout == 0 || ids == 0 || dtable == 0 || vocab <= 0 || dim <= 0 || n < 0)
+        return qft_set_error(QFT_EINVAL, "qft_embedding_backward: bad arguments (dtable (%lld, %lld), n %lld, null pointer?)",
+                             (long long)vocab, (long long)dim, (long long)n);
+    if (device != QFT_DEVICE_CPU) return qft::cuda_call("qft_cuda_embedding_backward", device, dout, ids, n, vocab, dim, dtable);
+    return qft::guarded("qft_embedding_backward", [&] {
+        const int32_t* id = qft::ptr<int32_t>(ids);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < n; ++i) bad += id[i] < 0 || id[i] >= vocab;
+        if (bad > 0) return bad_ids("qft_embedding_backward", bad, n, vocab);
+        // Split by columns: threads never share an output element, and each sums over i in order.
+        qft::parallel_for(dim, qft::grain_for(n), [&](int64_t c0, int64_t c1) {
+            qft::embedding_backward_ref(qft::ptr<float>(dout), id, n, vocab, dim, c0, c1, qft::ptr<float>(dtable));
+        });
+        return QFT_OK;
+    });
+}

@@ -1,0 +1,69 @@
+// Token embedding lookup and gradient scatter-add on the GPU; the CPU references are in
+// native/cpu/embedding.cpp. The backward gives each thread one column and sums over tokens in order,
+// so a repeated id accumulates deterministically, exactly as the CPU does (no atomics).
+#include "engine.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void embedding_forward_kernel(const float* __restrict__ table, int64_t vocab, int64_t dim,
+                                         const int32_t* __restrict__ ids, int64_t n, float* __restrict__ out, int* bad) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n * dim; e += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = e / dim, c = e % dim;
+        int32_t id = ids[i];
+        if (id < 0 || id >= vocab) {
+            if (c == 0) atomicAdd(bad, 1);
+            continue;
+        }
+        out[e] = table[id * dim + c];
+    }
+}
+
+__global__ void embedding_backward_kernel(const float* __restrict__ dout, const int32_t* __restrict__ ids, int64_t n,
+                                          int64_t vocab, int64_t dim, float* __restrict__ dtable, int* bad) {
+    const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (c >= dim) return;
+    for (int64_t i = 0; i < n; ++i) {
+        int32_t id = ids[i];
+        if (id < 0 || id >= vocab) {
+            if (c == 0) atomicAdd(bad, 1);
+            continue;
+        }
+        dtable[id * dim + c] += dout[i * dim + c];
+    }
+}
+
+int bad_ids(const char* fn, int bad, int64_t n, int64_t vocab) {
+    return qft_set_error(QFT_EINVAL, "%s: %d of %lld ids are outside [0, %lld)", fn, bad, (long long)n, (long long)vocab);
+}
+
+}  // namespace
+
+extern "C" QFT_API int qft_cuda_embedding_forward(int32_t device, int64_t table, int64_t vocab, int64_t dim, int64_t ids,
+                                                  int64_t n, int64_t out) {
+    if (n == 0) return QFT_OK;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    qft::BadCount bad;
+    if (int st = bad.init()) return st;
+    embedding_forward_kernel<<<qft::grid_1d(n * dim, kThreads), kThreads, 0, qft::stream()>>>(
+        qft::ptr<const float>(table), vocab, dim, qft::ptr<const int32_t>(ids), n, qft::ptr<float>(out), bad.ptr);
+    QFT_LAUNCH_CHECK("embedding_forward_kernel");
+    int count = 0;
+    if (int st = bad.read(&count)) return st;
+    return count > 0 ? bad_ids("qft_embedding_forward", count, n, vocab) : QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab,
+                                                   int64_t dim, int64_t dtable) {
+    if (n == 0) return QFT_OK;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    qft::BadCount bad;
+    if (int st = bad.init()) return st;
+    embedding_backward_kernel<<<static_cast<unsigned>(qft::ceil_div(dim, kThreads)), kThreads, 0, qft::stream()>>>(
+        qft::ptr<const float>(dout), qft::ptr<const int32_t>(ids), n, vocab, dim, qft::ptr<float>(dtable), bad.ptr);
+    QFT_LAUNCH_CHECK("embedding_backward_kernel");
+    int count = 0;
+    if (int st = bad.read(&count)) return st;
+    return count > 0 ? bad_ids("qft_embedding_backward", count, n, vocab) : QFT_OK;
+}

@@ -1,0 +1,27 @@
+/* Token embedding lookup and its gradient (the first layer of a LLaMA model; reference: llama2.c
+ * `forward` copies `token_embedding_table + token * dim`, llm.c `encoder_forward/backward`).
+ *
+ * table, dtable: (vocab, dim) fp32 row-major; ids: (n) int32, each in [0, vocab);
+ * out, dout: (n, dim) fp32 row-major.
+ *   forward:  out[i, :] = table[ids[i], :]
+ *   backward: dtable[ids[i], :] += dout[i, :]   (accumulates; a repeated id sums its rows in order of i,
+ *             on both backends, so the result is deterministic)
+ * An id outside [0, vocab) makes the call return QFT_EINVAL (its row is left untouched). */
+#ifndef QFT4J_EMBEDDING_H
+#define QFT4J_EMBEDDING_H
+
+#include "qft4j/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+QFT_API int qft_embedding_forward(int32_t device, int64_t table, int64_t vocab, int64_t dim, int64_t ids, int64_t n,
+                                  int64_t out);
+QFT_API int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab, int64_t dim,
+                                   int64_t dtable);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

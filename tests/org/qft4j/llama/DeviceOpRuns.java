@@ -1,0 +1,114 @@
+package org.qft4j.llama;
+
+import org.qft4j.Device;
+import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+
+/** Runs each engine op on one device from host inputs and returns its outputs; shared by the CPU and GPU op tests. */
+final class DeviceOpRuns {
+    private DeviceOpRuns() {}
+
+    /** {out (n, C), dtable (V, C)}: lookup, then dtable0 + the scatter-add of dout. */
+    static float[][] embedding(Device d, float[] table, int vocab, int c, int[] ids, float[] dout, float[] dtable0) {
+        int n = ids.length;
+        try (Scope s = new Scope()) {
+            Tensor tab = s.add(Tensor.of(d, table, vocab, c)), id = s.add(Tensor.of(d, ids, n));
+            Tensor out = s.add(Tensor.zeros(d, DType.F32, n, c));
+            DeviceOps.embeddingForward(tab, id, n, out);
+            Tensor g = s.add(Tensor.of(d, dout, n, c)), dt = s.add(Tensor.of(d, dtable0, vocab, c));
+            DeviceOps.embeddingBackward(g, id, n, dt);
+            return new float[][] {out.toFloats(), dt.toFloats()};
+        }
+    }
+
+    /** {y, rstd, dx0 + dx, dw0 + dw}. */
+    static float[][] rmsnorm(Device d, float[] x, float[] w, float[] dy, float[] dx0, float[] dw0, int n, int c, float eps) {
+        try (Scope s = new Scope()) {
+            Tensor tx = s.add(Tensor.of(d, x, n, c)), tw = s.add(Tensor.of(d, w, c));
+            Tensor y = s.add(Tensor.zeros(d, DType.F32, n, c)), rstd = s.add(Tensor.zeros(d, DType.F32, n));
+            DeviceOps.rmsnormForward(tx, tw, n, eps, y, rstd);
+            Tensor tdy = s.add(Tensor.of(d, dy, n, c)), dx = s.add(Tensor.of(d, dx0, n, c)), dw = s.add(Tensor.of(d, dw0, c));
+            DeviceOps.rmsnormBackward(tdy, tx, tw, rstd, n, dx, dw);
+            return new float[][] {y.toFloats(), rstd.toFloats(), dx.toFloats(), dw.toFloats()};
+        }
+    }
+
+    /** x rotated in place (rows at positions r % T) with the tables of cfg. */
+    static float[] rope(Device d, float[] x, int n, int T, int heads, LlamaConfig cfg, boolean inverse) {
+        int hs = cfg.headSize();
+        float[][] tables = DeviceOps.ropeTables(cfg, T);
+        try (Scope s = new Scope()) {
+            Tensor tx = s.add(Tensor.of(d, x, n, (long) heads * hs));
+            Tensor cos = s.add(Tensor.of(d, tables[0], T, hs / 2)), sin = s.add(Tensor.of(d, tables[1], T, hs / 2));
+            DeviceOps.rope(tx, n, T, heads, hs, cfg.ropeLayout(), cos, sin, inverse);
+            return tx.toFloats();
+        }
+    }
+
+    /** {att, out, dq, dk, dv, score gradients}. */
+    static float[][] attention(Device d, float[] q, float[] k, float[] v, float[] dout, int batch, int T, int nh, int nkv, int hs) {
+        long n = (long) batch * T, scores = (long) batch * nh * T * T;
+        try (Scope s = new Scope()) {
+            Tensor tq = s.add(Tensor.of(d, q, n, (long) nh * hs)), tk = s.add(Tensor.of(d, k, n, (long) nkv * hs));
+            Tensor tv = s.add(Tensor.of(d, v, n, (long) nkv * hs)), tdo = s.add(Tensor.of(d, dout, n, (long) nh * hs));
+            Tensor att = s.add(Tensor.zeros(d, DType.F32, scores)), out = s.add(Tensor.zeros(d, DType.F32, n, (long) nh * hs));
+            DeviceOps.attentionForward(tq, tk, tv, batch, T, nh, nkv, hs, att, out);
+            Tensor scratch = s.add(Tensor.zeros(d, DType.F32, scores));
+            Tensor dq = s.add(Tensor.zeros(d, DType.F32, n, (long) nh * hs));
+            Tensor dk = s.add(Tensor.zeros(d, DType.F32, n, (long) nkv * hs)), dv = s.add(Tensor.zeros(d, DType.F32, n, (long) nkv * hs));
+            DeviceOps.attentionBackward(tdo, tq, tk, tv, att, batch, T, nh, nkv, hs, scratch, dq, dk, dv);
+            return new float[][] {att.toFloats(), out.toFloats(), dq.toFloats(), dk.toFloats(), dv.toFloats(), scratch.toFloats()};
+        }
+    }
+
+    /** {g, dh1, dh3}. */
+    static float[][] swiglu(Device d, float[] h1, float[] h3, float[] dg) {
+        int n = h1.length;
+        try (Scope s = new Scope()) {
+            Tensor a = s.add(Tensor.of(d, h1, n)), b = s.add(Tensor.of(d, h3, n)), g = s.add(Tensor.zeros(d, DType.F32, n));
+            DeviceOps.swigluForward(a, b, n, g);
+            Tensor tdg = s.add(Tensor.of(d, dg, n)), dh1 = s.add(Tensor.zeros(d, DType.F32, n)), dh3 = s.add(Tensor.zeros(d, DType.F32, n));
+            DeviceOps.swigluBackward(tdg, a, b, n, dh1, dh3);
+            return new float[][] {g.toFloats(), dh1.toFloats(), dh3.toFloats()};
+        }
+    }
+
+    /** {losses (n), dlogits (n, V)}. */
+    static float[][] crossEntropy(Device d, float[] logits, int[] targets, int vocab, float dscale) {
+        int n = targets.length;
+        try (Scope s = new Scope()) {
+            Tensor l = s.add(Tensor.of(d, logits, n, vocab)), t = s.add(Tensor.of(d, targets, n));
+            Tensor losses = s.add(Tensor.zeros(d, DType.F32, n)), dl = s.add(Tensor.zeros(d, DType.F32, n, vocab));
+            DeviceOps.crossEntropy(l, t, n, vocab, dscale, losses, dl);
+            return new float[][] {losses.toFloats(), dl.toFloats()};
+        }
+    }
+
+    /** {y (+)= x wᵀ, dx (+)= dy w, dw (+)= dyᵀ x} from the initial y0, dx0, dw0. */
+    static float[][] matmul(Device d, float[] x, float[] w, float[] dy, float[] y0, float[] dx0, float[] dw0, int n, int out, int in,
+                            boolean accumulate) {
+        try (Scope s = new Scope()) {
+            Tensor tx = s.add(Tensor.of(d, x, n, in)), tw = s.add(Tensor.of(d, w, out, in)), tdy = s.add(Tensor.of(d, dy, n, out));
+            Tensor y = s.add(Tensor.of(d, y0, n, out)), dx = s.add(Tensor.of(d, dx0, n, in)), dw = s.add(Tensor.of(d, dw0, out, in));
+            DeviceOps.linear(tx, tw, n, y, accumulate);
+            DeviceOps.linearBackwardInput(tdy, tw, n, dx, accumulate);
+            DeviceOps.linearBackwardWeight(tdy, tx, n, dw, accumulate);
+            return new float[][] {y.toFloats(), dx.toFloats(), dw.toFloats()};
+        }
+    }
+
+    static float[] residual(Device d, float[] y, float[] x) {
+        try (Scope s = new Scope()) {
+            Tensor ty = s.add(Tensor.of(d, y, y.length)), tx = s.add(Tensor.of(d, x, x.length));
+            DeviceOps.residualAdd(ty, tx, y.length);
+            return ty.toFloats();
+        }
+    }
+
+    /** A config whose heads, head size, sequence length and rope layout drive the Java Rope and Attention classes. */
+    static LlamaConfig config(int nh, int nkv, int hs, int T, RopeLayout layout) {
+        return new LlamaConfig(nh * hs, 8, 1, nh, nkv, 8, T, 1e-5f, 10000f, layout, false);
+    }
+}

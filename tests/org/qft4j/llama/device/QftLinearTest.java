@@ -1,0 +1,116 @@
+package org.qft4j.llama.device;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.qft4j.llama.device.Close.assertClose;
+import static org.qft4j.llama.device.Close.randn;
+
+import org.junit.jupiter.api.Test;
+import org.qft4j.Device;
+import org.qft4j.GpuTest;
+import org.qft4j.Gpus;
+import org.qft4j.Qft4jException;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.LeakCheck;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+
+/** QFT's INT8 linear layer against an independent Java statement of its arithmetic and against fp32. */
+class QftLinearTest {
+    private static final int N = 13, OUT = 70, IN = 96;
+
+    /** The definition: per-token absmax codes (round half even), int32 dot with the dense codes, both scales, plus outliers. */
+    static float[] expectedForward(float[] x, HybridWeight w) {
+        byte[] codes = w.codes().toBytes();
+        float[] scales = w.scales().toFloats(), values = w.values().toFloats();
+        int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
+        float[] y = new float[N * OUT];
+        for (int t = 0; t < N; t++) {
+            float max = 0;
+            for (int c = 0; c < IN; c++) max = Math.max(max, Math.abs(x[t * IN + c]));
+            float sx = max > 0 ? max / 127f : 1f;
+            int[] q = new int[IN];
+            for (int c = 0; c < IN; c++) q[c] = (int) Math.max(-127, Math.min(127, Math.rint(x[t * IN + c] / sx)));
+            for (int r = 0; r < OUT; r++) {
+                long dot = 0;
+                for (int c = 0; c < IN; c++) dot += (long) q[c] * codes[r * IN + c];
+                float v = sx * scales[r] * dot;
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) v += values[j] * x[t * IN + colIdx[j]];
+                y[t * OUT + r] = v;
+            }
+        }
+        return y;
+    }
+
+    /** {forward, backwardInput (dx0 + dy W)} on a device. */
+    static float[][] run(Device d, float[] x, float[] wts, float[] dy, float[] dx0) {
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(0.02)));
+            QftLinear lin = s.add(new QftLinear(w, N + 5));
+            Tensor tx = s.add(Tensor.of(d, x, N, IN)), y = s.add(Tensor.zeros(d, DType.F32, N + 5, OUT));
+            lin.forward(tx, N, y);
+            Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), dx = s.add(Tensor.of(d, dx0, N, IN));
+            lin.backwardInput(tdy, N, dx, true, s.add(Tensor.zeros(d, DType.F32, OUT * IN + 7)));
+            float[] yAll = y.toFloats();
+            return new float[][] {java.util.Arrays.copyOf(yAll, N * OUT), dx.toFloats(), expectedForward(x, w), s.add(w.dequantize()).toFloats()};
+        }
+    }
+
+    static float[] inputs(long seed, int n) {
+        float[] x = randn(n, seed, 1);
+        for (int i = 0; i < n; i += 41) x[i] *= 8; // a few large activations, as in LLMs
+        return x;
+    }
+
+    @Test
+    void forwardIsTheInt8ProductPlusOutliersAndBackwardUsesTheDequantizedWeight() {
+        float[] x = inputs(1, N * IN), wts = randn(OUT * IN, 2, 0.05), dy = randn(N * OUT, 3, 1), dx0 = randn(N * IN, 4, 1);
+        float[][] got = run(Device.CPU, x, wts, dy, dx0);
+        assertClose(got[2], got[0], 1e-5, "forward vs the definition");
+        float[] deq = got[3], fp32 = new float[N * OUT], dx = dx0.clone();
+        for (int t = 0; t < N; t++)
+            for (int r = 0; r < OUT; r++) {
+                float s = 0;
+                for (int c = 0; c < IN; c++) s += x[t * IN + c] * deq[r * IN + c];
+                fp32[t * OUT + r] = s;
+                for (int c = 0; c < IN; c++) dx[t * IN + c] += dy[t * OUT + r] * deq[r * IN + c];
+            }
+        // per-token INT8 activations: within a few code steps (1/127 of the row max) of the fp32 product
+        assertClose(fp32, got[0], 3e-2, "forward vs fp32 on the dequantized weight");
+        assertClose(dx, got[1], 1e-5, "dx += dy W");
+    }
+
+    @Test
+    void workspaceIsFreedAndBadInputsAreRejected() {
+        float[] x = inputs(5, N * IN), wts = randn(OUT * IN, 6, 0.05), dy = randn(N * OUT, 7, 1), dx0 = new float[N * IN];
+        LeakCheck.assertFlat(Device.CPU, 1, 3, i -> run(Device.CPU, x, wts, dy, dx0));
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(wts, OUT, IN, HybridConfig.DEFAULT));
+            QftLinear lin = s.add(new QftLinear(w, 4));
+            Tensor tx = s.add(Tensor.of(Device.CPU, x, N, IN)), y = s.add(Tensor.zeros(Device.CPU, DType.F32, N, OUT));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> lin.forward(tx, 5, y));
+            assertTrue(e.getMessage().contains("5 tokens exceed the capacity 4"), e.getMessage());
+            Tensor small = s.add(Tensor.zeros(Device.CPU, DType.F32, 2, OUT));
+            e = assertThrows(IllegalArgumentException.class, () -> lin.forward(tx, 3, small));
+            assertTrue(e.getMessage().contains("y must be a F32 tensor on cpu with at least 210 elements, got F32[2, 70]"), e.getMessage());
+            float[] bad = x.clone();
+            bad[IN + 3] = Float.NaN;
+            Tensor tbad = s.add(Tensor.of(Device.CPU, bad, N, IN));
+            Qft4jException q = assertThrows(Qft4jException.class, () -> lin.forward(tbad, 4, y));
+            assertTrue(q.getMessage().contains("NaN/Inf"), q.getMessage());
+        }
+    }
+
+    @Test
+    @GpuTest
+    void cudaMatchesCpu() {
+        Device gpu = Gpus.require();
+        float[] x = inputs(8, N * IN), wts = randn(OUT * IN, 9, 0.05), dy = randn(N * OUT, 10, 1), dx0 = randn(N * IN, 11, 1);
+        float[][] cpu = run(Device.CPU, x, wts, dy, dx0), cuda = run(gpu, x, wts, dy, dx0);
+        assertClose(cpu[3], cuda[3], 0, "hybrid quantization");
+        assertClose(cpu[0], cuda[0], 1e-5, "forward");
+        assertClose(cpu[1], cuda[1], 1e-5, "backward input");
+    }
+}
