@@ -9,7 +9,7 @@ import java.util.Set;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Perplexity;
-import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TextTokenizer;
 
 /** {@code eval --model M --tokenizer T --text FILE}: text perplexity with the reference protocol (see {@link Perplexity}). */
 final class EvalCommand {
@@ -18,9 +18,11 @@ final class EvalCommand {
     static int run(String[] args, PrintStream out) throws IOException {
         Options o = new Options("eval", args, Set.of("--model", "--tokenizer", "--text"));
         LlamaWeights w = ModelLoader.load(Path.of(o.required("--model")));
-        Tokenizer tok = Tokenizer.load(Path.of(o.required("--tokenizer")));
         String text = Files.readString(Path.of(o.required("--text")), StandardCharsets.UTF_8);
-        Perplexity.Result r = Perplexity.evaluate(w, tok, text);
+        Perplexity.Result r;
+        try (TextTokenizer tok = TextTokenizer.load(Path.of(o.required("--tokenizer")), w.config.vocabSize())) {
+            r = Perplexity.evaluate(w, tok, text);
+        }
         out.printf("paragraphs %d%npredicted_tokens %d%nmean_nll %.6f%nperplexity %.6f%n", r.paragraphs(), r.predicted(), r.meanNll(), r.perplexity());
         return 0;
     }

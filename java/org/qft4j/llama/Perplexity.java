@@ -30,7 +30,7 @@ public final class Perplexity {
         return out;
     }
 
-    public static Result evaluate(LlamaWeights weights, Tokenizer tokenizer, String text) {
+    public static Result evaluate(LlamaWeights weights, TextTokenizer tokenizer, String text) {
         List<int[]> encoded = new ArrayList<>();
         int longest = 1;
         for (String p : paragraphs(text)) {
