@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import org.qft4j.Device;
 import org.qft4j.checkpoint.CheckpointException;
+import org.qft4j.checkpoint.CheckpointStore;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.TextTokenizer;
@@ -44,6 +45,8 @@ final class TrainCommands {
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
             "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
+            "      --on-save-failure continue|stop  a checkpoint save that fails (full disk): warn and retry at the next",
+            "                          interval (default), or stop with the error; earlier checkpoints stay intact",
             "      --resume DIR        continue from DIR's newest valid checkpoint (default: DIR/checkpoints of --out,",
             "                          when it holds one; --resume none starts over)",
             "      writes DIR/model.bin, DIR/hf/ (Hugging Face LLaMA), DIR/model-int8.safetensors (INT8 hybrid) and",
@@ -108,6 +111,11 @@ final class TrainCommands {
                 case "--eval-seqs" -> b.evalSequences(integer(o, v));
                 case "--save-every" -> b.checkpointInterval(integer(o, v));
                 case "--keep" -> b.keepLast(integer(o, v));
+                case "--on-save-failure" -> b.onSaveFailure(switch (v) {
+                    case "continue" -> CheckpointStore.OnSaveFailure.CONTINUE;
+                    case "stop" -> CheckpointStore.OnSaveFailure.STOP;
+                    default -> throw new IllegalArgumentException("--on-save-failure: use continue or stop, got '" + v + "'");
+                });
                 case "--resume" -> resume = v;
                 case "--out" -> b.outputDir(Path.of(v));
                 case "--seed" -> b.seed(integer(o, v));

@@ -121,14 +121,27 @@ public final class HfTokenizer implements TextTokenizer {
         return eos;
     }
 
-    /** The ids the file's normalizer, pre-tokenizer and model give text; BOS/EOS added here, not by its post-processor. */
+    /**
+     * The ids the file's normalizer, pre-tokenizer and model give text; BOS/EOS added here, not by its post-processor.
+     *
+     * @throws IllegalArgumentException when the tokenizer cannot represent the text (a character outside a vocabulary
+     *         that has neither byte fallback nor an unknown token)
+     */
     @Override
     public int[] encode(String text, boolean addBos, boolean addEos) {
         long[] ids;
         synchronized (this) {
-            Encoding e = open().encode(text, false, false);
-            ids = e.getIds();
+            HuggingFaceTokenizer h = open();
+            try {
+                Encoding e = h.encode(text, false, false);
+                ids = e.getIds();
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(file + ": cannot encode the text (" + text.length() + " characters, starting '"
+                        + text.substring(0, Math.min(40, text.length())) + "'): " + e.getMessage(), e);
+            }
         }
+        for (long id : ids)
+            if (id < 0 || id >= pieces.length) throw new IllegalArgumentException(file + ": the native tokenizer produced id " + id + ", outside the vocabulary of " + pieces.length);
         int[] out = new int[ids.length + (addBos ? 1 : 0) + (addEos ? 1 : 0)];
         int n = 0;
         if (addBos) out[n++] = bos();
