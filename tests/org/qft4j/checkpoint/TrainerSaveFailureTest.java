@@ -36,9 +36,10 @@ class TrainerSaveFailureTest {
     @TempDir
     Path dir;
 
-    private static TrainConfig config(CheckpointStore.OnSaveFailure policy) {
+    /** outputDir is required with a checkpoint interval; the trainer saves into the store it is given instead. */
+    private TrainConfig config(CheckpointStore.OnSaveFailure policy) {
         return TrainConfig.builder().optimizer(OptimizerKind.QFT_LION).learningRate(1e-3).steps(6).batchSize(2).seqLen(32)
-                .fp32Below(256).clip(ClipMode.GLOBAL_NORM, 1.0).seed(5).checkpointInterval(2).keepLast(5)
+                .fp32Below(256).clip(ClipMode.GLOBAL_NORM, 1.0).seed(5).checkpointInterval(2).keepLast(5).outputDir(dir.resolve("unused"))
                 .onSaveFailure(policy).build();
     }
 
