@@ -41,6 +41,7 @@ import org.qft4j.tensor.MemoryStats;
  * resumed run continues bit-exactly as if it had never stopped.
  */
 public final class Trainer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Trainer.class.getName());
     private final TrainConfig config;
     private final ParameterSet params;
     private final TrainableLlama model;
@@ -226,8 +227,10 @@ public final class Trainer implements AutoCloseable {
                 return;
             }
             failure = r.failure();
-        } catch (CheckpointException e) { // a caller's store with policy STOP
+        } catch (CheckpointException e) { // a caller's store with policy STOP: it has not logged the failure
             failure = e;
+            if (config.onSaveFailure == CheckpointStore.OnSaveFailure.CONTINUE)
+                LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; training continues");
         }
         boolean stop = config.onSaveFailure == CheckpointStore.OnSaveFailure.STOP;
         for (TrainListener l : listeners) l.checkpointFailed(step, store.fileFor(step), failure, stop);
