@@ -134,7 +134,7 @@ final class TrainCommands {
                     ? TrainingData.split(TrainingData.load(c.trainData, enc, c.seqLen), c.validationFraction, c.seed)
                     : new TrainingData.Split(TrainingData.load(c.trainData, enc, c.seqLen), TrainingData.load(c.validationData, enc, c.seqLen));
         } catch (IOException e) {
-            throw new UncheckedIOException("loading tokenizer " + tokPath, e);
+            throw new UncheckedIOException(e.getMessage(), e); // the message names the file and the problem
         }
         out.println("config: " + c);
         out.println(String.format(Locale.ROOT, "data: %d training and %d validation sequences of up to %d tokens",

@@ -77,6 +77,20 @@ class TrainCommandsTest {
         assertTrue(e.out.contains("perplexity "), e.out);
     }
 
+    @Test
+    void aTokenizerLargerThanTheModelIsRefusedBeforeTraining(@TempDir Path dir) throws Exception {
+        Fixture f = Fixture.write(dir);
+        Path json = dir.resolve("big/tokenizer.json");
+        Files.createDirectories(json.getParent());
+        String vocab = java.util.stream.IntStream.range(0, 400).mapToObj(i -> "\"t" + i + "\": " + i).collect(java.util.stream.Collectors.joining(", "));
+        Files.writeString(json, "{\"model\": {\"type\": \"WordLevel\", \"unk_token\": \"t0\", \"vocab\": {" + vocab + "}}}");
+        MainTest.Result r = MainTest.run("train", "--model", f.model().toString(), "--tokenizer", json.toString(), "--data", f.text().toString(),
+                "--steps", "1", "--out", dir.resolve("run").toString());
+        assertEquals(1, r.status, r.out + r.err);
+        assertTrue(r.err.contains(json + ": the tokenizer has 400 tokens, more than the model's vocabulary of " + (259 + SyntheticTokenizer.ALPHABET.length())), r.err);
+        assertTrue(!Files.exists(dir.resolve("run/model.bin")));
+    }
+
     private static double perplexity(String evalOut) {
         return Double.parseDouble(evalOut.replaceAll("(?s).*perplexity ([0-9.]+).*", "$1"));
     }
