@@ -16,10 +16,13 @@ ls target/classes/org/qft4j/nativ/linux-x86_64-cuda-sm90/libqft4j_cuda.so >/dev/
 mkdir -p "$out"
 "$shared/tools/gpu-host-jre.sh" "$out/jre" "jdk.management"
 rm -rf "$out/lib" "$out/classes" "$out/test-classes" "$out/native-bench" "$out/shared" "$out/qft4j.jar"
-# Runtime and test jars, without LibTorch's 88 MB native jar (GPU tests do not use the CPU oracle) and
-# without Jazzer's fuzzing engine (fuzz tests are CPU tests): the device tool carries at most 64 MiB.
-mvn -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$out/lib" \
-    -DexcludeClassifiers=linux-x86_64 -DexcludeArtifactIds=jazzer,jmh-generator-annprocess -Dmdep.prependGroupId=true >/dev/null
+# Runtime and test jars, without LibTorch's 88 MB native jar (GPU tests do not use the CPU oracle), without
+# Jazzer's fuzzing engine (fuzz tests are CPU tests) and without DJL's Hugging Face tokenizers (18 MB with its native
+# libraries for four platforms, plus JNA and commons; tokenizer.json is a CPU path no GPU test takes): the device
+# tool carries at most 64 MiB.
+mvn -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$out/lib" -DexcludeClassifiers=linux-x86_64 \
+    -DexcludeArtifactIds=jazzer,jmh-generator-annprocess,tokenizers,api,jna,gson,error_prone_annotations,commons-compress,commons-codec,commons-io \
+    -Dmdep.prependGroupId=true >/dev/null
 javacpp=$(sed -n "s:.*<javacpp.version>\(.*\)</javacpp.version>.*:\1:p" pom.xml)
 cp ~/.m2/repository/org/bytedeco/javacpp/"$javacpp"/javacpp-"$javacpp"-linux-x86_64.jar "$out/lib/"
 mvn -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 \

@@ -10,7 +10,7 @@ import org.qft4j.Device;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Perplexity;
-import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TextTokenizer;
 import org.qft4j.llama.device.DevicePerplexity;
 
 /**
@@ -25,9 +25,11 @@ final class EvalCommand {
         String spec = o.get("--device", null);
         Device device = spec == null ? null : Device.parse(spec);
         LlamaWeights w = ModelLoader.load(Path.of(o.required("--model")));
-        Tokenizer tok = Tokenizer.load(Path.of(o.required("--tokenizer")));
         String text = Files.readString(Path.of(o.required("--text")), StandardCharsets.UTF_8);
-        Perplexity.Result r = device == null ? Perplexity.evaluate(w, tok, text) : DevicePerplexity.evaluate(w, tok, text, device);
+        Perplexity.Result r;
+        try (TextTokenizer tok = TextTokenizer.load(Path.of(o.required("--tokenizer")), w.config.vocabSize())) {
+            r = device == null ? Perplexity.evaluate(w, tok, text) : DevicePerplexity.evaluate(w, tok, text, device);
+        }
         out.printf("paragraphs %d%npredicted_tokens %d%nmean_nll %.6f%nperplexity %.6f%n", r.paragraphs(), r.predicted(), r.meanNll(), r.perplexity());
         return 0;
     }

@@ -9,7 +9,7 @@ import org.qft4j.llama.LlamaGenerator;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Sampler;
-import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TextTokenizer;
 
 /**
  * {@code generate --model M --tokenizer T --prompt "..." [--temperature 0] [--steps N] [--top-p P] [--seed S]}:
@@ -21,10 +21,12 @@ final class GenerateCommand {
     static int run(String[] args, PrintStream out) throws IOException {
         Options o = new Options("generate", args, Set.of("--model", "--tokenizer", "--prompt", "--temperature", "--steps", "--top-p", "--seed"));
         LlamaWeights w = ModelLoader.load(Path.of(o.required("--model")));
-        Tokenizer tok = Tokenizer.load(Path.of(o.required("--tokenizer")));
         int steps = (int) o.getLong("--steps", 256);
         Sampler sampler = new Sampler(w.config.vocabSize(), o.getFloat("--temperature", 1f), o.getFloat("--top-p", 0.9f), o.getLong("--seed", System.nanoTime()));
-        Generation.Result r = Generation.generate(new LlamaGenerator(w), tok, o.get("--prompt", ""), Math.min(steps, w.config.seqLen()), sampler);
+        Generation.Result r;
+        try (TextTokenizer tok = TextTokenizer.load(Path.of(o.required("--tokenizer")), w.config.vocabSize())) {
+            r = Generation.generate(new LlamaGenerator(w), tok, o.get("--prompt", ""), Math.min(steps, w.config.seqLen()), sampler);
+        }
         out.println(r.text());
         return 0;
     }

@@ -36,6 +36,8 @@ public final class Main {
                     return GenerateCommand.run(rest, out);
                 case "tokenize":
                     return TokenizeCommand.run(rest, out);
+                case "convert-tokenizer":
+                    return ConvertTokenizerCommand.run(rest, out);
                 default:
                     err.println("unknown command '" + args[0] + "'");
                     usage(err);
@@ -71,6 +73,9 @@ public final class Main {
         out.println("  generate --model M --tokenizer T [--prompt TEXT] [--temperature 1] [--steps 256] [--top-p 0.9] [--seed S]");
         out.println("                                        sample a continuation (temperature 0: greedy)");
         out.println(TokenizeCommand.USAGE);
-        out.println("  M: a llama2.c .bin (version 0 fp32 or version 2 int8) or a Hugging Face LLaMA directory; T: llama2.c tokenizer.bin");
+        out.println("  convert-tokenizer --tokenizer T.bin --out tokenizer.json");
+        out.println("                                        a llama2.c tokenizer as a Hugging Face tokenizer.json");
+        out.println("  M: a llama2.c .bin (version 0 fp32 or version 2 int8) or a Hugging Face LLaMA directory; T: llama2.c tokenizer.bin,");
+        out.println("     a Hugging Face tokenizer.json or a directory holding one");
     }
 }

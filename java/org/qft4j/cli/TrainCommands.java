@@ -5,14 +5,18 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.qft4j.Device;
 import org.qft4j.checkpoint.CheckpointException;
+import org.qft4j.checkpoint.CheckpointStore;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
+import org.qft4j.llama.TextTokenizer;
 import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TokenizerJson;
 import org.qft4j.qft.Rounding;
 import org.qft4j.train.ClipMode;
 import org.qft4j.train.CliRun;
@@ -31,7 +35,8 @@ final class TrainCommands {
     static final String TRAIN_USAGE = String.join("\n",
             "  train                                  no options: the embedded default (pretrain a tiny model, QFT fine-tune it)",
             "  train --model M.bin --data PATH... [options]",
-            "      --tokenizer T.bin   (default: tokenizer.bin or tok*.bin next to the model)",
+            "      --tokenizer T       tokenizer.bin, tokenizer.json or a directory holding it (default: the model",
+            "                          directory's tokenizer.json, else tokenizer.bin or tok*.bin next to the model)",
             "      --data PATH         text file, folder of .txt/.jsonl, or .jsonl {prompt,response}; repeatable",
             "      --val-data PATH     held-out data (default: --val-fraction of the training sequences)",
             "      --val-fraction F    0.1",
@@ -40,10 +45,13 @@ final class TrainCommands {
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
             "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
+            "      --on-save-failure continue|stop  a checkpoint save that fails (full disk): warn and retry at the next",
+            "                          interval (default), or stop with the error; earlier checkpoints stay intact",
             "      --resume DIR        continue from DIR's newest valid checkpoint (default: DIR/checkpoints of --out,",
             "                          when it holds one; --resume none starts over)",
             "      writes DIR/model.bin, DIR/hf/ (Hugging Face LLaMA), DIR/model-int8.safetensors (INT8 hybrid) and",
-            "      DIR/tokenizer.bin (eval and generate read each model), metrics.jsonl, loss.png, checkpoints/");
+            "      DIR/tokenizer.bin and DIR/hf/tokenizer.json (eval and generate read each model), metrics.jsonl, loss.png,",
+            "      checkpoints/");
 
     static int train(String[] args, PrintStream out) {
         if (args.length == 0) {
@@ -103,6 +111,11 @@ final class TrainCommands {
                 case "--eval-seqs" -> b.evalSequences(integer(o, v));
                 case "--save-every" -> b.checkpointInterval(integer(o, v));
                 case "--keep" -> b.keepLast(integer(o, v));
+                case "--on-save-failure" -> b.onSaveFailure(switch (v) {
+                    case "continue" -> CheckpointStore.OnSaveFailure.CONTINUE;
+                    case "stop" -> CheckpointStore.OnSaveFailure.STOP;
+                    default -> throw new IllegalArgumentException("--on-save-failure: use continue or stop, got '" + v + "'");
+                });
                 case "--resume" -> resume = v;
                 case "--out" -> b.outputDir(Path.of(v));
                 case "--seed" -> b.seed(integer(o, v));
@@ -112,12 +125,17 @@ final class TrainCommands {
         }
         TrainConfig c = b.trainData(data).validationData(val).build();
         if (c.model == null) throw new IllegalArgumentException("train: --model is required with options (or give no options for the embedded default)");
-        Tokenizer tok = tokenizer(c.model, c.tokenizer);
+        Path tokPath = tokenizerPath(c.model, c.tokenizer);
         LlamaWeights w = load(c.model);
-        var enc = SyntheticTokenizer.encoder(tok);
-        TrainingData.Split split = c.validationData.isEmpty()
-                ? TrainingData.split(TrainingData.load(c.trainData, enc, c.seqLen), c.validationFraction, c.seed)
-                : new TrainingData.Split(TrainingData.load(c.trainData, enc, c.seqLen), TrainingData.load(c.validationData, enc, c.seqLen));
+        TrainingData.Split split;
+        try (TextTokenizer tok = TextTokenizer.load(tokPath, w.config.vocabSize())) {
+            var enc = SyntheticTokenizer.encoder(tok);
+            split = c.validationData.isEmpty()
+                    ? TrainingData.split(TrainingData.load(c.trainData, enc, c.seqLen), c.validationFraction, c.seed)
+                    : new TrainingData.Split(TrainingData.load(c.trainData, enc, c.seqLen), TrainingData.load(c.validationData, enc, c.seqLen));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e.getMessage(), e); // the message names the file and the problem
+        }
         out.println("config: " + c);
         out.println(String.format(Locale.ROOT, "data: %d training and %d validation sequences of up to %d tokens",
                 split.train().size(), split.validation().size(), c.seqLen));
@@ -125,7 +143,7 @@ final class TrainCommands {
             resume(t, resume, out);
             CliRun.train(t, c.optimizer + " fine-tune of " + c.model.getFileName(), out);
         }
-        copyTokenizer(tok, c);
+        copyTokenizer(tokPath, c, out);
         return 0;
     }
 
@@ -164,45 +182,46 @@ final class TrainCommands {
         }
     }
 
-    /** The given tokenizer, else tokenizer.bin or the single tok*.bin next to the model. */
-    static Tokenizer tokenizer(Path model, Path given) {
-        Path t = given;
-        if (t == null) {
-            Path dir = model.toAbsolutePath().getParent();
-            t = dir.resolve("tokenizer.bin");
-            if (!Files.exists(t)) {
-                try (var s = Files.list(dir)) {
-                    List<Path> c = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).toList();
-                    if (c.size() != 1) throw new IllegalArgumentException("no tokenizer given and " + c.size() + " tok*.bin files next to " + model + ": use --tokenizer");
-                    t = c.get(0);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        }
-        try {
-            return Tokenizer.load(t);
+    /**
+     * The given tokenizer, else the model directory's tokenizer.json (a Hugging Face model), else tokenizer.bin or the
+     * single tok*.bin next to the model.
+     */
+    static Path tokenizerPath(Path model, Path given) {
+        if (given != null) return given;
+        if (Files.isRegularFile(model.resolve("tokenizer.json"))) return model;
+        Path dir = model.toAbsolutePath().getParent();
+        Path t = dir.resolve("tokenizer.bin");
+        if (Files.exists(t)) return t;
+        try (var s = Files.list(dir)) {
+            List<Path> c = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).toList();
+            if (c.size() != 1) throw new IllegalArgumentException("no tokenizer given and " + c.size() + " tok*.bin files next to " + model + ": use --tokenizer");
+            return c.get(0);
         } catch (IOException e) {
-            throw new UncheckedIOException("loading tokenizer " + t, e);
+            throw new UncheckedIOException(e);
         }
     }
 
-    /** Puts the tokenizer next to the saved model, so eval and generate find it. */
-    private static void copyTokenizer(Tokenizer tok, TrainConfig c) {
-        Path src = c.tokenizer;
-        if (src == null) {
-            Path dir = c.model.toAbsolutePath().getParent();
-            src = Files.exists(dir.resolve("tokenizer.bin")) ? dir.resolve("tokenizer.bin") : null;
-            if (src == null) {
-                try (var s = Files.list(dir)) {
-                    src = s.filter(p -> p.getFileName().toString().matches("tok.*\\.bin")).findFirst().orElse(null);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }
-        }
+    /**
+     * Puts the tokenizer beside the saved models, so eval and generate find it: a llama2.c tokenizer as
+     * DIR/tokenizer.bin and, converted, as DIR/hf/tokenizer.json; a Hugging Face one as DIR/hf/tokenizer.json (with its
+     * tokenizer_config.json when there is one). A tokenizer.bin that tokenizer.json cannot hold is reported, not fatal.
+     */
+    private static void copyTokenizer(Path src, TrainConfig c, PrintStream out) {
+        Path hf = c.outputDir.resolve("hf");
         try {
-            if (src != null) Files.copy(src, c.outputDir.resolve("tokenizer.bin"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            if (Files.isDirectory(src) || src.getFileName().toString().endsWith(".json")) {
+                Path json = Files.isDirectory(src) ? src.resolve("tokenizer.json") : src, cfg = json.resolveSibling("tokenizer_config.json");
+                Files.createDirectories(hf);
+                Files.copy(json, hf.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+                if (Files.isRegularFile(cfg)) Files.copy(cfg, hf.resolve("tokenizer_config.json"), StandardCopyOption.REPLACE_EXISTING);
+                return;
+            }
+            Files.copy(src, c.outputDir.resolve("tokenizer.bin"), StandardCopyOption.REPLACE_EXISTING);
+            try {
+                TokenizerJson.writeHf(Tokenizer.load(src), hf, c.seqLen);
+            } catch (IllegalArgumentException e) {
+                out.println("warning: " + hf.resolve("tokenizer.json") + " not written: " + e.getMessage());
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("copying the tokenizer to " + c.outputDir, e);
         }

@@ -11,7 +11,7 @@ public final class Generation {
     /** The generated ids (prompt excluded) and the text run.c would print (prompt pieces after the first included). */
     public record Result(int[] tokens, String text) {}
 
-    public static Result generate(LlamaGenerator model, Tokenizer tokenizer, String prompt, int steps, Sampler sampler) {
+    public static Result generate(LlamaGenerator model, TextTokenizer tokenizer, String prompt, int steps, Sampler sampler) {
         if (steps <= 0 || steps > model.config().seqLen())
             throw new IllegalArgumentException("generate: steps " + steps + " must be in [1, " + model.config().seqLen() + "]");
         int[] promptTokens = tokenizer.encode(prompt, true, false);
@@ -23,7 +23,7 @@ public final class Generation {
         for (int pos = 0; pos < steps; pos++) {
             float[] logits = model.forward(token, pos);
             int next = pos + 1 < promptTokens.length ? promptTokens[pos + 1] : sampler.sample(logits);
-            if (next == Tokenizer.BOS) break;
+            if (next == tokenizer.bos()) break;
             if (pos + 1 >= promptTokens.length) out[generated++] = next;
             text.writeBytes(Tokenizer.printable(tokenizer.decode(token, next)));
             token = next;

@@ -30,15 +30,20 @@ public final class Perplexity {
         return out;
     }
 
-    public static Result evaluate(LlamaWeights weights, Tokenizer tokenizer, String text) {
+    /** The protocol's sequences: each paragraph with BOS, cut to MAX_TOKENS and to the model's seq_len. */
+    public static List<int[]> encode(LlamaWeights weights, TextTokenizer tokenizer, String text) {
         List<int[]> encoded = new ArrayList<>();
-        int longest = 1;
         for (String p : paragraphs(text)) {
             int[] ids = tokenizer.encode(p, true, false);
-            ids = Arrays.copyOf(ids, Math.min(ids.length, Math.min(MAX_TOKENS, weights.config.seqLen())));
-            encoded.add(ids);
-            longest = Math.max(longest, ids.length);
+            encoded.add(Arrays.copyOf(ids, Math.min(ids.length, Math.min(MAX_TOKENS, weights.config.seqLen()))));
         }
+        return encoded;
+    }
+
+    public static Result evaluate(LlamaWeights weights, TextTokenizer tokenizer, String text) {
+        List<int[]> encoded = encode(weights, tokenizer, text);
+        int longest = 1;
+        for (int[] ids : encoded) longest = Math.max(longest, ids.length);
         LlamaModel model = new LlamaModel(weights, 1, longest, false);
         int predicted = 0;
         double nll = 0;

@@ -1,6 +1,5 @@
 package org.qft4j.llama;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -19,7 +18,7 @@ import java.util.Map;
  * text, one token per UTF-8 code point (or its bytes as byte-fallback tokens {@code <0xNN>} at id byte+3), then
  * greedy merging of the adjacent pair with the highest score until none is in the vocabulary.
  */
-public final class Tokenizer {
+public final class Tokenizer implements TextTokenizer {
     public static final int BOS = 1, EOS = 2;
     private static final int BYTE_FALLBACK_OFFSET = 3;
 
@@ -61,11 +60,33 @@ public final class Tokenizer {
         return new Tokenizer(pieces.toArray(new byte[0][]), s);
     }
 
+    @Override
     public int vocabSize() {
         return pieces.length;
     }
 
+    @Override
+    public int bos() {
+        return BOS;
+    }
+
+    @Override
+    public int eos() {
+        return EOS;
+    }
+
+    /** The bytes of piece id as stored (byte-fallback pieces are the text {@code <0xNN>}). */
+    public byte[] piece(int id) {
+        return pieces[id].clone();
+    }
+
+    /** The merge score of piece id: higher merges first. */
+    public float score(int id) {
+        return scores[id];
+    }
+
     /** The token ids of text, as run.c's encode(tokenizer, text, bos, eos). */
+    @Override
     public int[] encode(String text, boolean bos, boolean eos) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         List<Integer> tokens = new ArrayList<>(bytes.length + 3);
@@ -103,6 +124,7 @@ public final class Tokenizer {
      * The bytes token prints after prevToken, as run.c's decode(): a leading space is dropped after BOS, and
      * {@code <0xNN>} pieces are the raw byte NN.
      */
+    @Override
     public byte[] decode(int prevToken, int token) {
         byte[] piece = pieces[token];
         int from = prevToken == BOS && piece.length > 0 && piece[0] == ' ' ? 1 : 0;
@@ -126,17 +148,6 @@ public final class Tokenizer {
             if (!print && !space) return new byte[0];
         }
         return piece;
-    }
-
-    /** Decodes a sequence the way run.c prints it (starting after prevToken). */
-    public String decodeAll(int prevToken, int[] tokens) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int prev = prevToken;
-        for (int t : tokens) {
-            out.writeBytes(printable(decode(prev, t)));
-            prev = t;
-        }
-        return out.toString(StandardCharsets.UTF_8);
     }
 
     private int lookup(byte[] piece) {

@@ -9,6 +9,7 @@ import java.util.Locale;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TokenizerJson;
 
 /**
  * What {@code train} does with no arguments: a complete QFT fine-tune built from nothing but this project.
@@ -40,7 +41,7 @@ public final class EmbeddedDefault {
         return TrainingData.split(TrainingData.pack(SyntheticCorpus.documents(d, documents, seed), enc, SEQ), 0.1, seed);
     }
 
-    /** Runs both phases, printing progress to out; writes metrics.jsonl, loss.png, model.bin and tokenizer.bin under dir. */
+    /** Runs both phases, printing progress to out; writes metrics.jsonl, loss.png, model.bin, tokenizer.bin and hf/ (with tokenizer.json) under dir. */
     public static Trainer.Result run(Path dir, int pretrainSteps, int fineTuneSteps, PrintStream out) {
         Tokenizer tok = SyntheticTokenizer.create();
         TokenEncoder enc = SyntheticTokenizer.encoder(tok);
@@ -61,6 +62,7 @@ public final class EmbeddedDefault {
             Trainer.Result r = CliRun.train(t, "QFT fine-tune of the embedded default model", out);
             try {
                 ModelFiles.writeTokenizer(SyntheticTokenizer.pieces(), SyntheticTokenizer.scores(), dir.resolve("tokenizer.bin"));
+                TokenizerJson.writeHf(tok, dir.resolve("hf"), MODEL.seqLen());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

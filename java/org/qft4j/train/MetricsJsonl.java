@@ -10,7 +10,7 @@ import java.util.Locale;
 import org.qft4j.checkpoint.Json;
 
 /**
- * Writes one JSON object per line per event: {"event":"start"|"step"|"eval"|"end", ...}, flushed per line so a
+ * Writes one JSON object per line per event: {"event":"start"|"step"|"eval"|"checkpoint_failed"|"end", ...}, flushed per line so a
  * crashed run keeps its history. Non-finite numbers (a skipped step's norm) are written as null.
  */
 public final class MetricsJsonl implements TrainListener, AutoCloseable {
@@ -43,6 +43,12 @@ public final class MetricsJsonl implements TrainListener, AutoCloseable {
     public void evaluated(EvalMetrics m) {
         line("{\"event\":\"eval\",\"step\":" + m.step() + ",\"loss\":" + num(m.loss()) + ",\"perplexity\":" + num(m.perplexity())
                 + ",\"tokens\":" + m.tokens() + "}");
+    }
+
+    @Override
+    public void checkpointFailed(long step, Path file, org.qft4j.checkpoint.CheckpointException cause, boolean stopping) {
+        line("{\"event\":\"checkpoint_failed\",\"step\":" + step + ",\"file\":" + Json.quote(file.toString()) + ",\"error\":"
+                + Json.quote(String.valueOf(cause.getMessage())) + ",\"stopping\":" + stopping + "}");
     }
 
     @Override

@@ -52,6 +52,12 @@ public final class ProgressBar implements TrainListener {
                 m.step(), m.loss(), m.perplexity(), m.tokens()));
     }
 
+    @Override
+    public void checkpointFailed(long step, java.nio.file.Path file, org.qft4j.checkpoint.CheckpointException cause, boolean stopping) {
+        endLine();
+        out.println("checkpoint of step " + step + " not saved" + (stopping ? ", stopping: " : ", training continues: ") + cause.getMessage());
+    }
+
     private void endLine() {
         if (midLine) out.println();
         midLine = false;

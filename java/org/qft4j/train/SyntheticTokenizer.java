@@ -1,6 +1,7 @@
 package org.qft4j.train;
 
 import java.nio.charset.StandardCharsets;
+import org.qft4j.llama.TextTokenizer;
 import org.qft4j.llama.Tokenizer;
 
 /**
@@ -31,8 +32,17 @@ public final class SyntheticTokenizer {
         return new Tokenizer(pieces(), scores());
     }
 
-    /** The data pipeline's view of a llama2.c tokenizer: no BOS/EOS (the pipeline adds them). */
-    public static TokenEncoder encoder(Tokenizer t) {
-        return text -> t.encode(text, false, false);
+    /** The data pipeline's view of a tokenizer: encodes without BOS/EOS (the pipeline adds the tokenizer's own). */
+    public static TokenEncoder encoder(TextTokenizer t) {
+        return new TokenEncoder() {
+            @Override
+            public int[] encode(String text) { return t.encode(text, false, false); }
+
+            @Override
+            public int bos() { return t.bos(); }
+
+            @Override
+            public int eos() { return t.eos(); }
+        };
     }
 }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.qft4j.Device;
+import org.qft4j.checkpoint.CheckpointStore;
 
 /**
  * Everything that defines one training run, immutable and validated: build it with {@link #builder()}.
@@ -61,6 +62,13 @@ public final class TrainConfig {
     public final int checkpointInterval;
     /** Checkpoints kept in {@code outputDir/checkpoints}; older ones are deleted after each complete save. */
     public final int keepLast;
+    /**
+     * What a failed checkpoint save (full disk, fsync or rename failure) does to the run: CONTINUE warns, tells the
+     * listeners and tries again at the next interval; STOP closes the trainer and ends the run with the error. Either
+     * way the earlier checkpoints are intact and no partial file remains. Not part of {@link #toString()}: a run may
+     * resume under another policy.
+     */
+    public final CheckpointStore.OnSaveFailure onSaveFailure;
     /** Where metrics, the plot and the model go; null: nowhere (an embedded run that only listens). */
     public final Path outputDir;
 
@@ -96,6 +104,7 @@ public final class TrainConfig {
         evalSequences = b.evalSequences;
         checkpointInterval = b.checkpointInterval;
         keepLast = b.keepLast;
+        onSaveFailure = b.onSaveFailure;
         outputDir = b.outputDir;
         seed = b.seed;
         device = b.device;
@@ -136,6 +145,7 @@ public final class TrainConfig {
         b.evalSequences = evalSequences;
         b.checkpointInterval = checkpointInterval;
         b.keepLast = keepLast;
+        b.onSaveFailure = onSaveFailure;
         b.outputDir = outputDir;
         b.seed = seed;
         b.device = device;
@@ -184,6 +194,7 @@ public final class TrainConfig {
         private int evalSequences = 0;
         private int checkpointInterval = 0;
         private int keepLast = 3;
+        private CheckpointStore.OnSaveFailure onSaveFailure = CheckpointStore.OnSaveFailure.CONTINUE;
         private Path outputDir;
         private long seed = 0;
         private Device device = Device.CPU;
@@ -218,6 +229,7 @@ public final class TrainConfig {
         public Builder evalSequences(int n) { evalSequences = n; return this; }
         public Builder checkpointInterval(int n) { checkpointInterval = n; return this; }
         public Builder keepLast(int n) { keepLast = n; return this; }
+        public Builder onSaveFailure(CheckpointStore.OnSaveFailure p) { onSaveFailure = p; return this; }
         public Builder outputDir(Path p) { outputDir = p; return this; }
         public Builder seed(long s) { seed = s; return this; }
         public Builder device(Device d) { device = d; return this; }
@@ -230,6 +242,7 @@ public final class TrainConfig {
             if (clipMode == null) bad.add("clip mode must be set");
             if (updatePolicy == null) bad.add("update policy must be set");
             if (device == null) bad.add("device must be set");
+            if (onSaveFailure == null) bad.add("save-failure policy must be set");
             if (model != null && trainData.isEmpty()) bad.add("training data must be given with a model (--data)");
             if (!(validationFraction >= 0 && validationFraction < 1)) bad.add("validation fraction must be in [0, 1), got " + validationFraction);
             if (!(learningRate > 0 && Double.isFinite(learningRate))) bad.add("learning rate must be > 0, got " + learningRate);

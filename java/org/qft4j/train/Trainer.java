@@ -41,6 +41,7 @@ import org.qft4j.tensor.MemoryStats;
  * resumed run continues bit-exactly as if it had never stopped.
  */
 public final class Trainer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Trainer.class.getName());
     private final TrainConfig config;
     private final ParameterSet params;
     private final TrainableLlama model;
@@ -52,6 +53,8 @@ public final class Trainer implements AutoCloseable {
     private final GradientQuantizer quantizer;
     private CheckpointSchema schema;
     private final List<TrainListener> listeners = new ArrayList<>();
+    private CheckpointStore store; // where run() saves; null: outputDir/checkpoints, opened by run()
+    private boolean closed;
     private int step;
     private String dataSha256;
 
@@ -88,10 +91,27 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
-    /** Validation before training, {@code steps} optimizer steps (with validation every evalInterval), validation after. */
+    /**
+     * Makes {@link #run} save its checkpoints (every {@code checkpointInterval} steps) into {@code store} instead of
+     * {@code outputDir/checkpoints}. The config's {@code onSaveFailure} decides what a failed save does, whatever the
+     * store's own policy.
+     */
+    public Trainer checkpointStore(CheckpointStore store) {
+        this.store = store;
+        return this;
+    }
+
+    /**
+     * Validation before training, {@code steps} optimizer steps (with validation every evalInterval), validation after.
+     *
+     * @throws CheckpointSaveException when a checkpoint save fails under {@link CheckpointStore.OnSaveFailure#STOP}:
+     *         the trainer is closed then, and the earlier checkpoints are intact
+     */
     public Result run() {
+        if (closed) throw new IllegalStateException("the trainer is closed");
         MemoryReport memory = memory();
-        CheckpointStore store = config.checkpointInterval > 0 ? openStore(checkpointDirectory(config.outputDir)) : null;
+        CheckpointStore store = config.checkpointInterval <= 0 ? null
+                : this.store != null ? this.store : openStore(checkpointDirectory(config.outputDir));
         for (TrainListener l : listeners) l.started(config, params.parameterCount(), data.train().size(), data.validation().size());
         EvalMetrics before = evaluate();
         int skipped = 0, partial = 0;
@@ -193,13 +213,30 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** A failed save is logged by the store (policy CONTINUE) and retried at the next interval; training goes on. */
+    /**
+     * A failed save (the store removed its partial file) goes to the listeners; then, as the config says, training
+     * goes on and the next interval tries again (CONTINUE: the store has logged a warning), or the trainer closes
+     * and the run ends with the error (STOP).
+     */
     private void saveDuringRun(CheckpointStore store) {
+        CheckpointException failure;
         try {
             CheckpointStore.SaveResult r = saveCheckpoint(store);
-            if (r.saved()) for (TrainListener l : listeners) l.checkpointSaved(r.step(), r.file());
-        } catch (CheckpointException e) {
-            throw new UncheckedIOException(new IOException(e.getMessage(), e));
+            if (r.saved()) {
+                for (TrainListener l : listeners) l.checkpointSaved(r.step(), r.file());
+                return;
+            }
+            failure = r.failure();
+        } catch (CheckpointException e) { // a caller's store with policy STOP: it has not logged the failure
+            failure = e;
+            if (config.onSaveFailure == CheckpointStore.OnSaveFailure.CONTINUE)
+                LOG.log(System.Logger.Level.WARNING, e.getMessage() + "; training continues");
+        }
+        boolean stop = config.onSaveFailure == CheckpointStore.OnSaveFailure.STOP;
+        for (TrainListener l : listeners) l.checkpointFailed(step, store.fileFor(step), failure, stop);
+        if (stop) {
+            close();
+            throw new CheckpointSaveException(step, store.fileFor(step), failure);
         }
     }
 
@@ -311,8 +348,11 @@ public final class Trainer implements AutoCloseable {
         return rt.totalMemory() - rt.freeMemory() + MemoryStats.of(Device.CPU).liveBytes();
     }
 
+    /** Frees the native training state; idempotent. */
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         try (ParameterSet p = params) {
             optimizer.close();
         }

@@ -50,6 +50,49 @@ class TrainCommandsTest {
         MainTest.Result g = MainTest.run("generate", "--model", saved, "--tokenizer", tok, "--prompt", "my cook", "--steps", "20");
         assertEquals(0, g.status, g.err);
         assertTrue(g.out.startsWith("my cook"), g.out);
+
+        // the Hugging Face export carries a tokenizer.json (converted): the HF directory alone evaluates the same
+        String hf = out.resolve("hf").toString();
+        assertTrue(Files.exists(out.resolve("hf/tokenizer.json")) && Files.exists(out.resolve("hf/tokenizer_config.json")));
+        MainTest.Result eHf = MainTest.run("eval", "--model", hf, "--tokenizer", hf, "--text", text.toString());
+        assertEquals(0, eHf.status, eHf.err);
+        assertEquals(e.out.replaceAll("(?s)mean_nll.*", ""), eHf.out.replaceAll("(?s)mean_nll.*", "")); // same tokens predicted
+        assertEquals(perplexity(e.out), perplexity(eHf.out), perplexity(e.out) * 1e-5); // the HF layout's RoPE permutation reorders float sums
+    }
+
+    /** Training from a Hugging Face directory finds its tokenizer.json and passes it on to the new export. */
+    @Test
+    void trainFromHuggingFaceDirectoryUsesItsTokenizerJson(@TempDir Path dir) throws Exception {
+        Fixture f = Fixture.write(dir);
+        Path hf = dir.resolve("base-hf");
+        org.qft4j.llama.hf.HfLlama.write(org.qft4j.llama.ModelLoader.load(f.model()), hf, "F32");
+        org.qft4j.llama.TokenizerJson.writeHf(SyntheticTokenizer.create(), hf, 32);
+        Path out = dir.resolve("run");
+        MainTest.Result r = MainTest.run("train", "--model", hf.toString(), "--data", f.text().toString(), "--steps", "2",
+                "--batch", "2", "--seq", "32", "--out", out.toString());
+        assertEquals(0, r.status, r.out + r.err);
+        assertEquals(Files.readString(hf.resolve("tokenizer.json")), Files.readString(out.resolve("hf/tokenizer.json")));
+        MainTest.Result e = MainTest.run("eval", "--model", out.resolve("hf").toString(), "--tokenizer", out.resolve("hf").toString(), "--text", f.text().toString());
+        assertEquals(0, e.status, e.err);
+        assertTrue(e.out.contains("perplexity "), e.out);
+    }
+
+    @Test
+    void aTokenizerLargerThanTheModelIsRefusedBeforeTraining(@TempDir Path dir) throws Exception {
+        Fixture f = Fixture.write(dir);
+        Path json = dir.resolve("big/tokenizer.json");
+        Files.createDirectories(json.getParent());
+        String vocab = java.util.stream.IntStream.range(0, 400).mapToObj(i -> "\"t" + i + "\": " + i).collect(java.util.stream.Collectors.joining(", "));
+        Files.writeString(json, "{\"model\": {\"type\": \"WordLevel\", \"unk_token\": \"t0\", \"vocab\": {" + vocab + "}}}");
+        MainTest.Result r = MainTest.run("train", "--model", f.model().toString(), "--tokenizer", json.toString(), "--data", f.text().toString(),
+                "--steps", "1", "--out", dir.resolve("run").toString());
+        assertEquals(1, r.status, r.out + r.err);
+        assertTrue(r.err.contains(json + ": the tokenizer has 400 tokens, more than the model's vocabulary of " + (259 + SyntheticTokenizer.ALPHABET.length())), r.err);
+        assertTrue(!Files.exists(dir.resolve("run/model.bin")));
+    }
+
+    private static double perplexity(String evalOut) {
+        return Double.parseDouble(evalOut.replaceAll("(?s).*perplexity ([0-9.]+).*", "$1"));
     }
 
     @Test

@@ -46,4 +46,44 @@ class TrainResumeCliTest {
             assertTrue(e.out.contains("perplexity "), e.out);
         }
     }
+
+    /**
+     * A real rename failure: a non-empty directory stands where step 4's checkpoint goes. --on-save-failure stop ends
+     * the run there (exit 1, no exports, step 2's checkpoint intact, no partial file); the default continues and
+     * saves again at step 6.
+     */
+    @Test
+    void onSaveFailureStopsOrContinues(@TempDir Path dir) throws Exception {
+        TrainCommandsTest.Fixture f = TrainCommandsTest.Fixture.write(dir);
+        for (String policy : List.of("stop", "continue")) {
+            Path out = dir.resolve(policy), ckpt = out.resolve("checkpoints");
+            Path blocker = ckpt.resolve("ckpt-000000000004.safetensors");
+            Files.createDirectories(blocker);
+            Files.writeString(blocker.resolve("keep"), "a directory where the checkpoint of step 4 would go");
+            MainTest.Result r = MainTest.run("train", "--model", f.model().toString(), "--data", f.text().toString(), "--steps", "6",
+                    "--batch", "2", "--seq", "32", "--save-every", "2", "--keep", "5", "--on-save-failure", policy, "--out", out.toString());
+            List<String> metrics = Files.readAllLines(out.resolve("metrics.jsonl"));
+            String failed = metrics.stream().filter(l -> l.contains("\"event\":\"checkpoint_failed\"")).findFirst().orElse("none");
+            assertTrue(failed.contains("\"step\":4") && failed.contains(blocker.toString()), String.join("\n", metrics));
+            try (var s = Files.list(ckpt)) {
+                assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no partial checkpoint left");
+            }
+            assertTrue(Files.isRegularFile(ckpt.resolve("ckpt-000000000002.safetensors")));
+            if (policy.equals("stop")) {
+                assertEquals(1, r.status, r.out + r.err);
+                assertTrue(r.err.contains("training stopped after step 4") && r.err.contains(blocker.toString())
+                        && r.err.contains("the previous checkpoint (step 2) is intact"), r.err);
+                assertTrue(failed.contains("\"stopping\":true"), failed);
+                assertTrue(!Files.exists(out.resolve("model.bin")) && !Files.exists(ckpt.resolve("ckpt-000000000006.safetensors")));
+            } else {
+                assertEquals(0, r.status, r.out + r.err);
+                assertTrue(r.out.contains("checkpoint of step 4 not saved, training continues: ") && r.out.contains(blocker.toString()), r.out);
+                assertTrue(failed.contains("\"stopping\":false"), failed);
+                assertTrue(Files.isRegularFile(ckpt.resolve("ckpt-000000000006.safetensors")) && Files.exists(out.resolve("model.bin")));
+            }
+        }
+        MainTest.Result bad = MainTest.run("train", "--on-save-failure", "retry");
+        assertEquals(2, bad.status);
+        assertTrue(bad.err.contains("--on-save-failure: use continue or stop, got 'retry'"), bad.err);
+    }
 }

@@ -37,7 +37,11 @@ class MainJarIT {
     }
 
     static String[] run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        return run(new ProcessBuilder(cmd));
+    }
+
+    static String[] run(ProcessBuilder b) throws Exception {
+        Process p = b.redirectErrorStream(true).start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM timed out:\n" + out);
@@ -73,5 +77,36 @@ class MainJarIT {
         String[] r = run(java(), "--enable-native-access=ALL-UNNAMED", "-jar", TARGET.resolve("qft4j.jar").toString(), "diagnose");
         assertEquals("0", r[0], r[1]);
         assertTrue(r[1].contains("native library: libqft4j"), r[1]);
+    }
+
+    /**
+     * The runnable jar carries DJL and its linux-x86_64 libtokenizers (only that platform): a tokenizer.json converted
+     * from tokenizer.bin evaluates to the same output, with the native library extracted from the jar into an empty
+     * DJL cache (nothing downloaded) and no SLF4J noise.
+     */
+    @Test
+    void runnableJarEvaluatesThroughTokenizerJson(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path jar = TARGET.resolve("qft4j.jar");
+        try (ZipFile z = new ZipFile(jar.toFile())) {
+            assertTrue(z.getEntry("native/lib/linux-x86_64/cpu/libtokenizers.so") != null, "libtokenizers.so missing from " + jar);
+            assertFalse(z.stream().anyMatch(e -> e.getName().startsWith("native/lib/osx") || e.getName().startsWith("native/lib/win")), "other platforms in " + jar);
+        }
+        org.qft4j.llama.LlamaConfig cfg = org.qft4j.llama.LlamaConfig.llama2c(32, 64, 1, 4, 2, 259 + org.qft4j.train.SyntheticTokenizer.ALPHABET.length(), 32, true);
+        Path model = dir.resolve("model.bin"), tok = dir.resolve("tokenizer.bin"), json = dir.resolve("tokenizer.json"), text = dir.resolve("text.txt");
+        org.qft4j.train.ModelFiles.writeLlama2c(org.qft4j.llama.LlamaWeights.random(cfg, 1, 0.05f), model);
+        org.qft4j.train.ModelFiles.writeTokenizer(org.qft4j.train.SyntheticTokenizer.pieces(), org.qft4j.train.SyntheticTokenizer.scores(), tok);
+        Files.writeString(text, String.join("\n\n", org.qft4j.train.SyntheticCorpus.documents(org.qft4j.train.SyntheticCorpus.Domain.FARM, 5, 1)));
+        String[] c = run(java(), "-jar", jar.toString(), "convert-tokenizer", "--tokenizer", tok.toString(), "--out", json.toString());
+        assertEquals("0", c[0], c[1]);
+        String[] bin = run(java(), "-jar", jar.toString(), "eval", "--model", model.toString(), "--tokenizer", tok.toString(), "--text", text.toString());
+        ProcessBuilder b = new ProcessBuilder(java(), "-jar", jar.toString(), "eval", "--model", model.toString(), "--tokenizer", json.toString(), "--text", text.toString());
+        Path cache = dir.resolve("djl-cache");
+        b.environment().put("DJL_CACHE_DIR", cache.toString());
+        String[] hf = run(b);
+        assertEquals("0", hf[0], hf[1]);
+        assertEquals(bin[1], hf[1]);
+        try (var s = Files.walk(cache)) {
+            assertTrue(s.anyMatch(p -> p.getFileName().toString().equals("libtokenizers.so")), "DJL extracted its library under " + cache);
+        }
     }
 }

@@ -10,8 +10,8 @@ import java.nio.file.Path;
 import org.qft4j.llama.hf.HfLlama;
 
 /**
- * Fuzzes the model-side loaders that read untrusted files: the llama2.c tokenizer and checkpoint, and an HF
- * directory's config.json. Whatever the bytes, each either loads or throws {@link CheckpointFormatException};
+ * Fuzzes the model-side loaders that read untrusted files: the llama2.c tokenizer and checkpoint, an HF
+ * directory's config.json, and a Hugging Face tokenizer.json (qft4j's JSON reader, then the native tokenizers library). Whatever the bytes, each either loads or throws {@link CheckpointFormatException};
  * never another exception, never an out-of-memory error from a size it read. Plain {@code mvn verify}
  * replays the corpus (if any) under tests/resources; {@code JAZZER_FUZZ=1} fuzzes.
  */
@@ -45,6 +45,27 @@ class LoaderFuzzTest {
             assertTrue(t != null);
         } catch (CheckpointFormatException expected) {
             // the only acceptable failure
+        }
+    }
+
+    /**
+     * A tokenizer.json that loads also encodes (or says why it cannot: a vocabulary without byte fallback or unknown
+     * token cannot hold every character) and decodes its ids; the native handle is closed every time.
+     */
+    @FuzzTest(maxDuration = "90s")
+    void hfTokenizerJsonThrowsOnlyFormatErrors(byte[] input) throws IOException {
+        try (HfTokenizer t = HfTokenizer.load(write("tokenizer.json", input))) {
+            int[] ids;
+            try {
+                ids = t.encode("One day, a fox found <0x41> 日本 🙂", false, false);
+            } catch (IllegalArgumentException unencodable) {
+                assertTrue(unencodable.getMessage().contains("cannot encode the text"), unencodable.getMessage());
+                return;
+            }
+            for (int id : ids) assertTrue(id >= 0 && id < t.vocabSize(), "id " + id);
+            t.decodeAll(-1, ids);
+        } catch (CheckpointFormatException expected) {
+            // the only acceptable failure of loading
         }
     }
 

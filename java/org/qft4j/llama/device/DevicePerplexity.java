@@ -1,27 +1,21 @@
 package org.qft4j.llama.device;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.qft4j.Device;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.Perplexity;
-import org.qft4j.llama.Tokenizer;
+import org.qft4j.llama.TextTokenizer;
 
 /** {@link Perplexity}'s protocol (same paragraphs, encoding and truncation) evaluated with a {@link DeviceLlama}. */
 public final class DevicePerplexity {
     private DevicePerplexity() {}
 
     /** Text perplexity on a device; see {@link Perplexity#evaluate} for the protocol. */
-    public static Perplexity.Result evaluate(LlamaWeights weights, Tokenizer tokenizer, String text, Device device) {
-        List<int[]> encoded = new ArrayList<>();
+    public static Perplexity.Result evaluate(LlamaWeights weights, TextTokenizer tokenizer, String text, Device device) {
+        List<int[]> encoded = Perplexity.encode(weights, tokenizer, text);
         int longest = 2;
-        for (String p : Perplexity.paragraphs(text)) {
-            int[] ids = tokenizer.encode(p, true, false);
-            ids = Arrays.copyOf(ids, Math.min(ids.length, Math.min(Perplexity.MAX_TOKENS, weights.config.seqLen())));
-            encoded.add(ids);
-            longest = Math.max(longest, ids.length);
-        }
+        for (int[] ids : encoded) longest = Math.max(longest, ids.length);
         int predicted = 0;
         double nll = 0;
         try (DeviceLlama model = new DeviceLlama(weights, device, 1, Math.min(longest - 1, weights.config.seqLen()))) {
