@@ -10,7 +10,7 @@ import org.qft4j.llama.WeightMatrix;
  * {@link #gradientComplete()} hands the dW to the owning {@link ParameterSet}, which passes it to the step's
  * {@link GradientPolicy} (QFT: quantized to INT8 onto the stack) and clears it.
  */
-public abstract sealed class TrainableTensor implements WeightMatrix permits Fp32Tensor, QftMatrix {
+public abstract sealed class TrainableTensor implements WeightMatrix permits Fp32Tensor, QftMatrix, PeqaTensor {
     final ParameterSet owner;
     /** Position in the model's forward order: the gradient's and the optimizer state's key. */
     public final int index;
