@@ -73,9 +73,14 @@ public final class ParameterSet implements AutoCloseable {
     public TrainableTensor matrix(String name, float[] w, int rows, int cols) {
         int index = tensors.size();
         if (isPeqa()) {
-            PeqaTensor p = new PeqaTensor(this, index, name, PeqaMatrix.quantize(peqaDevice, w, rows, cols, peqaBits, peqaGroupSize));
-            tensors.add(p);
-            return p;
+            PeqaMatrix m = PeqaMatrix.quantize(peqaDevice, w, rows, cols, peqaBits, peqaGroupSize);
+            try {
+                tensors.add(new PeqaTensor(this, index, name, m));
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return tensors.get(index);
         }
         TrainableTensor t = qft && (long) rows * cols >= fp32Below && rows > 1
                 ? new QftMatrix(this, index, name, w, rows, cols, hybrid)
