@@ -41,6 +41,9 @@ final class TrainCommands {
             "      --val-data PATH     held-out data (default: --val-fraction of the training sequences)",
             "      --val-fraction F    0.1",
             "      --optimizer qft|lion|adamw  (qft: INT8 weights, gradients, momentum; lion/adamw: fp32 baselines)",
+            "      --method peqa       PEQA instead: RTN-quantize the block matrices, train only their scales (AdamW, no decay)",
+            "      --bits 3|4          PEQA code width (4)",
+            "      --group-size N|channel  PEQA columns per scale (128); channel: one scale per output row",
             "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
@@ -51,7 +54,7 @@ final class TrainCommands {
             "                          when it holds one; --resume none starts over)",
             "      writes DIR/model.bin, DIR/hf/ (Hugging Face LLaMA), DIR/model-int8.safetensors (INT8 hybrid) and",
             "      DIR/tokenizer.bin and DIR/hf/tokenizer.json (eval and generate read each model), metrics.jsonl, loss.png,",
-            "      checkpoints/");
+            "      checkpoints/; PEQA writes the tuned b-bit model as DIR/model-peqa.bin instead of the three model files");
 
     static int train(String[] args, PrintStream out) {
         if (args.length == 0) {
@@ -62,7 +65,8 @@ final class TrainCommands {
         }
         TrainConfig.Builder b = TrainConfig.builder().outputDir(Path.of("qft4j-run"));
         List<Path> data = new ArrayList<>(), val = new ArrayList<>();
-        String resume = null;
+        String resume = null, method = null, optimizer = null;
+        boolean peqaLayout = false;
         for (int i = 0; i < args.length; i++) {
             String o = args[i];
             if (!o.startsWith("--")) throw new IllegalArgumentException("train: unexpected argument '" + o + "'");
@@ -74,7 +78,16 @@ final class TrainCommands {
                 case "--data" -> data.add(Path.of(v));
                 case "--val-data" -> val.add(Path.of(v));
                 case "--val-fraction" -> b.validationFraction(num(o, v));
-                case "--optimizer" -> b.optimizer(switch (v) {
+                case "--method" -> method = v;
+                case "--bits" -> {
+                    b.bits(integer(o, v));
+                    peqaLayout = true;
+                }
+                case "--group-size" -> {
+                    b.groupSize(v.equals("channel") ? TrainConfig.PER_CHANNEL : positive(o, v));
+                    peqaLayout = true;
+                }
+                case "--optimizer" -> b.optimizer(switch (optimizer = v) {
                     case "qft" -> OptimizerKind.QFT_LION;
                     case "lion" -> OptimizerKind.FP32_LION;
                     case "adamw" -> OptimizerKind.FP32_ADAMW;
@@ -123,6 +136,15 @@ final class TrainCommands {
                 default -> throw new IllegalArgumentException("train: unknown option '" + o + "'");
             }
         }
+        if (method != null) switch (method) {
+            case "peqa" -> {
+                if (optimizer != null) throw new IllegalArgumentException("train: --method peqa trains the scales with AdamW; drop --optimizer " + optimizer);
+                b.optimizer(OptimizerKind.PEQA_ADAMW);
+            }
+            case "qft" -> {}
+            default -> throw new IllegalArgumentException("--method: use peqa, or qft (the default: --optimizer picks QFT or an fp32 baseline), got '" + method + "'");
+        }
+        if (peqaLayout && !"peqa".equals(method)) throw new IllegalArgumentException("train: --bits and --group-size need --method peqa");
         TrainConfig c = b.trainData(data).validationData(val).build();
         if (c.model == null) throw new IllegalArgumentException("train: --model is required with options (or give no options for the embedded default)");
         Path tokPath = tokenizerPath(c.model, c.tokenizer);
@@ -233,6 +255,12 @@ final class TrainCommands {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(opt + ": not a number: '" + v + "'");
         }
+    }
+
+    private static int positive(String opt, String v) {
+        int n = integer(opt, v);
+        if (n < 1) throw new IllegalArgumentException(opt + ": give a positive number of columns or 'channel', got '" + v + "'");
+        return n;
     }
 
     private static int integer(String opt, String v) {

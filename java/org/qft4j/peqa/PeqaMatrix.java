@@ -22,7 +22,7 @@ import org.qft4j.tensor.Tensor;
 public final class PeqaMatrix implements WeightMatrix, AutoCloseable {
     private final PackedWeight weight;
     private final float[] scales;     // (rows, groups) trainable, master copy
-    private final float[] scaleGrad;  // (rows, groups)
+    private float[] scaleGrad;        // (rows, groups), allocated on first use (an owner may keep the gradient itself)
     private final Tensor gradAcc;     // (rows, groups) on the device: contributions of the running backward pass
     private final Tensor one;         // (1) = 1.0f, the dy of a single-row gradient
     private Tensor in, out;           // scratch activations on the device, grown on demand
@@ -32,7 +32,6 @@ public final class PeqaMatrix implements WeightMatrix, AutoCloseable {
     public PeqaMatrix(PackedWeight weight) {
         this.weight = weight;
         this.scales = weight.scales();
-        this.scaleGrad = new float[scales.length];
         Device d = weight.device();
         this.gradAcc = Tensor.zeros(d, DType.F32, weight.rows(), weight.groups());
         this.one = Tensor.of(d, new float[] {1f}, 1);
@@ -48,13 +47,16 @@ public final class PeqaMatrix implements WeightMatrix, AutoCloseable {
     /** The trainable scales (rows, groups): update in place. */
     public float[] scales() { return scales; }
     /** d loss / d scales (rows, groups). */
-    public float[] scaleGrad() { return scaleGrad; }
+    public float[] scaleGrad() {
+        if (scaleGrad == null) scaleGrad = new float[scales.length];
+        return scaleGrad;
+    }
     public int groups() { return weight.groups(); }
     /** Number of trainable parameters: rows * groups. */
     public int trainableParameters() { return scales.length; }
 
     public void zeroGrad() {
-        java.util.Arrays.fill(scaleGrad, 0f);
+        if (scaleGrad != null) java.util.Arrays.fill(scaleGrad, 0f);
     }
 
     /** Writes the current scales into the packed weight (for export or dequantize). */
@@ -131,8 +133,17 @@ public final class PeqaMatrix implements WeightMatrix, AutoCloseable {
     /** Moves this pass's scale gradient into {@link #scaleGrad()} and clears the device accumulator. */
     @Override
     public void gradientComplete() {
+        moveGradientInto(scaleGrad());
+    }
+
+    /**
+     * Adds this pass's scale gradient to {@code dst} (rows, groups) and clears the device accumulator: for an owner
+     * that keeps the gradient itself (the trainer's {@code PeqaTensor}) instead of {@link #scaleGrad()}.
+     */
+    public void moveGradientInto(float[] dst) {
+        requireLength(dst, scales.length, "scale gradient");
         float[] g = gradAcc.toFloats();
-        for (int i = 0; i < g.length; i++) scaleGrad[i] += g[i];
+        for (int i = 0; i < g.length; i++) dst[i] += g[i];
         NativeStatus.check(CoreNative.qft_memset_zero(dev(), gradAcc.address(), gradAcc.byteSize()), "clearing " + gradAcc);
     }
 

@@ -14,6 +14,9 @@
  *       it back for evaluation or generation.</li>
  * </ul>
  *
+ * <p>The trainer ({@code org.qft4j.train}, optimizer {@code PEQA_ADAMW}, CLI {@code train --method peqa}) runs the same
+ * matrices with its data, schedule, checkpoints and metrics; by hand:
+ *
  * <pre>{@code
  * LlamaWeights q = PeqaModel.quantize(Llama2cFormat.load(bin), Device.CPU, 4, 128);
  * LlamaModel model = new LlamaModel(q, batch, T, false);

@@ -7,9 +7,13 @@ import java.util.Locale;
 /**
  * A training run with the command line's outputs: the progress bar on {@code out}, metrics.jsonl and loss.png
  * in the config's output directory, the final model as model.bin (llama2.c), hf/ (Hugging Face LLaMA, fp32) and
- * model-int8.safetensors (INT8 hybrid inference checkpoint), and the before/after summary.
+ * model-int8.safetensors (INT8 hybrid inference checkpoint); for PEQA the tuned b-bit model as
+ * {@value #PEQA_MODEL} instead; and the before/after summary.
  */
 public final class CliRun {
+    /** The tuned b-bit model of a PEQA run, in its output directory. */
+    public static final String PEQA_MODEL = "model-peqa.bin";
+
     private CliRun() {}
 
     public static Trainer.Result train(Trainer t, String title, PrintStream out) {
@@ -31,7 +35,16 @@ public final class CliRun {
         if (r.skippedSteps() > 0 || r.partialSteps() > 0)
             out.println("non-finite gradients: " + r.skippedSteps() + " steps skipped, " + r.partialSteps() + " applied partially");
         out.println("training state: " + r.memory());
-        if (dir != null) {
+        if (dir != null && t.config().optimizer == OptimizerKind.PEQA_ADAMW) {
+            plot.writePng(dir.resolve("loss.png"));
+            Path model = dir.resolve(PEQA_MODEL);
+            try {
+                t.exportPeqa(model);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("exporting the PEQA model to " + model, e);
+            }
+            out.println("wrote " + model + " (" + t.config().peqaLayout() + "), " + dir.resolve("metrics.jsonl") + ", " + dir.resolve("loss.png"));
+        } else if (dir != null) {
             plot.writePng(dir.resolve("loss.png"));
             t.save(dir.resolve("model.bin"));
             try {

@@ -3,40 +3,100 @@ package org.qft4j.train;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import org.qft4j.Device;
+import org.qft4j.llama.WeightMatrix;
+import org.qft4j.peqa.PeqaMatrix;
 import org.qft4j.qft.HybridConfig;
 
 /**
  * The trained tensors of one model, in forward order, created as the model is built: QFT hybrid INT8
- * matrices or fp32 tensors, as the optimizer and the size threshold decide. It routes completed gradients
+ * matrices or fp32 tensors, as the optimizer and the size threshold decide; for PEQA, the block matrices' scales
+ * ({@link PeqaTensor}) while the embedding, classifier and norms stay frozen. It routes completed gradients
  * to the current step's {@link GradientPolicy}. One per trainer: nothing here is static.
  */
 public final class ParameterSet implements AutoCloseable {
     private final boolean qft;
     private final int fp32Below;
     private final HybridConfig hybrid;
+    private final int peqaBits;      // 0: not PEQA
+    private final int peqaGroupSize;
+    private final Device peqaDevice;
     private final List<TrainableTensor> tensors = new ArrayList<>();
+    private long frozenBytes;
     private GradientPolicy policy;
     private float gradScale = 1f;
 
     /** qft: matrices of at least fp32Below elements become {@link QftMatrix}; everything else stays fp32. */
     public ParameterSet(boolean qft, int fp32Below, double outlierFraction) {
+        this(qft, fp32Below, outlierFraction, 0, 0, Device.CPU);
+    }
+
+    private ParameterSet(boolean qft, int fp32Below, double outlierFraction, int peqaBits, int peqaGroupSize, Device peqaDevice) {
         this.qft = qft;
         this.fp32Below = fp32Below;
         this.hybrid = HybridConfig.outliers(outlierFraction);
+        this.peqaBits = peqaBits;
+        this.peqaGroupSize = peqaGroupSize;
+        this.peqaDevice = peqaDevice;
+    }
+
+    /**
+     * PEQA: every block matrix is RTN-quantized to {@code bits} with {@code groupSize} columns per scale
+     * ({@link TrainConfig#PER_CHANNEL}: one per row) on {@code device}, and only its scales train.
+     */
+    public static ParameterSet peqa(int bits, int groupSize, Device device) {
+        if (bits != 3 && bits != 4) throw new IllegalArgumentException("PEQA bits must be 3 or 4, got " + bits);
+        return new ParameterSet(false, 0, 0, bits, groupSize, device);
     }
 
     public static ParameterSet of(TrainConfig c) {
+        if (c.optimizer == OptimizerKind.PEQA_ADAMW) return peqa(c.bits, c.groupSize, c.device);
         return new ParameterSet(c.optimizer == OptimizerKind.QFT_LION, c.fp32Below, c.outlierFraction);
+    }
+
+    public boolean isPeqa() {
+        return peqaBits != 0;
+    }
+
+    /**
+     * A model weight (rows, cols) initialised from w (row-major): trainable as {@link #matrix} decides, except under
+     * PEQA, where the matrices outside the transformer blocks (names not starting "layers.": embedding, classifier)
+     * stay frozen fp32 and are not among {@link #tensors()}.
+     */
+    WeightMatrix weight(String name, float[] w, int rows, int cols) {
+        if (!isPeqa() || name.startsWith("layers.")) return matrix(name, w, rows, cols);
+        frozenBytes += 4L * w.length;
+        return new FrozenMatrix(w, rows, cols);
     }
 
     /** A (rows, cols) weight initialised from w (row-major; QFT quantizes it and keeps no reference). */
     public TrainableTensor matrix(String name, float[] w, int rows, int cols) {
         int index = tensors.size();
+        if (isPeqa()) {
+            PeqaMatrix m = PeqaMatrix.quantize(peqaDevice, w, rows, cols, peqaBits, peqaGroupSize);
+            try {
+                tensors.add(new PeqaTensor(this, index, name, m));
+            } catch (RuntimeException e) {
+                m.close();
+                throw e;
+            }
+            return tensors.get(index);
+        }
         TrainableTensor t = qft && (long) rows * cols >= fp32Below && rows > 1
                 ? new QftMatrix(this, index, name, w, rows, cols, hybrid)
                 : new Fp32Tensor(this, index, name, w, rows, cols);
         tensors.add(t);
         return t;
+    }
+
+    /** Whether norm weights train (everything but PEQA, which trains the scales only). */
+    boolean trainsNorms() {
+        return !isPeqa();
+    }
+
+    /** Counts a vector that stays fixed (PEQA's norm weights) in {@link #weightBytes()}. */
+    void freeze(float[] w) {
+        frozenBytes += 4L * w.length;
     }
 
     /** A vector parameter (norm weights), always fp32: the engine reads {@code weights()} and adds into {@code grad()}. */
@@ -56,9 +116,12 @@ public final class ParameterSet implements AutoCloseable {
         return n;
     }
 
-    /** Bytes of all weights as stored (QFT: INT8 codes, scales and outliers; fp32: 4 per element). */
+    /**
+     * Bytes of all weights as stored (QFT: INT8 codes, scales and outliers; fp32: 4 per element; PEQA: packed codes,
+     * zero-points and scales, plus the frozen fp32 embedding and norms).
+     */
     public long weightBytes() {
-        long b = 0;
+        long b = frozenBytes;
         for (TrainableTensor t : tensors) b += t.weightBytes();
         return b;
     }
@@ -85,6 +148,9 @@ public final class ParameterSet implements AutoCloseable {
 
     @Override
     public void close() {
-        for (TrainableTensor t : tensors) if (t instanceof QftMatrix q) q.close();
+        for (TrainableTensor t : tensors) {
+            if (t instanceof QftMatrix q) q.close();
+            if (t instanceof PeqaTensor p) p.close();
+        }
     }
 }

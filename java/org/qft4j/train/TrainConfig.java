@@ -15,6 +15,9 @@ import org.qft4j.checkpoint.CheckpointStore;
  * {@code seqLen} tokens. Unset betas take the optimizer's usual values (Lion 0.9/0.99, AdamW 0.9/0.999).
  */
 public final class TrainConfig {
+    /** {@link #groupSize} meaning one scale per output channel (row). */
+    public static final int PER_CHANNEL = 0;
+
     /** Where the model comes from; null selects the embedded default (a tiny model the project trains itself). */
     public final Path model;
     /** The model's llama2.c tokenizer.bin; null: tokenizer.bin or tok*.bin next to the model. */
@@ -49,6 +52,10 @@ public final class TrainConfig {
     public final Rounding rounding;
     /** Tensors with fewer elements than this (norm weights) keep fp32 weights and gradients. */
     public final int fp32Below;
+    /** PEQA only: bits per weight code, 3 or 4. */
+    public final int bits;
+    /** PEQA only: columns per scale and zero-point group; {@link #PER_CHANNEL} (0): one group per output row. */
+    public final int groupSize;
 
     public final ClipMode clipMode;
     public final double clipNorm;
@@ -84,7 +91,7 @@ public final class TrainConfig {
         optimizer = b.optimizer;
         learningRate = b.learningRate;
         beta1 = b.beta1 != null ? b.beta1 : 0.9;
-        beta2 = b.beta2 != null ? b.beta2 : (b.optimizer == OptimizerKind.FP32_ADAMW ? 0.999 : 0.99);
+        beta2 = b.beta2 != null ? b.beta2 : (b.optimizer == OptimizerKind.FP32_ADAMW || b.optimizer == OptimizerKind.PEQA_ADAMW ? 0.999 : 0.99);
         weightDecay = b.weightDecay;
         adamEpsilon = b.adamEpsilon;
         steps = b.steps;
@@ -97,6 +104,8 @@ public final class TrainConfig {
         outlierReselectInterval = b.outlierReselectInterval;
         rounding = b.rounding;
         fp32Below = b.fp32Below;
+        bits = b.bits;
+        groupSize = b.groupSize;
         clipMode = b.clipMode;
         clipNorm = b.clipNorm;
         updatePolicy = b.updatePolicy;
@@ -138,6 +147,8 @@ public final class TrainConfig {
         b.outlierReselectInterval = outlierReselectInterval;
         b.rounding = rounding;
         b.fp32Below = fp32Below;
+        b.bits = bits;
+        b.groupSize = groupSize;
         b.clipMode = clipMode;
         b.clipNorm = clipNorm;
         b.updatePolicy = updatePolicy;
@@ -157,9 +168,14 @@ public final class TrainConfig {
         return (long) batchSize * gradAccumulation * seqLen;
     }
 
+    /** "4-bit group 128" or "3-bit per-channel". */
+    public String peqaLayout() {
+        return bits + "-bit " + (groupSize == PER_CHANNEL ? "per-channel" : "group " + groupSize);
+    }
+
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "%s lr=%g betas=(%g,%g) wd=%g steps=%d warmup=%d batch=%dx%d seq=%d "
+        return (optimizer == OptimizerKind.PEQA_ADAMW ? "PEQA " + peqaLayout() + " " : "") + String.format(Locale.ROOT, "%s lr=%g betas=(%g,%g) wd=%g steps=%d warmup=%d batch=%dx%d seq=%d "
                         + "outliers=%g/%d rounding=%s clip=%s(%g) policy=%s seed=%d device=%s",
                 optimizer, learningRate, beta1, beta2, weightDecay, steps, warmupSteps, batchSize, gradAccumulation, seqLen,
                 outlierFraction, outlierReselectInterval, rounding, clipMode, clipNorm, updatePolicy, seed, device);
@@ -187,6 +203,8 @@ public final class TrainConfig {
         private int outlierReselectInterval = 100;
         private Rounding rounding = Rounding.STOCHASTIC;
         private int fp32Below = 1024;
+        private int bits = 4;
+        private int groupSize = 128;
         private ClipMode clipMode = ClipMode.GLOBAL_NORM;
         private double clipNorm = 1.0;
         private UpdatePolicy updatePolicy = UpdatePolicy.STASH;
@@ -223,6 +241,10 @@ public final class TrainConfig {
         public Builder outlierReselectInterval(int n) { outlierReselectInterval = n; return this; }
         public Builder rounding(Rounding r) { rounding = r; return this; }
         public Builder fp32Below(int n) { fp32Below = n; return this; }
+        /** PEQA's code width: 3 or 4 bits (default 4). */
+        public Builder bits(int b) { bits = b; return this; }
+        /** PEQA's columns per scale (default 128); {@link #PER_CHANNEL}: one scale per row. */
+        public Builder groupSize(int g) { groupSize = g; return this; }
         public Builder clip(ClipMode mode, double maxNorm) { clipMode = mode; clipNorm = maxNorm; return this; }
         public Builder updatePolicy(UpdatePolicy p) { updatePolicy = p; return this; }
         public Builder evalInterval(int n) { evalInterval = n; return this; }
@@ -258,6 +280,10 @@ public final class TrainConfig {
             if (seqLen < 2) bad.add("sequence length must be >= 2, got " + seqLen);
             if (!(outlierFraction >= 0 && outlierFraction < 0.5)) bad.add("outlier fraction must be in [0, 0.5), got " + outlierFraction);
             if (outlierReselectInterval < 1) bad.add("outlier re-selection interval must be >= 1 step, got " + outlierReselectInterval);
+            if (bits != 3 && bits != 4) bad.add("PEQA bits must be 3 or 4, got " + bits);
+            if (groupSize < 0) bad.add("PEQA group size must be >= 1, or 0 for per-channel scales, got " + groupSize);
+            if (optimizer == OptimizerKind.PEQA_ADAMW && weightDecay != 0)
+                bad.add("PEQA trains the scales with weight decay 0 (the paper's recipe: decay would shrink the weights toward 0), got " + weightDecay);
             if (fp32Below < 0) bad.add("fp32 size threshold must be >= 0, got " + fp32Below);
             if (clipMode != ClipMode.NONE && !(clipNorm > 0 && Double.isFinite(clipNorm))) bad.add("clip norm must be > 0, got " + clipNorm);
             if (updatePolicy == UpdatePolicy.FUSED_PER_LAYER && clipMode == ClipMode.GLOBAL_NORM)

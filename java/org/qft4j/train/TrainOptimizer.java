@@ -29,6 +29,8 @@ public interface TrainOptimizer extends ParameterOptimizer, AutoCloseable {
             case QFT_LION -> new QftLionOptimizer(t, c);
             case FP32_LION -> new Fp32LionOptimizer(t, c);
             case FP32_ADAMW -> new Fp32AdamWOptimizer(t, c);
+            // PEQA's tensors are the scales (rows, groups): AdamW on them is the paper's recipe (weight decay 0, validated).
+            case PEQA_ADAMW -> new Fp32AdamWOptimizer(t, c);
         };
     }
 

@@ -1,15 +1,18 @@
 package org.qft4j.train;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.qft4j.checkpoint.CheckpointSchema;
 import org.qft4j.checkpoint.TensorBuffer;
+import org.qft4j.peqa.PackedWeight;
 import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 
 /**
  * The tensors of a training checkpoint: every trained tensor as stored (QFT: INT8 codes, per-row scales and the
- * fp32 CSR outliers of each hybrid weight; fp32 tensors as they are) under {@code w.<name>.*}, and the optimizer's
+ * fp32 CSR outliers of each hybrid weight; fp32 tensors as they are; PEQA: the trained scales under {@code w.<name>}
+ * plus the frozen packed codes and zero-points, which a resume checks against its own) under {@code w.<name>.*}, and the optimizer's
  * state under {@code opt.<name>.*}. Scalars (step, loader position, RNG key) travel in the metadata
  * ({@link Trainer#saveCheckpoint}).
  */
@@ -30,6 +33,11 @@ final class TrainState {
             } else {
                 out.put("w." + t.name, TensorBuffer.ofFloats(t.weights(), t.rows, t.cols));
             }
+            if (t instanceof PeqaTensor p) {
+                PackedWeight w = p.matrix().weight();
+                out.put("w." + t.name + ".codes", TensorBuffer.ofInts(w.codes(), w.rows(), w.wordsPerRow()));
+                out.put("w." + t.name + ".zeros", TensorBuffer.ofBytes(DType.I8, w.zeros(), w.rows(), w.groups()));
+            }
         }
         optimizer.saveState(out);
         return out;
@@ -44,6 +52,7 @@ final class TrainState {
 
     /** Overwrites the weights and optimizer state with a checkpoint's (already validated against {@link #schema}). */
     static void restore(Map<String, TensorBuffer> in, ParameterSet params, TrainOptimizer optimizer) {
+        for (TrainableTensor t : params.tensors()) if (t instanceof PeqaTensor p) requireFrozen(p, in); // before anything changes
         for (TrainableTensor t : params.tensors()) {
             if (t instanceof QftMatrix q) {
                 q.hybrid().restore(in.get("w." + t.name + ".codes").toBytes(), in.get("w." + t.name + ".scales").toFloats(),
@@ -56,5 +65,13 @@ final class TrainState {
             t.updated();
         }
         optimizer.restoreState(in);
+    }
+
+    /** PEQA never changes codes or zero-points: different ones mean the checkpoint was tuned from another base model. */
+    private static void requireFrozen(PeqaTensor t, Map<String, TensorBuffer> in) {
+        PackedWeight w = t.matrix().weight();
+        if (!Arrays.equals(w.codes(), in.get("w." + t.name + ".codes").toInts()) || !Arrays.equals(w.zeros(), in.get("w." + t.name + ".zeros").toBytes()))
+            throw new IllegalArgumentException("the frozen PEQA codes or zero-points of " + t.name + " differ from this model's RTN quantization"
+                    + " (" + w + "): the checkpoint was tuned from another base model");
     }
 }

@@ -9,12 +9,14 @@ import org.qft4j.llama.LlamaWeights;
 /**
  * A LLaMA model whose tensors belong to a {@link ParameterSet}: every weight matrix becomes a
  * {@link TrainableTensor} (in {@link LlamaWeights#mapMatrices} order), every norm vector an {@link Fp32Tensor}
- * sharing its array with the model. Runs micro-batches of {@link Sequence}s, padded to the longest one.
+ * sharing its array with the model (PEQA: the block matrices become {@link PeqaTensor}s, the embedding, classifier and
+ * norms stay frozen). Runs micro-batches of {@link Sequence}s, padded to the longest one.
  */
 final class TrainableLlama {
     final LlamaWeights weights;
     private final List<Fp32Tensor> norms = new ArrayList<>();
     private final List<float[]> normGradients = new ArrayList<>(); // the engine's += accumulators, same order
+    private final List<float[]> frozenNormGradients = new ArrayList<>(); // PEQA: accumulated by the engine, discarded
     private final LlamaModel model;
     private final int maxBatch;
     private final int maxT;
@@ -23,7 +25,7 @@ final class TrainableLlama {
         LlamaWeights mapped = source.mapMatrices((name, m) -> {
             float[] w = new float[m.rows() * m.cols()];
             for (int r = 0; r < m.rows(); r++) m.row(r, w, r * m.cols());
-            return params.matrix(name, w, m.rows(), m.cols());
+            return params.weight(name, w, m.rows(), m.cols());
         });
         // mapMatrices shares the norm vectors with the source: copy them, or training would modify the caller's model.
         LlamaWeights.Layer[] layers = new LlamaWeights.Layer[mapped.layers.length];
@@ -44,6 +46,11 @@ final class TrainableLlama {
     }
 
     private void norm(ParameterSet params, String name, float[] w, float[] grad) {
+        if (!params.trainsNorms()) {
+            params.freeze(w);
+            frozenNormGradients.add(grad);
+            return;
+        }
         norms.add(params.vector(name, w));
         normGradients.add(grad);
     }
@@ -82,6 +89,7 @@ final class TrainableLlama {
                 norms.get(i).owner.deliver(norms.get(i), g);
                 Arrays.fill(g, 0f);
             }
+            for (float[] g : frozenNormGradients) Arrays.fill(g, 0f);
         }
         return loss;
     }

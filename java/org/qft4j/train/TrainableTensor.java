@@ -10,7 +10,7 @@ import org.qft4j.llama.WeightMatrix;
  * {@link #gradientComplete()} hands the dW to the owning {@link ParameterSet}, which passes it to the step's
  * {@link GradientPolicy} (QFT: quantized to INT8 onto the stack) and clears it.
  */
-public abstract sealed class TrainableTensor implements WeightMatrix permits Fp32Tensor, QftMatrix {
+public abstract sealed class TrainableTensor implements WeightMatrix permits Fp32Tensor, QftMatrix, PeqaTensor {
     final ParameterSet owner;
     /** Position in the model's forward order: the gradient's and the optimizer state's key. */
     public final int index;
@@ -28,7 +28,11 @@ public abstract sealed class TrainableTensor implements WeightMatrix permits Fp3
         this.work = new Fp32Matrix(rows, cols, working);
     }
 
-    /** The current weights, (rows, cols) fp32: for QFT the dequantized image, refreshed after each update. */
+    /**
+     * The current trained values, (rows, cols) fp32: for QFT the dequantized image, refreshed after each update; for PEQA
+     * the scales, whose (rows, groups) shape the fields {@link #rows}/{@link #cols} then hold ({@link #rows()}/{@link #cols()}
+     * stay the weight's shape, which the engine needs).
+     */
     public abstract float[] weights();
 
     @Override public int rows() { return rows; }

@@ -21,11 +21,12 @@ import org.qft4j.checkpoint.Provenance;
 import org.qft4j.llama.Int8HybridFormat;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.hf.HfLlama;
+import org.qft4j.peqa.PeqaModel;
 import org.qft4j.tensor.MemoryStats;
 
 /**
- * Trains a LLaMA model as a {@link TrainConfig} says: QFT (INT8 weights, gradients and momentum) or an fp32
- * baseline, in the same engine and loop. Everything it holds is its own (parameters, optimizer state, random
+ * Trains a LLaMA model as a {@link TrainConfig} says: QFT (INT8 weights, gradients and momentum), PEQA (scales of
+ * b-bit weights) or an fp32 baseline, in the same engine and loop. Everything it holds is its own (parameters, optimizer state, random
  * streams), so trainers in one JVM do not interfere; it never exits the JVM. Close it to free native memory.
  *
  * <pre>{@code
@@ -200,6 +201,15 @@ public final class Trainer implements AutoCloseable {
                 ? Int8HybridFormat.Hybrid.of(q.hybrid()) : Int8HybridFormat.Hybrid.quantize(m, config.outlierFraction), file);
     }
 
+    /**
+     * Exports a PEQA run's tuned model, still b-bit ({@link PeqaModel#export}: packed codes, zero-points and the trained
+     * scales, fp32 embedding and norms), which {@code ModelLoader} (and so {@code eval} and {@code generate}) opens directly.
+     */
+    public void exportPeqa(Path file) throws IOException {
+        if (!params.isPeqa()) throw new IllegalStateException("exportPeqa: this run trains " + config.optimizer + ", not PEQA");
+        PeqaModel.export(model.weights.mapMatrices((name, m) -> m instanceof PeqaTensor p ? p.matrix() : m), file);
+    }
+
     /** Where {@link #run} keeps checkpoints for a run whose output directory is {@code outputDir}. */
     public static Path checkpointDirectory(Path outputDir) {
         return outputDir.resolve("checkpoints");
@@ -335,6 +345,11 @@ public final class Trainer implements AutoCloseable {
 
     public TrainConfig config() {
         return config;
+    }
+
+    /** The trained tensors (tests inspect them). */
+    ParameterSet parameters() {
+        return params;
     }
 
     /** Persistent bytes of the training state, by part, measured from what is allocated. */

@@ -1,5 +1,6 @@
 /**
- * Training: QFT (INT8 weights, gradients and Lion momentum) and fp32 Lion/AdamW baselines in one loop.
+ * Training: QFT (INT8 weights, gradients and Lion momentum), PEQA (AdamW on the scales of b-bit weights,
+ * {@link org.qft4j.train.PeqaTensor}; embedding and norms frozen) and fp32 Lion/AdamW baselines in one loop.
  *
  * <p>Flow of one step: {@link org.qft4j.train.Trainer} draws micro-batches ({@link org.qft4j.train.BatchSampler}),
  * the LLaMA engine runs forward and backward through {@link org.qft4j.train.TrainableTensor}s (the
@@ -15,6 +16,7 @@
  * and restore the complete state through {@code org.qft4j.checkpoint.CheckpointStore} ({@code TrainState}
  * names the tensors; step, loader position, config and provenance go in the metadata; the stochastic-rounding
  * streams are keyed by (seed, step)), so a resumed run is bit-identical to an uninterrupted one. Exports:
- * {@code exportHf} (Hugging Face LLaMA directory) and {@code exportInt8} ({@code org.qft4j.llama.Int8HybridFormat}).
+ * {@code exportHf} (Hugging Face LLaMA directory), {@code exportInt8} ({@code org.qft4j.llama.Int8HybridFormat}) and,
+ * for PEQA, {@code exportPeqa} (the tuned b-bit model, {@code org.qft4j.peqa.PeqaFile}).
  */
 package org.qft4j.train;

@@ -96,6 +96,62 @@ class TrainCommandsTest {
     }
 
     @Test
+    void peqaTrainsTheScalesAndEvalAndGenerateRunTheBBitExport(@TempDir Path dir) throws Exception {
+        Fixture f = Fixture.write(dir);
+        Path out = dir.resolve("peqa");
+        MainTest.Result r = MainTest.run("train", "--model", f.model().toString(), "--data", f.text().toString(), "--method", "peqa",
+                "--bits", "3", "--group-size", "16", "--steps", "6", "--batch", "2", "--seq", "32", "--lr", "1e-2", "--save-every", "3",
+                "--out", out.toString());
+        assertEquals(0, r.status, r.out + r.err);
+        assertTrue(r.out.contains("config: PEQA 3-bit group 16 PEQA_ADAMW"), r.out);
+        assertTrue(r.out.contains("validation perplexity: before "), r.out);
+        assertTrue(r.out.contains("wrote " + out.resolve("model-peqa.bin") + " (3-bit group 16)"), r.out);
+        assertEquals(1 + 1 + 6 + 1 + 1, Files.readAllLines(out.resolve("metrics.jsonl")).size()); // start, eval, 6 steps, eval, end
+        assertTrue(Files.size(out.resolve("loss.png")) > 1000);
+        assertTrue(Files.isDirectory(out.resolve("checkpoints")));
+        assertTrue(!Files.exists(out.resolve("model.bin")), "PEQA writes the b-bit model only");
+
+        String saved = out.resolve("model-peqa.bin").toString(), tok = out.resolve("tokenizer.bin").toString();
+        MainTest.Result e = MainTest.run("eval", "--model", saved, "--tokenizer", tok, "--text", f.text().toString());
+        assertEquals(0, e.status, e.err);
+        assertTrue(e.out.contains("perplexity "), e.out);
+        MainTest.Result g = MainTest.run("generate", "--model", saved, "--tokenizer", tok, "--prompt", "my cook", "--steps", "20");
+        assertEquals(0, g.status, g.err);
+        assertTrue(g.out.startsWith("my cook"), g.out);
+
+        // The run's own checkpoints resume it: the step-6 checkpoint is the last, so nothing is left to train.
+        MainTest.Result again = MainTest.run("train", "--model", f.model().toString(), "--data", f.text().toString(), "--method", "peqa",
+                "--bits", "3", "--group-size", "16", "--steps", "6", "--batch", "2", "--seq", "32", "--lr", "1e-2", "--save-every", "3",
+                "--out", out.toString());
+        assertEquals(0, again.status, again.err);
+        assertTrue(again.out.contains("at step 6"), again.out);
+    }
+
+    @Test
+    void badPeqaOptionsExitWithAMessage() {
+        String[] common = {"train", "--model", "x.bin", "--data", "y.txt"};
+        MainTest.Result r = MainTest.run(concat(common, "--method", "peqa", "--bits", "5"));
+        assertEquals(2, r.status);
+        assertTrue(r.err.contains("PEQA bits must be 3 or 4, got 5"), r.err);
+        r = MainTest.run(concat(common, "--bits", "3"));
+        assertTrue(r.err.contains("--bits and --group-size need --method peqa"), r.err);
+        r = MainTest.run(concat(common, "--method", "peqa", "--optimizer", "lion"));
+        assertTrue(r.err.contains("--method peqa trains the scales with AdamW; drop --optimizer lion"), r.err);
+        r = MainTest.run(concat(common, "--method", "peqa", "--group-size", "0"));
+        assertTrue(r.err.contains("--group-size: give a positive number of columns or 'channel', got '0'"), r.err);
+        r = MainTest.run(concat(common, "--method", "peqa", "--weight-decay", "0.1"));
+        assertTrue(r.err.contains("PEQA trains the scales with weight decay 0"), r.err);
+        r = MainTest.run(concat(common, "--method", "lora"));
+        assertTrue(r.err.contains("--method: use peqa"), r.err);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void badOptionsExitWithAMessage() {
         MainTest.Result r = MainTest.run("train", "--steps", "0", "--model", "x.bin", "--data", "y.txt");
         assertEquals(2, r.status);

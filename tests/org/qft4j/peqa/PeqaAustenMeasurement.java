@@ -26,6 +26,12 @@ import org.qft4j.llama.WeightMatrix;
  * model, RTN 4/3-bit (group 128) before tuning and after PEQA scale-only tuning on the other five Austen novels
  * ({@code qft4j.peqa.steps} AdamW steps, batch 8 x 128 tokens, lr {@code qft4j.peqa.lr}, weight decay 0), and the
  * fp32 baseline: AdamW on every weight with the same batches and steps (lr {@code qft4j.peqa.fp32lr}; 0 skips it).
+ *
+ * <p>This drives the PEQA matrices by hand, outside the trainer, on the paragraph protocol of {@code eval}. The
+ * reported comparison (fp32 base, RTN and PEQA at 4 and 3 bits with a learning-rate and group-size sweep, QFT and
+ * fp32 AdamW, all through the trainer with the same data order, tokens and steps) is made with
+ * {@code org.qft4j.train.AustenExperiment} ({@code peqa:LR:bits=B:group=G}); table, commands and machine in
+ * {@code bench/results/peqa-austen.md}.
  */
 @EnabledIfSystemProperty(named = "qft4j.peqa.measure", matches = "true")
 class PeqaAustenMeasurement {

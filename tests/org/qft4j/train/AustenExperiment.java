@@ -13,8 +13,9 @@ import org.qft4j.qft.Rounding;
  * The quality experiment (not a unit test; run by hand): fine-tune stories260K on five Austen novels and measure
  * held-out persuasion.txt, for QFT, fp32 Lion, fp32 AdamW and QFT with round-to-nearest, same data order, tokens
  * and steps. Usage: {@code java -cp target/classes:target/test-classes:<javacpp jar> org.qft4j.train.AustenExperiment
- * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft|qft-rtn|lion|adamw and options
- * outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS (tensors smaller than this train entirely in fp32), seed=N.
+ * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft|qft-rtn|lion|adamw|peqa and options
+ * outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS (tensors smaller than this train entirely in fp32), seed=N,
+ * and for peqa bits=3|4, group=N|channel (its "before" perplexity is the RTN-quantized model's).
  * Tokens are cached under target/ (delete the .tokens files after changing the tokenizer or the data).
  * The learning-rate sweep, after {@code mvn -B -o -DskipTests package} and
  * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}:
@@ -54,6 +55,8 @@ public final class AustenExperiment {
                     case "reselect" -> b.outlierReselectInterval(Integer.parseInt(kv[1]));
                     case "fp32below" -> b.fp32Below(Integer.parseInt(kv[1]));
                     case "seed" -> b.seed(Long.parseLong(kv[1]));
+                    case "bits" -> b.bits(Integer.parseInt(kv[1]));
+                    case "group" -> b.groupSize(kv[1].equals("channel") ? TrainConfig.PER_CHANNEL : Integer.parseInt(kv[1]));
                     default -> throw new IllegalArgumentException("unknown option " + m[o]);
                 }
             }
@@ -62,6 +65,7 @@ public final class AustenExperiment {
                 case "qft-rtn" -> b.optimizer(OptimizerKind.QFT_LION).rounding(Rounding.NEAREST);
                 case "lion" -> b.optimizer(OptimizerKind.FP32_LION);
                 case "adamw" -> b.optimizer(OptimizerKind.FP32_ADAMW);
+                case "peqa" -> b.optimizer(OptimizerKind.PEQA_ADAMW);
                 default -> throw new IllegalArgumentException(m[0]);
             }
             long s = System.nanoTime();

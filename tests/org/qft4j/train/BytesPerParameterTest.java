@@ -25,7 +25,7 @@ import org.qft4j.tensor.MemoryStats;
  * does not keep (it dequantizes inside the matmul); they are reported apart from the training state.
  */
 class BytesPerParameterTest {
-    private static final LlamaConfig STORIES_260K = new LlamaConfig(64, 172, 5, 8, 4, 512, 512, 1e-5f, 10000f, RopeLayout.ADJACENT_PAIRS, true);
+    static final LlamaConfig STORIES_260K = new LlamaConfig(64, 172, 5, 8, 4, 512, 512, 1e-5f, 10000f, RopeLayout.ADJACENT_PAIRS, true);
 
     record Row(String name, long params, long weights, long optimizer, long gradients, long engine, MemoryReport reported) {
         double perParam(long b) {
@@ -117,7 +117,7 @@ class BytesPerParameterTest {
     }
 
     /** Bytes of the primitive arrays (and arrays of them) in o's instance fields. */
-    private static long javaArrayBytes(Object o) {
+    static long javaArrayBytes(Object o) {
         long b = 0;
         for (Field f : o.getClass().getDeclaredFields()) {
             if (Modifier.isStatic(f.getModifiers()) || !f.getType().isArray()) continue;
@@ -141,11 +141,11 @@ class BytesPerParameterTest {
         return b;
     }
 
-    private static long nativeLive() {
+    static long nativeLive() {
         return MemoryStats.of(Device.CPU).liveBytes();
     }
 
-    private static List<Sequence> sequences(int vocab, int n, int len) {
+    static List<Sequence> sequences(int vocab, int n, int len) {
         Random r = new Random(3);
         List<Sequence> out = new ArrayList<>();
         for (int s = 0; s < n; s++) {
