@@ -118,6 +118,14 @@ public final class CrashHarness {
                     while (resumedAt.get() < 0 && child.isAlive() && System.nanoTime() < deadline) resumedAt.wait(100);
                 }
             }
+            boolean noSaveYet;
+            synchronized (r) { noSaveYet = r.saves == 0; }
+            if (noSaveYet && k == kills - 1) {
+                // On a loaded machine a save can take longer than every random delay: let the last child complete one,
+                // so that the run always checks a resume from a real checkpoint.
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (lastSaved.get() < 0 && child.isAlive() && System.nanoTime() < deadline) Thread.sleep(10);
+            }
             if (child.waitFor(delay, TimeUnit.MILLISECONDS))
                 throw new AssertionError("child exited by itself with status " + child.exitValue() + ": " + Files.readString(stderr));
             child.destroyForcibly();
