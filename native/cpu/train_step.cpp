@@ -1,5 +1,8 @@
 // Training-step helpers (train_step.h): plain references and the device dispatch. CUDA twins:
 // native/cuda/train_step.cu (same fp64 row sums in a fixed order; the Lion element of qft_math.h).
+#include <algorithm>
+#include <limits>
+
 #include "../common/internal.h"
 #include "../common/qft_math.h"
 #include "parallel.h"
@@ -24,6 +27,27 @@ double f32_row_sumsq_ref(const float* x, int64_t r, int64_t cols) {
         s += v * v;
     }
     return s;
+}
+
+// Block b of row r: scale over the block, then stochastic codes; a non-finite block gets a NaN scale and zero codes.
+void int8_blocks_quantize_stochastic_ref(const float* x, int64_t r, int64_t b, int64_t cols, int64_t block, uint64_t stream,
+                                         int8_t* codes, float* scales) {
+    const int64_t nb = div_up(cols, block), c0 = b * block, c1 = std::min(cols, c0 + block);
+    float absmax = 0.0f;
+    bool ok = true;
+    for (int64_t c = c0; c < c1; ++c) {
+        ok = ok && finite(x[r * cols + c]);
+        absmax = std::max(absmax, fabsf_(x[r * cols + c]));
+    }
+    if (!ok) {
+        for (int64_t c = c0; c < c1; ++c) codes[r * cols + c] = 0;
+        scales[r * nb + b] = std::numeric_limits<float>::quiet_NaN();
+        return;
+    }
+    const float s = absmax_scale(absmax);
+    scales[r * nb + b] = s;
+    for (int64_t c = c0; c < c1; ++c)
+        codes[r * cols + c] = static_cast<int8_t>(quantize_code(x[r * cols + c], s, true, rng_bits(stream, r * cols + c)));
 }
 
 }  // namespace qft
@@ -55,6 +79,25 @@ extern "C" int qft_f32_row_sumsq(int32_t device, int64_t x, int64_t rows, int64_
         double* o = qft::ptr<double>(out);
         qft::parallel_for(rows, 1, [&](int64_t r0, int64_t r1) {
             for (int64_t r = r0; r < r1; ++r) o[r] = qft::f32_row_sumsq_ref(px, r, cols);
+        });
+        return QFT_OK;
+    });
+}
+
+extern "C" int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t block,
+                                                   int64_t seed, int64_t step, int64_t tensor, int64_t codes, int64_t scales) {
+    if (!x || !codes || !scales || rows < 0 || cols < 0 || block < 1)
+        return qft_set_error(QFT_EINVAL, "qft_int8_blocks_quantize_stochastic: bad arguments ((%lld, %lld), block %lld, null pointer?)",
+                             (long long)rows, (long long)cols, (long long)block);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_int8_blocks_quantize_stochastic", device, x, rows, cols, block, seed, step, tensor, codes, scales);
+    return qft::guarded("qft_int8_blocks_quantize_stochastic", [&] {
+        const uint64_t stream = qft::rng_stream(static_cast<uint64_t>(seed), static_cast<uint64_t>(step), static_cast<uint64_t>(tensor));
+        const int64_t nb = qft::div_up(cols, block);
+        qft::parallel_for(rows * nb, 1, [&](int64_t i0, int64_t i1) {
+            for (int64_t i = i0; i < i1; ++i)
+                qft::int8_blocks_quantize_stochastic_ref(qft::ptr<const float>(x), i / nb, i % nb, cols, block, stream,
+                                                         qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
         });
         return QFT_OK;
     });

@@ -22,6 +22,13 @@ QFT_API int qft_int8_blocks_row_sumsq(int32_t device, int64_t codes, int64_t sca
                                       int64_t block, int64_t out);
 /* x: (rows, cols) fp32 -> out: (rows) fp64, out[r] = sum_c x[r,c]^2 in fp64. */
 QFT_API int qft_f32_row_sumsq(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t out);
+/* x: (rows, cols) fp32 -> codes, scales: the INT8 blocks of qft_int8_blocks_quantize (same scales, same
+ * NaN handling), rounded stochastically: code = floor(x/scale) + 1 with probability frac(x/scale), the
+ * bits from rng_bits(rng_stream(seed, step, tensor), r*cols + c) (qft_math.h), so E[code*scale] = x and
+ * a run that restores (seed, step) rounds identically on either backend. Gradients are rounded this way
+ * in QFT; pass a seed distinct from the weights' rounding seed so the two streams are independent. */
+QFT_API int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t block,
+                                                int64_t seed, int64_t step, int64_t tensor, int64_t codes, int64_t scales);
 /* x: (n) fp32, x[i] *= alpha in place. */
 QFT_API int qft_f32_scale(int32_t device, int64_t x, int64_t n, float alpha);
 /* w, g, m: (n) fp32. Lion (lion_step.h's element rule, bit-identical to qft_lion_fp32_step when

@@ -13,14 +13,14 @@ import org.qft4j.llama.device.DeviceQftTrainer;
 /**
  * The device engine's QFT trainer against the Java engine's {@link Trainer} on the same data, batches, schedule and
  * seed. Not bit-exact, by design: the engines sum in different orders, the Java trainer also keeps the (tied)
- * embedding as a hybrid INT8 matrix where the device engine keeps it fp32, and gradient rounding differs (the Java
- * trainer rounds INT8 gradients stochastically from its own stream, the device trainer to nearest). What must agree
+ * embedding as a hybrid INT8 matrix where the device engine keeps it fp32, and both round gradients stochastically but
+ * from different random streams (a Java SplittableRandom; the native counter RNG). What must agree
  * is the trajectory: the first step's loss (same weights up to quantization) and every later step within
  * {@link #TOLERANCE} nats, and both must learn.
  */
 class DeviceQftTrainerVsTrainerTest {
     /**
-     * Measured max |loss difference| over the 15 steps: 0.0028 nats (losses 5.68 -> 4.18; 2-core x86 CPU); the bound
+     * Measured max |loss difference| over the 15 steps: 0.0030 nats (losses 5.68 -> 4.18; 2-core x86 CPU); the bound
      * leaves 3.5x headroom for other CPUs' thread counts.
      */
     static final double TOLERANCE = 0.01;

@@ -22,6 +22,7 @@ import org.qft4j.qft.HybridWeight;
 import org.qft4j.qft.Int8Blocks;
 import org.qft4j.qft.LionConfig;
 import org.qft4j.qft.QuantLion;
+import org.qft4j.qft.Rounding;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -39,7 +40,8 @@ import org.qft4j.train.UpdatePolicy;
  * hybrid INT8 weights, and all optimizer state on the model's device.
  *
  * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; every hybrid weight's fp32
- * gradient becomes INT8 blocks (round to nearest) that are all kept until the update; the global gradient norm is
+ * gradient becomes INT8 blocks (rounded as the config's rounding says: stochastically,
+ * keyed by (seed, step, tensor), or to nearest) that are all kept until the update; the global gradient norm is
  * taken over the INT8 gradients and the fp32 tensors' gradients; a non-finite norm skips the step whole (nothing
  * changes but the step counter); otherwise the clip factor is folded into the INT8 gradient scales, one fused
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
@@ -47,7 +49,7 @@ import org.qft4j.train.UpdatePolicy;
  *
  * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
  * minLrFraction, batchSize and seqLen (the model's capacity), outlierFraction, outlierReselectInterval, rounding
- * (of the new INT8 weights), clipMode and clipNorm, seed and device. Not thread-safe.
+ * (of the INT8 gradients and of the new INT8 weights), clipMode and clipNorm, seed and device. Not thread-safe.
  */
 public final class DeviceQftTrainer implements AutoCloseable {
     /** What one step did: its mean loss, learning rate, the global gradient norm before clipping (NaN when skipped), skipped or not. */
@@ -61,6 +63,9 @@ public final class DeviceQftTrainer implements AutoCloseable {
 
     /** Metadata key of a checkpoint: the {@link TrainConfig} it was trained with. */
     public static final String CONFIG_KEY = "device_qft.config";
+
+    /** Mixed into the seed for the gradients' stochastic rounding, so that it draws apart from the weights'. */
+    static final long GRADIENT_STREAM = 0x6772616469656e74L;
 
     private static final Pattern BLOCK_LINEAR = Pattern.compile("layers\\.\\d+\\.w[qkvo123]");
 
@@ -165,7 +170,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
         step++;
         double lr = schedule.at(step);
-        for (Hybrid h : hybrids) h.param.gradient().quantizeFrom(h.fp32Gradient, false);
+        for (Hybrid h : hybrids) quantizeGradient(h);
         double[] tensorSumSquares = sumSquares();
         double total = 0;
         for (double s : tensorSumSquares) total += s;
@@ -196,6 +201,21 @@ public final class DeviceQftTrainer implements AutoCloseable {
             t++;
         }
         return new Step(step, loss, lr, norm, false);
+    }
+
+    /**
+     * fp32 gradient -> INT8 blocks with the config's rounding: stochastic from the counter RNG keyed by (seed, step,
+     * tensor) on a stream apart from the weights' (seed ^ {@link #GRADIENT_STREAM}), or to nearest.
+     */
+    private void quantizeGradient(Hybrid h) {
+        Int8Blocks g = h.param.gradient();
+        if (config.rounding == Rounding.NEAREST) {
+            g.quantizeFrom(h.fp32Gradient, false);
+            return;
+        }
+        NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(device.nativeId(), h.fp32Gradient.address(), g.rows(),
+                g.cols(), g.block(), config.seed ^ GRADIENT_STREAM, step, h.param.tensorId(), g.codes().address(), g.scales().address()),
+                "quantizing the gradient of " + h.name);
     }
 
     private float clipScale(double norm) {

@@ -113,6 +113,56 @@ class TrainStepOpsTest {
         }
     }
 
+    /** codes then scales (as floats after the codes) of a stochastic quantization. */
+    static float[] stochastic(Device d, float[] x, int rows, int cols, int block, long seed, long step, long tensor) {
+        Natives.load(TrainStepNative.class);
+        try (Tensor t = Tensor.of(d, x, rows, cols); Int8Blocks q = Int8Blocks.zeros(d, rows, cols, block)) {
+            NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(d.nativeId(), t.address(), rows, cols, block, seed, step,
+                    tensor, q.codes().address(), q.scales().address()), "stochastic");
+            byte[] codes = q.codes().toBytes();
+            float[] scales = q.scales().toFloats(), out = new float[codes.length + scales.length];
+            for (int i = 0; i < codes.length; i++) out[i] = codes[i];
+            System.arraycopy(scales, 0, out, codes.length, scales.length);
+            return out;
+        }
+    }
+
+    @Test
+    void stochasticQuantizationIsUnbiasedAndKeyedBySeedStepAndTensor() {
+        int rows = 3, cols = 70, block = 32, n = rows * cols;
+        float[] x = gaussian(n, 11);
+        float[] nearestScales;
+        try (Int8Blocks q = Int8Blocks.quantize(x, rows, cols, block, false)) {
+            nearestScales = q.scales().toFloats();
+        }
+        float[] first = stochastic(Device.CPU, x, rows, cols, block, 1, 2, 3);
+        assertArrayEquals(nearestScales, java.util.Arrays.copyOfRange(first, n, first.length), "the same block scales as round to nearest");
+        assertArrayEquals(first, stochastic(Device.CPU, x, rows, cols, block, 1, 2, 3), "same key, same codes");
+        for (long[] key : new long[][] {{9, 2, 3}, {1, 5, 3}, {1, 2, 4}})
+            assertTrue(!java.util.Arrays.equals(first, stochastic(Device.CPU, x, rows, cols, block, key[0], key[1], key[2])),
+                    "key " + java.util.Arrays.toString(key) + " draws other bits");
+        int draws = 400;
+        double[] mean = new double[n];
+        for (int s = 0; s < draws; s++) {
+            float[] q = stochastic(Device.CPU, x, rows, cols, block, 7, s, 0);
+            for (int i = 0; i < n; i++) {
+                float code = q[i];
+                assertTrue(Math.abs(code - x[i] / nearestScales[(i / cols) * 3 + (i % cols) / block]) < 1.0001, "code within one step of x/scale");
+                mean[i] += (double) code * nearestScales[(i / cols) * 3 + (i % cols) / block] / draws;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            float scale = nearestScales[(i / cols) * 3 + (i % cols) / block];
+            // a Bernoulli(p) code step has standard deviation <= scale/2; the mean of 400 draws is within 5 sigma
+            assertEquals(x[i], mean[i], 5 * 0.5 * scale / Math.sqrt(draws), "E[code*scale] = x at " + i);
+        }
+        float[] bad = x.clone();
+        bad[cols + 40] = Float.POSITIVE_INFINITY;
+        float[] q = stochastic(Device.CPU, bad, rows, cols, block, 1, 2, 3);
+        assertTrue(Float.isNaN(q[n + 3 + 1]), "the non-finite block's scale is NaN");
+        assertTrue(Float.isFinite(q[n + 3]) && Float.isFinite(q[n + 3 + 2]), "other blocks of the row keep their scales");
+    }
+
     @Test
     void scaleMultipliesInPlace() {
         Natives.load(TrainStepNative.class);
@@ -145,6 +195,9 @@ class TrainStepOpsTest {
             for (int r = 0; r < rows; r++) assertEquals(cpu[r], cuda[r], 1e-12 * cpu[r], "block " + block + " row " + r);
             assertArrayEquals(cuda, rowSumsq(gpu, x, rows, cols, block), "CUDA row sums repeat bit for bit");
         }
+        for (int block : new int[] {64, 1000})
+            assertArrayEquals(stochastic(Device.CPU, x, rows, cols, block, 3, 4, 5), stochastic(gpu, x, rows, cols, block, 3, 4, 5),
+                    "stochastic INT8 blocks bit-identical, block " + block);
         float[] w = gaussian(5000, 8), g = gaussian(5000, 9), m = gaussian(5000, 10);
         LionConfig c = LionConfig.of(1e-3f).withWeightDecay(0.1f);
         assertArrayEquals(lion(Device.CPU, w, g, m, 0.61f, c), lion(gpu, w, g, m, 0.61f, c), "fp32 Lion bit-identical");
