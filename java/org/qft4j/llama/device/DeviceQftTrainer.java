@@ -1,0 +1,375 @@
+package org.qft4j.llama.device;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.qft4j.Device;
+import org.qft4j.NativeStatus;
+import org.qft4j.Natives;
+import org.qft4j.checkpoint.Checkpoint;
+import org.qft4j.checkpoint.CheckpointException;
+import org.qft4j.checkpoint.CheckpointSchema;
+import org.qft4j.checkpoint.CheckpointStore;
+import org.qft4j.checkpoint.TensorBuffer;
+import org.qft4j.llama.LlamaWeights;
+import org.qft4j.nativ.CoreNative;
+import org.qft4j.nativ.TrainStepNative;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
+import org.qft4j.qft.Int8Blocks;
+import org.qft4j.qft.LionConfig;
+import org.qft4j.qft.QuantLion;
+import org.qft4j.qft.Rounding;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+import org.qft4j.train.ClipMode;
+import org.qft4j.train.LrSchedule;
+import org.qft4j.train.MemoryReport;
+import org.qft4j.train.OptimizerKind;
+import org.qft4j.train.Sequence;
+import org.qft4j.train.TrainConfig;
+import org.qft4j.train.UpdatePolicy;
+
+/**
+ * QFT training (Li et al. 2023, arXiv 2310.07147) on the device engine: the same code trains with the C++ reference
+ * ops on {@link Device#CPU} and with the CUDA kernels on a GPU. Owns a {@link DeviceLlama} whose block matrices are
+ * hybrid INT8 weights, and all optimizer state on the model's device.
+ *
+ * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; every hybrid weight's fp32
+ * gradient becomes INT8 blocks (rounded as the config's rounding says: stochastically,
+ * keyed by (seed, step, tensor), or to nearest) that are all kept until the update; the global gradient norm is
+ * taken over the INT8 gradients and the fp32 tensors' gradients; a non-finite norm skips the step whole (nothing
+ * changes but the step counter); otherwise the clip factor is folded into the INT8 gradient scales, one fused
+ * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
+ * factor) updates the embedding, the classifier and the norms. The learning rate follows {@link LrSchedule}.
+ *
+ * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
+ * minLrFraction, batchSize and seqLen (the model's capacity), outlierFraction, outlierReselectInterval, rounding
+ * (of the INT8 gradients and of the new INT8 weights), clipMode and clipNorm, seed and device. Not thread-safe.
+ */
+public final class DeviceQftTrainer implements AutoCloseable {
+    /** What one step did: its mean loss, learning rate, the global gradient norm before clipping (NaN when skipped), skipped or not. */
+    public record Step(int step, float loss, double lr, double gradNorm, boolean skipped) {}
+
+    /** A hybrid INT8 block weight with its INT8 gradient and momentum, and the engine's fp32 gradient it is quantized from. */
+    private record Hybrid(String name, QuantLion.Param param, Tensor fp32Gradient) {}
+
+    /** An fp32 parameter (embedding, classifier, norm) viewed as (rows, cols), with its fp32 gradient and Lion momentum. */
+    private record Dense(String name, Tensor weight, Tensor gradient, Tensor momentum, long rows, long cols) {}
+
+    /** Metadata key of a checkpoint: the {@link TrainConfig} it was trained with. */
+    public static final String CONFIG_KEY = "device_qft.config";
+
+    /** Mixed into the seed for the gradients' stochastic rounding, so that it draws apart from the weights'. */
+    static final long GRADIENT_STREAM = 0x6772616469656e74L;
+
+    private static final Pattern BLOCK_LINEAR = Pattern.compile("layers\\.\\d+\\.w[qkvo123]");
+
+    private final TrainConfig config;
+    private final LrSchedule schedule;
+    private final DeviceLlama model;
+    private final Device device;
+    private final Scope owned = new Scope();
+    private final List<Hybrid> hybrids = new ArrayList<>();
+    private final List<Dense> dense = new ArrayList<>();
+    private final Tensor rowSums;  // (rows of every trained tensor) fp64 bits in I64: each row's sum of squared gradients
+    private final int totalRows;
+    private int step;
+
+    /** Gradients and momentum with one scale per row (as the CPU trainer's QFT optimizer). */
+    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config) {
+        this(initial, config, Integer.MAX_VALUE);
+    }
+
+    /**
+     * @param initial the starting weights (read, not modified)
+     * @param block   INT8 block size of gradients and momentum (see {@link Int8Blocks#DEFAULT_BLOCK}; >= cols: per row)
+     */
+    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block) {
+        if (config.optimizer != OptimizerKind.QFT_LION)
+            throw new IllegalArgumentException("DeviceQftTrainer trains QFT (QFT_LION), not " + config.optimizer);
+        if (config.updatePolicy != UpdatePolicy.STASH || config.gradAccumulation != 1)
+            throw new IllegalArgumentException("DeviceQftTrainer supports the STASH policy without gradient accumulation, got "
+                    + config.updatePolicy + " with accumulation " + config.gradAccumulation);
+        if (block < 1) throw new IllegalArgumentException("DeviceQftTrainer: block must be >= 1, got " + block);
+        Natives.load(TrainStepNative.class);
+        this.config = config;
+        this.schedule = LrSchedule.of(config);
+        this.device = config.device;
+        this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction)));
+        try {
+            int id = 0, rows = 0;
+            for (String name : model.parameterNames()) {
+                Tensor g = model.gradient(name);
+                if (isHybrid(name)) {
+                    HybridWeight w = model.hybridWeight(name);
+                    int b = Math.min(block, w.cols());
+                    Int8Blocks gq = owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
+                    Int8Blocks m = owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
+                    hybrids.add(new Hybrid(name, new QuantLion.Param(id, w, gq, m), g));
+                    rows += w.rows();
+                } else {
+                    Tensor w = model.parameter(name);
+                    long r = w.rank() == 2 ? w.dim(0) : 1, c = w.numel() / r;
+                    dense.add(new Dense(name, w, g, owned.add(Tensor.zeros(device, DType.F32, w.shape())), r, c));
+                    rows += Math.toIntExact(r);
+                }
+                id++;
+            }
+            this.totalRows = rows;
+            this.rowSums = owned.add(Tensor.zeros(device, DType.I64, Math.max(1, rows)));
+        } catch (RuntimeException | Error e) {
+            owned.close();
+            throw e;
+        }
+    }
+
+    /** DeviceLlama built with a HybridConfig holds exactly the seven linear layers of every block as hybrid weights. */
+    private static boolean isHybrid(String name) {
+        return BLOCK_LINEAR.matcher(name).matches();
+    }
+
+    /** One step on a batch of sequences (packed into (batch, longest) with ignored padding). */
+    public Step step(List<Sequence> batch) {
+        int B = batch.size(), T = 0;
+        for (Sequence s : batch) T = Math.max(T, s.length());
+        int[] tokens = new int[B * T], targets = new int[B * T];
+        Arrays.fill(targets, DeviceLlama.IGNORE);
+        for (int b = 0; b < B; b++) {
+            Sequence s = batch.get(b);
+            System.arraycopy(s.inputs(), 0, tokens, b * T, s.length());
+            System.arraycopy(s.targets(), 0, targets, b * T, s.length());
+        }
+        return step(tokens, targets, B, T);
+    }
+
+    /** One step: tokens, targets (batch, T) row-major as {@link DeviceLlama#forward}. */
+    public Step step(int[] tokens, int[] targets, int batch, int T) {
+        float loss = forwardBackward(tokens, targets, batch, T);
+        return update(loss);
+    }
+
+    /**
+     * Forward and backward on a batch: the model's fp32 gradients hold this batch's mean-loss gradient afterwards
+     * (nothing is updated). {@link #update} then applies them.
+     */
+    public float forwardBackward(int[] tokens, int[] targets, int batch, int T) {
+        if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
+        model.zeroGradients();
+        float loss = model.forward(tokens, targets, batch, T);
+        model.backward();
+        return loss;
+    }
+
+    /** Applies the model's current gradients as the next step (see the class comment); loss is only reported. */
+    public Step update(float loss) {
+        if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
+        step++;
+        double lr = schedule.at(step);
+        for (Hybrid h : hybrids) quantizeGradient(h);
+        double[] tensorSumSquares = sumSquares();
+        double total = 0;
+        for (double s : tensorSumSquares) total += s;
+        double norm = Math.sqrt(total);
+        if (!Double.isFinite(norm)) return new Step(step, loss, lr, Double.NaN, true);
+        float global = config.clipMode == ClipMode.GLOBAL_NORM ? clipScale(norm) : 1f;
+        int t = 0;
+        List<QuantLion.Param> params = new ArrayList<>(hybrids.size());
+        for (Hybrid h : hybrids) {
+            float scale = config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global;
+            Tensor s = h.param.gradient().scales();
+            if (scale != 1f) NativeStatus.check(TrainStepNative.qft_f32_scale(device.nativeId(), s.address(), s.numel(), scale), "clipping " + h.name);
+            params.add(h.param);
+            t++;
+        }
+        LionConfig lion = new LionConfig((float) lr, (float) config.beta1, (float) config.beta2, (float) config.weightDecay,
+                config.rounding, config.seed, config.outlierReselectInterval);
+        try (QuantLion opt = new QuantLion(device, lion)) {
+            // The step keys the weights' stochastic rounding; QuantLion re-selects outliers when step % interval == 0.
+            opt.setStep(step - 1L);
+            opt.step(params);
+        }
+        for (Dense d : dense) {
+            float scale = config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global;
+            NativeStatus.check(TrainStepNative.qft_lion_fp32_scaled_step(device.nativeId(), d.weight.address(), d.gradient.address(),
+                    d.momentum.address(), d.weight.numel(), lion.lr(), lion.beta1(), lion.beta2(), lion.weightDecay(), scale),
+                    "fp32 Lion on " + d.name);
+            t++;
+        }
+        return new Step(step, loss, lr, norm, false);
+    }
+
+    /**
+     * fp32 gradient -> INT8 blocks with the config's rounding: stochastic from the counter RNG keyed by (seed, step,
+     * tensor) on a stream apart from the weights' (seed ^ {@link #GRADIENT_STREAM}), or to nearest.
+     */
+    private void quantizeGradient(Hybrid h) {
+        Int8Blocks g = h.param.gradient();
+        if (config.rounding == Rounding.NEAREST) {
+            g.quantizeFrom(h.fp32Gradient, false);
+            return;
+        }
+        NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(device.nativeId(), h.fp32Gradient.address(), g.rows(),
+                g.cols(), g.block(), config.seed ^ GRADIENT_STREAM, step, h.param.tensorId(), g.codes().address(), g.scales().address()),
+                "quantizing the gradient of " + h.name);
+    }
+
+    private float clipScale(double norm) {
+        return norm > config.clipNorm ? (float) (config.clipNorm / norm) : 1f;
+    }
+
+    /** Sum of squared gradients per trained tensor (hybrids, then fp32 tensors), from the INT8 gradients where they exist. */
+    private double[] sumSquares() {
+        int dev = device.nativeId();
+        long at = rowSums.address();
+        for (Hybrid h : hybrids) {
+            Int8Blocks g = h.param.gradient();
+            NativeStatus.check(TrainStepNative.qft_int8_blocks_row_sumsq(dev, g.codes().address(), g.scales().address(), g.rows(),
+                    g.cols(), g.block(), at), "gradient norm of " + h.name);
+            at += 8L * g.rows();
+        }
+        for (Dense d : dense) {
+            NativeStatus.check(TrainStepNative.qft_f32_row_sumsq(dev, d.gradient.address(), d.rows, d.cols, at), "gradient norm of " + d.name);
+            at += 8L * d.rows;
+        }
+        long[] bits = new long[totalRows];
+        NativeStatus.check(CoreNative.qft_copy_to_host(dev, bits, rowSums.address(), 8L * totalRows), "reading the gradient row sums");
+        double[] perTensor = new double[hybrids.size() + dense.size()];
+        int r = 0, t = 0;
+        for (Hybrid h : hybrids) perTensor[t++] = sum(bits, r, r += h.param.weight().rows());
+        for (Dense d : dense) perTensor[t++] = sum(bits, r, r += Math.toIntExact(d.rows));
+        return perTensor;
+    }
+
+    private static double sum(long[] bits, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) s += Double.longBitsToDouble(bits[i]);
+        return s;
+    }
+
+    /**
+     * The complete training state now, as copies: every trained tensor as stored under {@code w.<name>} (hybrid
+     * weights as {@code .codes .scales .row_ptr .col_idx .values}) and its Lion momentum under {@code opt.<name>}
+     * ({@code .m_codes .m_scales} for INT8, {@code .m} for fp32): the CPU trainer's names. The step is the
+     * checkpoint's step; with the config's seed it keys the schedule and the stochastic rounding, so nothing else is
+     * needed to resume bit-exactly.
+     */
+    public Map<String, TensorBuffer> state() {
+        Map<String, TensorBuffer> out = new LinkedHashMap<>();
+        for (Hybrid h : hybrids) {
+            HybridWeight w = h.param.weight();
+            Int8Blocks m = h.param.momentum();
+            out.put("w." + h.name + ".codes", TensorBuffer.ofBytes(DType.I8, w.codes().toBytes(), w.rows(), w.cols()));
+            out.put("w." + h.name + ".scales", TensorBuffer.ofFloats(w.scales().toFloats(), w.rows()));
+            out.put("w." + h.name + ".row_ptr", TensorBuffer.ofInts(w.rowPtr().toInts(), w.rows() + 1L));
+            out.put("w." + h.name + ".col_idx", TensorBuffer.ofInts(w.colIdx().toInts(), w.nnz()));
+            out.put("w." + h.name + ".values", TensorBuffer.ofFloats(w.values().toFloats(), w.nnz()));
+            out.put("opt." + h.name + ".m_codes", TensorBuffer.ofBytes(DType.I8, m.codes().toBytes(), m.rows(), m.cols()));
+            out.put("opt." + h.name + ".m_scales", TensorBuffer.ofFloats(m.scales().toFloats(), m.scales().shape()));
+        }
+        for (Dense d : dense) {
+            out.put("w." + d.name, TensorBuffer.ofFloats(d.weight.toFloats(), d.weight.shape()));
+            out.put("opt." + d.name + ".m", TensorBuffer.ofFloats(d.momentum.toFloats(), d.momentum.shape()));
+        }
+        return out;
+    }
+
+    /** Exactly the tensors (names, dtypes, shapes) of {@link #state()} for this model and config. */
+    public CheckpointSchema schema() {
+        CheckpointSchema s = CheckpointSchema.ANY;
+        for (Map.Entry<String, TensorBuffer> e : state().entrySet()) s = s.require(e.getKey(), e.getValue().dtype(), e.getValue().shape());
+        return s.rejectUnknown();
+    }
+
+    /** Saves {@link #state()} after the current step into store, with the config in the metadata. */
+    public CheckpointStore.SaveResult saveCheckpoint(CheckpointStore store) throws CheckpointException {
+        return store.save(step, state(), Map.of(CONFIG_KEY, config.toString()));
+    }
+
+    /**
+     * Continues from a checkpoint of {@link #saveCheckpoint} (load it with {@link #schema()}): weights, momentum and
+     * step become the checkpoint's, so the following steps repeat the saved run's bit for bit.
+     *
+     * @throws CheckpointException when it was saved with another config or is beyond this run's steps (nothing is
+     *         changed then), or when its outlier index arrays are inconsistent (the state is then partly overwritten)
+     */
+    public DeviceQftTrainer resume(Checkpoint c) throws CheckpointException {
+        String saved = c.metadata().get(CONFIG_KEY);
+        if (!config.toString().equals(saved))
+            throw new CheckpointException(c.file(), "it was trained with config [" + saved + "] but this trainer has [" + config + "]");
+        if (c.step() > config.steps)
+            throw new CheckpointException(c.file(), "it is at step " + c.step() + ", beyond this run's " + config.steps + " steps");
+        Map<String, TensorBuffer> in = c.tensors();
+        try {
+            for (Hybrid h : hybrids) {
+                String w = "w." + h.name, o = "opt." + h.name;
+                h.param.weight().restore(in.get(w + ".codes").toBytes(), in.get(w + ".scales").toFloats(), in.get(w + ".row_ptr").toInts(),
+                        in.get(w + ".col_idx").toInts(), in.get(w + ".values").toFloats());
+                h.param.momentum().restore(in.get(o + ".m_codes").toBytes(), in.get(o + ".m_scales").toFloats());
+            }
+            for (Dense d : dense) {
+                upload(d.weight, in.get("w." + d.name).toFloats());
+                upload(d.momentum, in.get("opt." + d.name + ".m").toFloats());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(c.file(), "cannot restore it: " + e + "; this trainer's state is now partly overwritten: close it");
+        }
+        step = Math.toIntExact(c.step());
+        return this;
+    }
+
+    private void upload(Tensor t, float[] values) {
+        if (values.length != t.numel()) throw new IllegalArgumentException(t + " cannot take " + values.length + " values");
+        NativeStatus.check(CoreNative.qft_copy_from_host(device.nativeId(), t.address(), values, t.byteSize()), "restoring " + t);
+    }
+
+    /** The model being trained (its weights are live: evaluate or read them between steps). */
+    public DeviceLlama model() { return model; }
+
+    public Device device() { return device; }
+
+    public TrainConfig config() { return config; }
+
+    /** Steps taken (skipped ones included): the next step is stepsDone() + 1. */
+    public int stepsDone() { return step; }
+
+    /**
+     * Persistent bytes of the QFT training state, measured from the allocations: weights as stored (hybrid INT8 codes,
+     * row scales and fp32 outlier CSR; fp32 tensors), optimizer state (INT8 momentum with its scales; fp32 momentum)
+     * and gradients as the step keeps them (INT8 codes with scales; fp32 for the fp32 tensors). The engine's fp32
+     * staging gradients of the hybrid matrices are not in it: see {@link #fp32StagingGradientBytes()}.
+     */
+    public MemoryReport memory() {
+        long params = 0, weights = 0, optimizer = 0, gradients = 0;
+        for (Hybrid h : hybrids) {
+            QuantLion.Param p = h.param;
+            params += (long) p.weight().rows() * p.weight().cols();
+            weights += p.weight().bytes();
+            optimizer += p.momentum().bytes();
+            gradients += p.gradient().bytes();
+        }
+        for (Dense d : dense) {
+            params += d.weight.numel();
+            weights += d.weight.byteSize();
+            optimizer += d.momentum.byteSize();
+            gradients += d.gradient.byteSize();
+        }
+        return new MemoryReport(params, weights, optimizer, gradients);
+    }
+
+    /** Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8. */
+    public long fp32StagingGradientBytes() {
+        long b = 0;
+        for (Hybrid h : hybrids) b += h.fp32Gradient.byteSize();
+        return b;
+    }
+
+    @Override
+    public void close() {
+        owned.close();
+    }
+}

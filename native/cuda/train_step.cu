@@ -1,0 +1,147 @@
+// Training-step helpers (train_step.h) on the GPU; the CPU references are in native/cpu/train_step.cpp.
+// Row sums: one thread block per row, each thread sums a fixed stride of the row in fp64, then a fixed
+// shared-memory tree: deterministic for a given block size (not the CPU's sequential order, so the two
+// agree to fp64 rounding). Lion: the element rule of qft_math.h, bit-identical to the CPU.
+#include "../common/qft_math.h"
+#include "engine.cuh"
+#include "reduce.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ double block_sum_f64(double v, double* sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int o = kThreads / 2; o > 0; o >>= 1) {
+        if (threadIdx.x < o) sh[threadIdx.x] += sh[threadIdx.x + o];
+        __syncthreads();
+    }
+    return sh[0];
+}
+
+__global__ void int8_blocks_row_sumsq_kernel(const int8_t* __restrict__ codes, const float* __restrict__ scales,
+                                             int64_t cols, int64_t block, double* __restrict__ out) {
+    __shared__ double sh[kThreads];
+    const int64_t r = blockIdx.x, nb = qft::div_up(cols, block);
+    double s = 0.0;
+    for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
+        const double v = qft::fmul(static_cast<float>(codes[r * cols + c]), scales[r * nb + c / block]);
+        s += v * v;
+    }
+    s = block_sum_f64(s, sh);
+    if (threadIdx.x == 0) out[r] = s;
+}
+
+__global__ void f32_row_sumsq_kernel(const float* __restrict__ x, int64_t cols, double* __restrict__ out) {
+    __shared__ double sh[kThreads];
+    const int64_t r = blockIdx.x;
+    double s = 0.0;
+    for (int64_t c = threadIdx.x; c < cols; c += kThreads) {
+        const double v = x[r * cols + c];
+        s += v * v;
+    }
+    s = block_sum_f64(s, sh);
+    if (threadIdx.x == 0) out[r] = s;
+}
+
+// One thread block per quantization block, as int8_blocks_quantize_kernel, with stochastic codes.
+__global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
+                                                       uint64_t stream, int8_t* __restrict__ codes, float* __restrict__ scales) {
+    __shared__ float sh_max[32];
+    __shared__ int sh_ok[32];
+    const int64_t r = blockIdx.x / nb, b = blockIdx.x % nb;
+    const int64_t c0 = b * block, c1 = min(cols, c0 + block);
+    const float* xr = x + r * cols;
+    int8_t* qr = codes + r * cols;
+    float absmax = 0.0f;
+    int ok = 1;
+    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) {
+        ok &= qft::finite(xr[c]);
+        absmax = fmaxf(absmax, fabsf(xr[c]));
+    }
+    absmax = qft::block_max(absmax, sh_max);
+    ok = qft::block_all(ok, sh_ok);
+    if (!ok) {
+        for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) qr[c] = 0;
+        if (threadIdx.x == 0) scales[r * nb + b] = __int_as_float(0x7fc00000);
+        return;
+    }
+    const float s = qft::absmax_scale(absmax);
+    if (threadIdx.x == 0) scales[r * nb + b] = s;
+    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x)
+        qr[c] = static_cast<int8_t>(qft::quantize_code(xr[c], s, true, qft::rng_bits(stream, r * cols + c)));
+}
+
+__global__ void f32_scale_kernel(float* __restrict__ x, int64_t n, float alpha) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        x[i] = qft::fmul(x[i], alpha);
+}
+
+__global__ void lion_fp32_scaled_kernel(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ m, int64_t n,
+                                        qft::LionConsts k, float grad_scale) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        qft::lion_element(k, qft::fmul(g[i], grad_scale), &w[i], &m[i]);
+}
+
+int check_rows(const char* op, int64_t rows) {
+    if (rows > 0x7fffffffLL)
+        return qft_set_error(QFT_EUNSUPPORTED, "%s: %lld rows exceed the CUDA grid", op, (long long)rows);
+    return QFT_OK;
+}
+
+}  // namespace
+
+extern "C" QFT_API int qft_cuda_int8_blocks_row_sumsq(int32_t device, int64_t codes, int64_t scales, int64_t rows, int64_t cols,
+                                                      int64_t block, int64_t out) {
+    if (rows == 0) return QFT_OK;
+    if (int st = check_rows("qft_int8_blocks_row_sumsq", rows)) return st;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    int8_blocks_row_sumsq_kernel<<<static_cast<unsigned>(rows), kThreads, 0, qft::stream()>>>(
+        qft::ptr<const int8_t>(codes), qft::ptr<const float>(scales), cols, block, qft::ptr<double>(out));
+    QFT_LAUNCH_CHECK("int8_blocks_row_sumsq_kernel");
+    return QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_f32_row_sumsq(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t out) {
+    if (rows == 0) return QFT_OK;
+    if (int st = check_rows("qft_f32_row_sumsq", rows)) return st;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    f32_row_sumsq_kernel<<<static_cast<unsigned>(rows), kThreads, 0, qft::stream()>>>(qft::ptr<const float>(x), cols,
+                                                                                       qft::ptr<double>(out));
+    QFT_LAUNCH_CHECK("f32_row_sumsq_kernel");
+    return QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols,
+                                                                int64_t block, int64_t seed, int64_t step, int64_t tensor,
+                                                                int64_t codes, int64_t scales) {
+    const int64_t nb = qft::div_up(cols, block), grid = rows * nb;
+    if (grid == 0) return QFT_OK;
+    if (int st = check_rows("qft_int8_blocks_quantize_stochastic", grid)) return st;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    const uint64_t stream = qft::rng_stream(static_cast<uint64_t>(seed), static_cast<uint64_t>(step), static_cast<uint64_t>(tensor));
+    int8_blocks_quantize_stochastic_kernel<<<static_cast<unsigned>(grid), kThreads, 0, qft::stream()>>>(
+        qft::ptr<const float>(x), cols, block, nb, stream, qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
+    QFT_LAUNCH_CHECK("int8_blocks_quantize_stochastic_kernel");
+    return QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_f32_scale(int32_t device, int64_t x, int64_t n, float alpha) {
+    if (n == 0) return QFT_OK;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    f32_scale_kernel<<<qft::grid_1d(n, kThreads), kThreads, 0, qft::stream()>>>(qft::ptr<float>(x), n, alpha);
+    QFT_LAUNCH_CHECK("f32_scale_kernel");
+    return QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_lion_fp32_scaled_step(int32_t device, int64_t w, int64_t g, int64_t m, int64_t n, float lr,
+                                                      float beta1, float beta2, float weight_decay, float grad_scale) {
+    if (n == 0) return QFT_OK;
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    const qft::LionConsts k = qft::lion_consts(lr, beta1, beta2, weight_decay);
+    lion_fp32_scaled_kernel<<<qft::grid_1d(n, kThreads), kThreads, 0, qft::stream()>>>(
+        qft::ptr<float>(w), qft::ptr<const float>(g), qft::ptr<float>(m), n, k, grad_scale);
+    QFT_LAUNCH_CHECK("lion_fp32_scaled_kernel");
+    return QFT_OK;
+}
