@@ -11,11 +11,24 @@ public enum Rounding {
      */
     STOCHASTIC(QftNative.QFT_ROUND_STOCHASTIC),
     /** Round to nearest even: at fine-tuning learning rates (1e-5) almost no dense weight ever changes. */
-    NEAREST(QftNative.QFT_ROUND_NEAREST);
+    NEAREST(QftNative.QFT_ROUND_NEAREST),
+    /**
+     * Stochastic rounding whose draws are low-discrepancy over steps: each element's uniform starts at a random
+     * point keyed by (seed, tensor id, element) and advances by the golden ratio every step. Each draw alone is
+     * uniform (unbiased as STOCHASTIC), but a weight that Lion nudges the same way by a fraction of a code step for
+     * many steps moves by the sum of the nudges to within about one code, where independent draws scatter it by
+     * sqrt(steps) codes. Reproducible and resumable from (seed, step) like STOCHASTIC; no extra memory.
+     */
+    STOCHASTIC_WEYL(QftNative.QFT_ROUND_STOCHASTIC_WEYL);
 
     final int code;
 
     Rounding(int code) {
         this.code = code;
+    }
+
+    /** Whether values round up with a probability (every mode but NEAREST). */
+    public boolean stochastic() {
+        return this != NEAREST;
     }
 }

@@ -54,6 +54,12 @@ public final class AustenExperiment {
                     case "reselect" -> b.outlierReselectInterval(Integer.parseInt(kv[1]));
                     case "fp32below" -> b.fp32Below(Integer.parseInt(kv[1]));
                     case "seed" -> b.seed(Long.parseLong(kv[1]));
+                    case "round" -> b.rounding(switch (kv[1]) {
+                        case "sr" -> Rounding.STOCHASTIC;
+                        case "rtn" -> Rounding.NEAREST;
+                        case "weyl" -> Rounding.STOCHASTIC_WEYL;
+                        default -> throw new IllegalArgumentException("round must be sr|rtn|weyl, got " + kv[1]);
+                    });
                     default -> throw new IllegalArgumentException("unknown option " + m[o]);
                 }
             }
