@@ -37,7 +37,7 @@ final class TrainCommands {
             "      --val-fraction F    0.1",
             "      --optimizer qft|lion|adamw  (qft: INT8 weights, gradients, momentum; lion/adamw: fp32 baselines)",
             "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
-            "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|weyl|rtn",
+            "      --batch N --accum N --seq N --outliers F --reselect N --rounding weyl|sr|rtn (default weyl)",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
             "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
             "      --resume DIR        continue from DIR's newest valid checkpoint (default: DIR/checkpoints of --out,",
