@@ -15,17 +15,15 @@ import org.qft4j.qft.Rounding;
  * of AustenExperiment with each part of QFT's training state quantized or not, built from the trainer's own parts
  * ({@link ParameterSet}, {@link GradientQuantizer}, {@link GradientPolicy}, {@link BatchSampler}, {@link LrSchedule})
  * in the trainer's loop order, stepped by {@link AblationLion}.
- * Variant {@code PARTS:LR[:option=value...]}: PARTS names the INT8 parts, any of {@code w} (hybrid INT8 weights, the
- * native fused step), {@code m} (INT8 momentum, per-row scales, round to nearest keeping signs), {@code g} (INT8
- * gradients, per-row scales, stochastic rounding), or {@code none} (fp32 Lion through the same loop, the control);
- * {@code wmg} is QFT as the trainer runs it. Options: {@code seed=N}, {@code outliers=F}, {@code reselect=N},
- * {@code fp32below=N} as in AustenExperiment; {@code evalq=1} (also evaluate the trained fp32 weights after
- * quantizing them to hybrid INT8, round to nearest); {@code mblock=N} (momentum block, 0 = per row); {@code mround=}
- * {@code native|nearest|sr|srkeep} (momentum rounding: the fused step's own, or requantized here: nearest keeping
- * signs, stochastic, stochastic keeping signs).
+ * Variant {@code PARTS:LR[:option=value...]}: PARTS names the INT8 parts, any of {@code w} (hybrid INT8 weights,
+ * the native fused step, weight rounding {@code round=weyl|sr|rtn}, default weyl as in the trainer), {@code m} (INT8
+ * momentum, per-row scales, round to nearest keeping signs), {@code g} (INT8 gradients, per-row scales, stochastic
+ * rounding), or {@code none} (fp32 Lion through the same loop, the control); {@code wmg} is QFT as the trainer runs
+ * it. Options: {@code seed=N}, {@code outliers=F}, {@code reselect=N}, {@code fp32below=N} as in AustenExperiment;
+ * {@code evalq=1} also evaluates the trained fp32 weights after quantizing them to hybrid INT8 (round to nearest).
  * Usage: {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenAblation
- * ../shared 40 8 128 64 none:2e-3 g:2e-3 w:2e-3 m:2e-3 wm:2e-3 wmg:2e-3} (bench/results/austen-quality.md has every
- * variant run).
+ * ../shared 40 8 128 64 none:2e-3 g:2e-3 w:2e-3:round=sr m:2e-3 wm:2e-3:round=sr wmg:2e-3:round=sr none:2e-3:evalq=1}
+ * (the ablation table of bench/results/austen-quality.md).
  */
 public final class AustenAblation {
     public static void main(String[] a) throws Exception {
@@ -48,9 +46,7 @@ public final class AustenAblation {
             boolean int8Weights = parts.contains("w"), int8Momentum = parts.contains("m"), int8Grad = parts.contains("g");
             TrainConfig.Builder b = TrainConfig.builder().optimizer(OptimizerKind.QFT_LION).learningRate(lr).steps(steps)
                     .warmupSteps(Math.max(1, steps / 10)).batchSize(batch).seqLen(seq).clip(ClipMode.GLOBAL_NORM, 1.0).seed(1);
-            int mblock = 0;
             boolean evalQuantized = false;
-            AblationLion.MomentumRounding mround = AblationLion.MomentumRounding.NATIVE;
             for (int o = 2; o < m.length; o++) {
                 String[] kv = m[o].split("=");
                 switch (kv[0]) {
@@ -64,26 +60,16 @@ public final class AustenAblation {
                         case "weyl" -> Rounding.STOCHASTIC_WEYL;
                         default -> throw new IllegalArgumentException("round must be sr|rtn|weyl, got " + kv[1]);
                     });
-                    case "mblock" -> mblock = Integer.parseInt(kv[1]);
                     case "evalq" -> evalQuantized = Integer.parseInt(kv[1]) != 0;
-                    case "mround" -> mround = switch (kv[1]) {
-                        case "native" -> AblationLion.MomentumRounding.NATIVE;
-                        case "nearest" -> AblationLion.MomentumRounding.NEAREST_KEEP;
-                        case "sr" -> AblationLion.MomentumRounding.STOCHASTIC;
-                        case "srkeep" -> AblationLion.MomentumRounding.STOCHASTIC_KEEP;
-                        default -> throw new IllegalArgumentException("mround must be native|nearest|sr|srkeep, got " + kv[1]);
-                    };
                     default -> throw new IllegalArgumentException("unknown option " + m[o]);
                 }
             }
-            if (!int8Momentum) mround = AblationLion.MomentumRounding.FP32;
-            else if (!int8Weights && mround == AblationLion.MomentumRounding.NATIVE) mround = AblationLion.MomentumRounding.NEAREST_KEEP;
             TrainConfig c = b.build();
             long s = System.nanoTime();
             double before, after, afterQuantized = Double.NaN;
             try (ParameterSet params = new ParameterSet(int8Weights, c.fp32Below, c.outlierFraction)) {
                 TrainableLlama model = new TrainableLlama(base, params, c.batchSize, c.seqLen);
-                try (AblationLion opt = new AblationLion(params.tensors(), c, mround, mblock)) {
+                try (AblationLion opt = new AblationLion(params.tensors(), c, int8Momentum)) {
                     GradientQuantizer q = new GradientQuantizer(int8Grad, c.fp32Below, c.rounding, c.seed);
                     GradientPolicy policy = GradientPolicy.of(c, params.tensors().size(), q, opt);
                     BatchSampler sampler = new BatchSampler(tr, c.seed);
