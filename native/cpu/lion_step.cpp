@@ -76,8 +76,9 @@ void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t
 extern "C" int qft_quant_lion_step(int32_t device, const int64_t* desc, int64_t n_tensors, float lr, float beta1,
                                    float beta2, float weight_decay, int64_t step, int64_t seed, int32_t rounding,
                                    int64_t found_nonfinite) {
-    if (desc == nullptr || n_tensors < 0 || !found_nonfinite ||
-        (rounding != QFT_ROUND_STOCHASTIC && rounding != QFT_ROUND_NEAREST && rounding != QFT_ROUND_STOCHASTIC_WEYL) || !std::isfinite(lr) ||
+    const bool known_rounding =
+        rounding == QFT_ROUND_STOCHASTIC || rounding == QFT_ROUND_NEAREST || rounding == QFT_ROUND_STOCHASTIC_WEYL;
+    if (desc == nullptr || n_tensors < 0 || !found_nonfinite || !known_rounding || !std::isfinite(lr) ||
         !std::isfinite(beta1) || !std::isfinite(beta2) || !std::isfinite(weight_decay))
         return qft_set_error(QFT_EINVAL,
                              "qft_quant_lion_step: bad arguments (%lld tensors, lr %g, beta1 %g, beta2 %g, wd %g, "
