@@ -86,6 +86,18 @@ QFT_HD uint64_t rng_stream(uint64_t seed, uint64_t step, uint64_t tensor) {
 }
 QFT_HD uint64_t rng_bits(uint64_t stream, uint64_t index) { return mix64(stream ^ (index * 0x9e3779b97f4a7c15ULL)); }
 
+// The rounding bits of element `index` are rng_bits(rounding_stream(...), index) + rounding_offset(...).
+// Independent draws (weyl false): a fresh stream every step. Low-discrepancy draws (weyl true,
+// QFT_ROUND_STOCHASTIC_WEYL): the element starts at a random point fixed by (seed, tensor) and advances by
+// the golden-ratio Weyl increment 2^64/phi every step, so its uniforms over consecutive steps are spread
+// evenly over [0, 1) while each one alone is still uniform (unbiased). A weight nudged the same way by a
+// fraction of a code for many steps then moves by the sum of the nudges to within about one code, instead
+// of a random walk with sqrt(steps) spread (the time-domain analogue of error diffusion, with no memory).
+QFT_HD uint64_t rounding_stream(uint64_t seed, uint64_t step, uint64_t tensor, bool weyl) {
+    return weyl ? rng_stream(seed, ~0ULL, tensor) : rng_stream(seed, step, tensor);
+}
+QFT_HD uint64_t rounding_offset(uint64_t step, bool weyl) { return weyl ? step * 0x9e3779b97f4a7c15ULL : 0; }
+
 // INT8 code of x/scale. Stochastic rounding (bits != nullptr semantics via `stochastic`):
 // floor(v) + 1 with probability frac(v), using the top 24 bits of `bits` as u in [0, 1), so
 // E[code] = v (up to the fp32 rounding of frac); round-to-nearest-even otherwise. Clamped to ±127.

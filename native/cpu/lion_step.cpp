@@ -34,7 +34,7 @@ bool lion_gradient_finite(const LionTensor& t) {
 
 // Row r of tensor t: reads everything, runs Lion in fp32, writes momentum blocks, the dense row with its
 // new scale and the row's outliers. Scratch rows wn/mn hold the new fp32 values of the row.
-void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t stream, bool stochastic,
+void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t stream, uint64_t offset, bool stochastic,
                    std::vector<float>& wn, std::vector<float>& mn, std::vector<uint8_t>& outlier) {
     const int64_t cols = t.cols, gnb = div_up(cols, t.g_block), mnb = div_up(cols, t.m_block);
     wn.resize(cols);
@@ -57,7 +57,7 @@ void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t
     const float s = absmax_scale(absmax);
     t.w_scales[r] = s;
     for (int64_t c = 0; c < cols; ++c) {
-        int q = outlier[c] ? 0 : quantize_code(wn[c], s, stochastic, stochastic ? rng_bits(stream, r * cols + c) : 0);
+        int q = outlier[c] ? 0 : quantize_code(wn[c], s, stochastic, stochastic ? rng_bits(stream, r * cols + c) + offset : 0);
         t.w_codes[r * cols + c] = static_cast<int8_t>(q);
     }
     for (int32_t j = t.row_ptr[r]; j < t.row_ptr[r + 1]; ++j) t.values[j] = wn[t.col_idx[j]];
@@ -76,8 +76,9 @@ void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t
 extern "C" int qft_quant_lion_step(int32_t device, const int64_t* desc, int64_t n_tensors, float lr, float beta1,
                                    float beta2, float weight_decay, int64_t step, int64_t seed, int32_t rounding,
                                    int64_t found_nonfinite) {
-    if (desc == nullptr || n_tensors < 0 || !found_nonfinite ||
-        (rounding != QFT_ROUND_STOCHASTIC && rounding != QFT_ROUND_NEAREST) || !std::isfinite(lr) ||
+    const bool known_rounding =
+        rounding == QFT_ROUND_STOCHASTIC || rounding == QFT_ROUND_NEAREST || rounding == QFT_ROUND_STOCHASTIC_WEYL;
+    if (desc == nullptr || n_tensors < 0 || !found_nonfinite || !known_rounding || !std::isfinite(lr) ||
         !std::isfinite(beta1) || !std::isfinite(beta2) || !std::isfinite(weight_decay))
         return qft_set_error(QFT_EINVAL,
                              "qft_quant_lion_step: bad arguments (%lld tensors, lr %g, beta1 %g, beta2 %g, wd %g, "
@@ -101,7 +102,7 @@ extern "C" int qft_quant_lion_step(int32_t device, const int64_t* desc, int64_t 
             if (!qft::lion_gradient_finite(t)) *flag = 1;
         if (*flag) return QFT_OK;
         const qft::LionConsts k = qft::lion_consts(lr, beta1, beta2, weight_decay);
-        const bool sr = rounding == QFT_ROUND_STOCHASTIC;
+        const bool sr = rounding != QFT_ROUND_NEAREST, weyl = rounding == QFT_ROUND_STOCHASTIC_WEYL;
         qft::parallel_for(first_row.back(), 4, [&](int64_t g0, int64_t g1) {
             std::vector<float> wn, mn;
             std::vector<uint8_t> outlier;
@@ -109,7 +110,8 @@ extern "C" int qft_quant_lion_step(int32_t device, const int64_t* desc, int64_t 
             for (int64_t g = g0; g < g1; ++g) {
                 while (g >= first_row[i + 1]) ++i;
                 const auto& t = ts[i];
-                qft::lion_step_ref(t, g - first_row[i], k, qft::rng_stream(seed, step, t.tensor_id), sr, wn, mn, outlier);
+                qft::lion_step_ref(t, g - first_row[i], k, qft::rounding_stream(seed, step, t.tensor_id, weyl),
+                                   qft::rounding_offset(step, weyl), sr, wn, mn, outlier);
             }
         });
         return QFT_OK;

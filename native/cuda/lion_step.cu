@@ -7,7 +7,7 @@
 //   pass A: new dense weights -> the row's new absmax scale (nothing written);
 //   outliers: updated in place in fp32;
 //   per momentum block: new momentum -> block scale (block-local reduce), then codes of momentum and
-//   dense weights (stochastic rounding keyed by (seed, step, tensor, element)).
+//   dense weights (stochastic rounding keyed by (seed, step, tensor, element), or low-discrepancy over steps).
 // Re-reading a row (a few KB of int8) between passes hits L1/L2, so DRAM sees each byte about once.
 // A pre-pass over the gradient scales sets the non-finite flag that the step kernel reads: no host sync.
 #include <vector>
@@ -54,7 +54,7 @@ __device__ __forceinline__ Element load(const qft::LionTensor& t, int64_t r, int
 
 __global__ void __launch_bounds__(kThreads) lion_step_cuda(const int64_t* __restrict__ desc, const int64_t* __restrict__ first_row,
                                                           int64_t n_tensors, qft::LionConsts k, uint64_t seed, uint64_t step,
-                                                          int stochastic, const int* __restrict__ flag) {
+                                                          int rounding, const int* __restrict__ flag) {
     if (*flag) return;
     extern __shared__ uint32_t outlier[];  // bitmap over the row's columns
     __shared__ float sh[32];
@@ -88,7 +88,9 @@ __global__ void __launch_bounds__(kThreads) lion_step_cuda(const int64_t* __rest
         t.values[j] = e.w;
     }
 
-    const uint64_t stream = qft::rng_stream(seed, step, static_cast<uint64_t>(t.tensor_id));
+    const bool stochastic = rounding != QFT_ROUND_NEAREST, weyl = rounding == QFT_ROUND_STOCHASTIC_WEYL;
+    const uint64_t stream = qft::rounding_stream(seed, step, static_cast<uint64_t>(t.tensor_id), weyl);
+    const uint64_t offset = qft::rounding_offset(step, weyl);
     for (int64_t b = 0; b < mnb; ++b) {
         const int64_t c0 = b * t.m_block, c1 = min(cols, c0 + t.m_block);
         float mmax = 0.0f;
@@ -104,7 +106,7 @@ __global__ void __launch_bounds__(kThreads) lion_step_cuda(const int64_t* __rest
             const int64_t idx = r * cols + c;
             t.m_codes[idx] = static_cast<int8_t>(qft::quantize_code_sign_kept(e.m, ms));
             if (!is_outlier(c))
-                t.w_codes[idx] = static_cast<int8_t>(qft::quantize_code(e.w, s, stochastic, stochastic ? qft::rng_bits(stream, idx) : 0));
+                t.w_codes[idx] = static_cast<int8_t>(qft::quantize_code(e.w, s, stochastic, stochastic ? qft::rng_bits(stream, idx) + offset : 0));
         }
         __syncthreads();  // every thread has read the old scale of block b (in load) before it is replaced
         if (threadIdx.x == 0) t.m_scales[r * mnb + b] = ms;
@@ -146,7 +148,7 @@ extern "C" QFT_API int qft_cuda_quant_lion_step(int32_t device, const int64_t* d
     const qft::LionConsts k = qft::lion_consts(lr, beta1, beta2, weight_decay);
     lion_step_cuda<<<static_cast<unsigned>(total_rows), kThreads, smem, qft::stream()>>>(
         dev, dev + n_tensors * QFT_LION_DESC_FIELDS, n_tensors, k, static_cast<uint64_t>(seed), static_cast<uint64_t>(step),
-        rounding == QFT_ROUND_STOCHASTIC, flag);
+        rounding, flag);
     QFT_LAUNCH_CHECK("lion_step_cuda");
     QFT_CUDA_CHECK(cudaFreeAsync(dev, qft::stream()));
     return QFT_OK;

@@ -7,7 +7,9 @@
  *   c = b1*m + (1-b1)*g;   w = w*(1 - lr*wd) - lr*sign(c);   m = b2*m + (1-b2)*g
  * then writes back: momentum as INT8 blocks with new block scales (sign kept, int8_blocks.h), dense
  * weights as INT8 with a new per-row absmax scale over the non-outliers, stochastically rounded with
- * the counter-based RNG keyed by (seed, step, tensor_id, r*cols + c) or rounded to nearest, and the
+ * the counter-based RNG keyed by (seed, step, tensor_id, r*cols + c) (QFT_ROUND_STOCHASTIC), stochastically
+ * rounded with per-element low-discrepancy draws keyed by (seed, tensor_id, r*cols + c) and advanced by
+ * the step (QFT_ROUND_STOCHASTIC_WEYL, see rounding_stream in qft_math.h) or rounded to nearest, and the
  * outliers in place in fp32. CPU and CUDA produce bit-identical results (native/common/qft_math.h).
  *
  * Non-finite gradients: a pre-pass checks every gradient scale (a non-finite gradient value gives a NaN
@@ -44,6 +46,7 @@ extern "C" {
 
 #define QFT_ROUND_STOCHASTIC 0
 #define QFT_ROUND_NEAREST 1
+#define QFT_ROUND_STOCHASTIC_WEYL 2 /* stochastic, low-discrepancy over steps per element (qft_math.h) */
 
 QFT_API int qft_quant_lion_step(int32_t device, const int64_t* desc, int64_t n_tensors, float lr, float beta1,
                                 float beta2, float weight_decay, int64_t step, int64_t seed, int32_t rounding,

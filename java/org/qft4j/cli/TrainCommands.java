@@ -45,7 +45,7 @@ final class TrainCommands {
             "      --bits 3|4          PEQA code width (4)",
             "      --group-size N|channel  PEQA columns per scale (128); channel: one scale per output row",
             "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
-            "      --batch N --accum N --seq N --outliers F --reselect N --rounding sr|rtn",
+            "      --batch N --accum N --seq N --outliers F --reselect N --rounding weyl|sr|rtn (default weyl)",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
             "      --eval-every N --eval-seqs N --save-every N --keep N --out DIR (default qft4j-run) --seed N --device cpu",
             "      --on-save-failure continue|stop  a checkpoint save that fails (full disk): warn and retry at the next",
@@ -110,8 +110,9 @@ final class TrainCommands {
                 case "--reselect" -> b.outlierReselectInterval(integer(o, v));
                 case "--rounding" -> b.rounding(switch (v) {
                     case "sr" -> Rounding.STOCHASTIC;
+                    case "weyl" -> Rounding.STOCHASTIC_WEYL;
                     case "rtn" -> Rounding.NEAREST;
-                    default -> throw new IllegalArgumentException("--rounding: use sr or rtn, got '" + v + "'");
+                    default -> throw new IllegalArgumentException("--rounding: use sr, weyl or rtn, got '" + v + "'");
                 });
                 case "--clip" -> clip(b, v);
                 case "--policy" -> b.updatePolicy(switch (v) {

@@ -17,7 +17,7 @@ public final class QftNative {
             QFT_LION_W_SCALES = 4, QFT_LION_ROW_PTR = 5, QFT_LION_COL_IDX = 6, QFT_LION_VALUES = 7, QFT_LION_G_CODES = 8,
             QFT_LION_G_SCALES = 9, QFT_LION_G_BLOCK = 10, QFT_LION_M_CODES = 11, QFT_LION_M_SCALES = 12,
             QFT_LION_M_BLOCK = 13, QFT_LION_DESC_FIELDS = 14;
-    public static final int QFT_ROUND_STOCHASTIC = 0, QFT_ROUND_NEAREST = 1;
+    public static final int QFT_ROUND_STOCHASTIC = 0, QFT_ROUND_NEAREST = 1, QFT_ROUND_STOCHASTIC_WEYL = 2;
 
     public static native int qft_hybrid_nnz(long rows, long cols, double fraction, int perRow, @Cast("int64_t*") long[] outNnz);
     public static native int qft_hybrid_quantize(int device, long w, long rows, long cols, double fraction, int perRow,

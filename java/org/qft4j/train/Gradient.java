@@ -132,7 +132,7 @@ public final class Gradient {
             scales[r] = scale;
             for (int c = 0; c < cols; c++) {
                 float q = x[base + c] * inv;
-                float rounded = rounding == Rounding.STOCHASTIC ? (float) Math.floor(q + rng.nextFloat()) : Math.round(q);
+                float rounded = rounding.stochastic() ? (float) Math.floor(q + rng.nextFloat()) : Math.round(q);
                 codes[base + c] = (byte) Math.max(-127, Math.min(127, rounded));
             }
         }

@@ -91,7 +91,10 @@ final class QftReference {
     static void lionStep(LionState s, LionConfig cfg, long step, long tensorId) {
         float omb1 = 1f - cfg.beta1(), omb2 = 1f - cfg.beta2(), decay = 1f - cfg.lr() * cfg.weightDecay();
         int gnb = (s.cols + s.gBlock - 1) / s.gBlock, mnb = (s.cols + s.mBlock - 1) / s.mBlock;
-        long st = stream(cfg.seed(), step, tensorId);
+        boolean weyl = cfg.rounding() == Rounding.STOCHASTIC_WEYL;
+        // STOCHASTIC_WEYL: one stream for all steps (key step = ~0), advanced by the step times 2^64/phi.
+        long st = weyl ? stream(cfg.seed(), -1L, tensorId) : stream(cfg.seed(), step, tensorId);
+        long offset = weyl ? step * 0x9e3779b97f4a7c15L : 0L;
         for (int r = 0; r < s.rows; r++) {
             float[] wn = new float[s.cols], mn = new float[s.cols];
             boolean[] out = new boolean[s.cols];
@@ -114,8 +117,8 @@ final class QftReference {
             s.ws[r] = sc;
             for (int c = 0; c < s.cols; c++) {
                 long idx = (long) r * s.cols + c;
-                s.w[r * s.cols + c] = out[c] ? 0 : (byte) (cfg.rounding() == Rounding.STOCHASTIC
-                        ? stochastic(wn[c], sc, bits(st, idx)) : nearest(wn[c], sc));
+                s.w[r * s.cols + c] = out[c] ? 0 : (byte) (cfg.rounding().stochastic()
+                        ? stochastic(wn[c], sc, bits(st, idx) + offset) : nearest(wn[c], sc));
             }
             for (int j = s.rowPtr[r]; j < s.rowPtr[r + 1]; j++) s.values[j] = wn[s.colIdx[j]];
             for (int b = 0; b < mnb; b++) {

@@ -13,16 +13,18 @@ import org.qft4j.qft.Rounding;
  * The quality experiment (not a unit test; run by hand): fine-tune stories260K on five Austen novels and measure
  * held-out persuasion.txt, for QFT, fp32 Lion, fp32 AdamW and QFT with round-to-nearest, same data order, tokens
  * and steps. Usage: {@code java -cp target/classes:target/test-classes:<javacpp jar> org.qft4j.train.AustenExperiment
- * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft|qft-rtn|lion|adamw|peqa and options
- * outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS (tensors smaller than this train entirely in fp32), seed=N,
- * and for peqa bits=3|4, group=N|channel (its "before" perplexity is the RTN-quantized model's).
- * Tokens are cached under target/ (delete the .tokens files after changing the tokenizer or the data).
- * The learning-rate sweep, after {@code mvn -B -o -DskipTests package} and
- * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}:
+ * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft (the trainer's defaults) |
+ * qft-rtn (round to nearest) | lion | adamw | peqa and options outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS
+ * (tensors smaller than this train entirely in fp32), round=weyl|sr|rtn (QFT's weight rounding; the default is weyl),
+ * seed=N (data order and every rounding stream), and for peqa bits=3|4, group=N|channel (its "before" perplexity is the
+ * RTN-quantized model's). Tokens are cached under target/ (delete the .tokens files after changing the tokenizer or
+ * the data). After {@code mvn -B -o -Dqft4j.cuda=OFF -DskipTests package} and
+ * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}, each
+ * row of bench/results/austen-quality.md is
  * {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenExperiment
- * ../shared 40 8 128 64 qft:3e-4 qft:1e-3 qft:2e-3 qft:3e-3 lion:3e-4 lion:6e-4 lion:1e-3 lion:2e-3 lion:3e-3 adamw:6e-4
- * adamw:2e-3 adamw:3e-3 adamw:6e-3 qft-rtn:1e-3 qft:1e-3:outliers=0.03 qft:1e-3:outliers=0.05 qft:2e-3:outliers=0.05
- * qft:2e-3:outliers=0.1 qft:1e-3:reselect=10 qft:1e-3:fp32below=5000}.
+ * ../shared 40 8 128 64 METHOD:LR:seed=S[:round=R]} for S in 1 2 3 and LR in 1e-3 2e-3 3e-3, e.g.
+ * {@code ... ../shared 40 8 128 64 qft:2e-3:seed=1 qft:2e-3:seed=1:round=sr lion:2e-3:seed=1 adamw:2e-3:seed=1
+ * qft-rtn:2e-3:seed=1}.
  */
 public final class AustenExperiment {
     public static void main(String[] a) throws Exception {
@@ -57,6 +59,12 @@ public final class AustenExperiment {
                     case "seed" -> b.seed(Long.parseLong(kv[1]));
                     case "bits" -> b.bits(Integer.parseInt(kv[1]));
                     case "group" -> b.groupSize(kv[1].equals("channel") ? TrainConfig.PER_CHANNEL : Integer.parseInt(kv[1]));
+                    case "round" -> b.rounding(switch (kv[1]) {
+                        case "sr" -> Rounding.STOCHASTIC;
+                        case "rtn" -> Rounding.NEAREST;
+                        case "weyl" -> Rounding.STOCHASTIC_WEYL;
+                        default -> throw new IllegalArgumentException("round must be sr|rtn|weyl, got " + kv[1]);
+                    });
                     default -> throw new IllegalArgumentException("unknown option " + m[o]);
                 }
             }

@@ -19,6 +19,13 @@ class TrainConfigTest {
         assertEquals(0.95, c.beta2);
     }
 
+    /** The measured default (bench/results/austen-quality.md): low-discrepancy draws; the other modes stay selectable. */
+    @Test
+    void weightRoundingDefaultsToWeylDraws() {
+        assertEquals(Rounding.STOCHASTIC_WEYL, TrainConfig.builder().build().rounding);
+        assertEquals(Rounding.STOCHASTIC, TrainConfig.builder().rounding(Rounding.STOCHASTIC).build().rounding);
+    }
+
     @Test
     void toBuilderCopiesEverySettingAndTheCopyIsIndependent() {
         TrainConfig a = TrainConfig.builder().model(Path.of("m.bin")).trainData(Path.of("d")).learningRate(3e-4).steps(7)
