@@ -17,9 +17,7 @@
 
 #include "bench_util.cuh"
 
-#ifdef QFT4J_HAVE_CUBLASLT
-#include <cublasLt.h>
-#endif
+#include "cublaslt_gemm.cuh"
 
 extern "C" int qft_cuda_matmul_f32_nt(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
 extern "C" int qft_cuda_matmul_f32_nn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
@@ -42,62 +40,6 @@ static float* device_random(size_t n, std::mt19937& rng, std::vector<float>* hos
     CK(cudaMemcpy(d, host->data(), n * 4, cudaMemcpyHostToDevice));
     return d;
 }
-
-#ifdef QFT4J_HAVE_CUBLASLT
-#define LT(call)                                                                                  \
-    do {                                                                                          \
-        cublasStatus_t s_ = (call);                                                               \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                        \
-            fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, int(s_)); \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
-
-// Y (M,N) row-major = X (M,K) W (N,K)^T in fp32: column-major Y^T (N x M) = op_T(W col-major K x N) . X (K x M).
-struct LtSgemm {
-    cublasLtHandle_t h;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, lc;
-    cublasLtMatmulAlgo_t algo;
-    void* ws;
-    size_t ws_bytes = 64u << 20;
-    LtSgemm(long M, long N, long K) {
-        LT(cublasLtCreate(&h));
-        LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
-        LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-        LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof n));
-        LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, K, N, K));
-        LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, K, M, K));
-        LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, N, M, N));
-        CK(cudaMalloc(&ws, ws_bytes));
-        cublasLtMatmulPreference_t pref;
-        LT(cublasLtMatmulPreferenceCreate(&pref));
-        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes));
-        cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        LT(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found));
-        if (found == 0) {
-            fprintf(stderr, "cuBLASLt has no fp32 algorithm for (%ld, %ld, %ld)\n", M, N, K);
-            exit(1);
-        }
-        algo = res.algo;
-        LT(cublasLtMatmulPreferenceDestroy(pref));
-    }
-    void run(const float* X, const float* W, float* Y) {
-        float one = 1.0f, zero = 0.0f;
-        LT(cublasLtMatmul(h, desc, &one, W, la, X, lb, &zero, Y, lc, Y, lc, &algo, ws, ws_bytes, cudaStreamPerThread));
-    }
-    ~LtSgemm() {
-        cublasLtMatrixLayoutDestroy(la);
-        cublasLtMatrixLayoutDestroy(lb);
-        cublasLtMatrixLayoutDestroy(lc);
-        cublasLtMatmulDescDestroy(desc);
-        cublasLtDestroy(h);
-        cudaFree(ws);
-    }
-};
-#endif
 
 struct Linear {
     const char* name;
@@ -138,8 +80,8 @@ int main(int argc, char** argv) {
         const double flops = 2.0 * T * l.out * l.in;
         float peer_ms = 0;
 #ifdef QFT4J_HAVE_CUBLASLT
-        LtSgemm lt(T, l.out, l.in);
-        peer_ms = time_ms([&] { lt.run(x, w, y); }, 10);
+        LtGemm lt(T, l.out, l.in, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+        if (lt.found) peer_ms = time_ms([&] { lt.run(x, w, y); }, 10);
 #endif
         struct Form {
             const char* name;

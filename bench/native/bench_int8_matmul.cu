@@ -20,9 +20,7 @@
 
 #include "bench_util.cuh"
 
-#ifdef QFT4J_HAVE_CUBLASLT
-#include <cublasLt.h>
-#endif
+#include "cublaslt_gemm.cuh"
 
 #include "qft4j/int8_matmul.h"
 
@@ -86,61 +84,6 @@ static double time_flushed_ms(F fn, int reps) {
     return total / reps;
 }
 
-#ifdef QFT4J_HAVE_CUBLASLT
-#define LT(call)                                                                  \
-    do {                                                                          \
-        cublasStatus_t s_ = (call);                                               \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                        \
-            fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, int(s_)); \
-            exit(1);                                                              \
-        }                                                                         \
-    } while (0)
-
-// C (M,N) row-major = A B^T  <=>  column-major C^T (N x M) = B^T(op T of col-major K x N) . A (col-major K x M): "TN".
-struct LtGemm {
-    cublasLtHandle_t h;
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, lc;
-    cublasLtMatmulAlgo_t algo;
-    void* ws;
-    size_t ws_bytes = 64u << 20;
-    LtGemm(long M, long N, long K) {
-        LT(cublasLtCreate(&h));
-        LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32I, CUDA_R_32I));
-        cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
-        LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-        LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof n));
-        LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_8I, K, N, K));
-        LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_8I, K, M, K));
-        LT(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32I, N, M, N));
-        CK(cudaMalloc(&ws, ws_bytes));
-        cublasLtMatmulPreference_t pref;
-        LT(cublasLtMatmulPreferenceCreate(&pref));
-        LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes));
-        cublasLtMatmulHeuristicResult_t res;
-        int found = 0;
-        LT(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found));
-        if (found == 0) {
-            fprintf(stderr, "cuBLASLt has no INT8 algorithm for (%ld, %ld, %ld)\n", M, N, K);
-            exit(1);
-        }
-        algo = res.algo;
-        LT(cublasLtMatmulPreferenceDestroy(pref));
-    }
-    void run(const int8_t* A, const int8_t* B, int32_t* C) {
-        int32_t one = 1, zero = 0;
-        LT(cublasLtMatmul(h, desc, &one, B, la, A, lb, &zero, C, lc, C, lc, &algo, ws, ws_bytes, st));
-    }
-    ~LtGemm() {
-        cublasLtMatrixLayoutDestroy(la);
-        cublasLtMatrixLayoutDestroy(lb);
-        cublasLtMatrixLayoutDestroy(lc);
-        cublasLtMatmulDescDestroy(desc);
-        cublasLtDestroy(h);
-        cudaFree(ws);
-    }
-};
-#endif
 
 int main(int argc, char** argv) {
     int only = argc > 1 ? atoi(argv[1]) : 0;
@@ -208,12 +151,14 @@ int main(int argc, char** argv) {
         double lt_ms = 0;
 #ifdef QFT4J_HAVE_CUBLASLT
         {
-            LtGemm lt(M, N, K);
-            lt.run(A, B, C);
-            CK(cudaMemcpyAsync(got.data(), C, M * N * 4, cudaMemcpyDeviceToHost, st));
-            CK(cudaStreamSynchronize(st));
-            if (got != ref) printf("  (cuBLASLt result differs from the reference!)\n");
-            lt_ms = time_flushed_ms([&] { lt.run(A, B, C); }, 10);
+            LtGemm lt(M, N, K, CUDA_R_8I, CUDA_R_32I, CUBLAS_COMPUTE_32I, CUDA_R_32I);
+            if (lt.found) {
+                lt.run(A, B, C);
+                CK(cudaMemcpyAsync(got.data(), C, M * N * 4, cudaMemcpyDeviceToHost, st));
+                CK(cudaStreamSynchronize(st));
+                if (got != ref) printf("  (cuBLASLt result differs from the reference!)\n");
+                lt_ms = time_flushed_ms([&] { lt.run(A, B, C); }, 10);
+            }
         }
 #endif
         for (int v = 1; v <= 3; ++v) {

@@ -23,9 +23,7 @@
 #include "qft4j/hybrid_weight.h"
 #include "qft4j/lion_step.h"
 
-#ifdef QFT4J_HAVE_CUBLASLT
-#include <cublasLt.h>
-#endif
+#include "cublaslt_gemm.cuh"
 
 extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
                                         int32_t, int64_t);
@@ -161,58 +159,19 @@ float bench_lion(int layers) {
 }
 
 #ifdef QFT4J_HAVE_CUBLASLT
-#define LK(call)                                                                       \
-    do {                                                                               \
-        cublasStatus_t s_ = (call);                                                    \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                             \
-            fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #call, (int)s_); \
-            return -1.0f;                                                              \
-        }                                                                              \
-    } while (0)
-
-// y(N tokens, M) = x(N, K) W(M, K)^T with cuBLASLt: column-major D(M, N) = op(A)=T of A(K, M) times B(K, N).
-float dense_gemm_ms(cublasLtHandle_t lt, int64_t M, int64_t K, int64_t N, bool int8) {
-    const cudaDataType_t in = int8 ? CUDA_R_8I : CUDA_R_16BF, out = int8 ? CUDA_R_32I : CUDA_R_16BF;
-    const cublasComputeType_t compute = int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F;
-    const cudaDataType_t scale = int8 ? CUDA_R_32I : CUDA_R_32F;
-    const size_t esz = int8 ? 1 : 2, osz = int8 ? 4 : 2, ws_bytes = 64 << 20;
-    void *A, *B, *D, *ws;
-    CK(cudaMalloc(&A, M * K * esz));
-    CK(cudaMalloc(&B, K * N * esz));
-    CK(cudaMalloc(&D, M * N * osz));
-    CK(cudaMalloc(&ws, ws_bytes));
-    CK(cudaMemset(A, 1, M * K * esz));
-    CK(cudaMemset(B, 1, K * N * esz));
-    cublasLtMatmulDesc_t op;
-    cublasLtMatrixLayout_t la, lb, ld;
-    LK(cublasLtMatmulDescCreate(&op, compute, scale));
-    cublasOperation_t t = CUBLAS_OP_T;
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-    LK(cublasLtMatrixLayoutCreate(&la, in, K, M, K));
-    LK(cublasLtMatrixLayoutCreate(&lb, in, K, N, K));
-    LK(cublasLtMatrixLayoutCreate(&ld, out, M, N, M));
-    cublasLtMatmulPreference_t pref;
-    LK(cublasLtMatmulPreferenceCreate(&pref));
-    LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes, sizeof ws_bytes));
-    cublasLtMatmulHeuristicResult_t heur;
-    int found = 0;
-    LK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &heur, &found));
-    float ms = -1.0f;
-    if (found > 0) {
-        int32_t ai = 1, bi = 0;
-        float af = 1.0f, bf = 0.0f;
-        const void* alpha = int8 ? (const void*)&ai : (const void*)&af;
-        const void* beta = int8 ? (const void*)&bi : (const void*)&bf;
-        ms = time_ms([&] {
-            cublasLtMatmul(lt, op, alpha, A, la, B, lb, beta, D, ld, D, ld, &heur.algo, ws, ws_bytes, cudaStreamPerThread);
-        }, 20);
-    }
-    cublasLtMatmulPreferenceDestroy(pref);
-    cublasLtMatrixLayoutDestroy(la);
-    cublasLtMatrixLayoutDestroy(lb);
-    cublasLtMatrixLayoutDestroy(ld);
-    cublasLtMatmulDescDestroy(op);
-    for (void* p : {A, B, D, ws}) CK(cudaFree(p));
+// ms of cuBLASLt's y (tokens, M) = x (tokens, K) W (M, K)^T, INT8 -> INT32 or bf16 -> bf16; -1 without an algorithm.
+float dense_gemm_ms(int64_t M, int64_t K, int64_t tokens, bool int8) {
+    LtGemm lt(tokens, M, K, int8 ? CUDA_R_8I : CUDA_R_16BF, int8 ? CUDA_R_32I : CUDA_R_16BF,
+              int8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F, int8 ? CUDA_R_32I : CUDA_R_32F);
+    const size_t esz = int8 ? 1 : 2, osz = int8 ? 4 : 2;
+    void *W, *X, *Y;
+    CK(cudaMalloc(&W, M * K * esz));
+    CK(cudaMalloc(&X, K * tokens * esz));
+    CK(cudaMalloc(&Y, M * tokens * osz));
+    CK(cudaMemset(W, 1, M * K * esz));
+    CK(cudaMemset(X, 1, K * tokens * esz));
+    const float ms = lt.found ? time_ms([&] { lt.run(X, W, Y); }, 20) : -1.0f;
+    for (void* p : {W, X, Y}) CK(cudaFree(p));
     return ms;
 }
 #endif
@@ -220,13 +179,6 @@ float dense_gemm_ms(cublasLtHandle_t lt, int64_t M, int64_t K, int64_t N, bool i
 void bench_sparse_add() {
     const int64_t tokens = 4096;
     const int64_t shapes[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}};
-#ifdef QFT4J_HAVE_CUBLASLT
-    cublasLtHandle_t lt;
-    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) {
-        fprintf(stderr, "cublasLtCreate failed\n");
-        exit(1);
-    }
-#endif
     for (auto& s : shapes) {
         const int64_t M = s[0], K = s[1];
         Tensor t = make(M, K);
@@ -243,7 +195,7 @@ void bench_sparse_add() {
         printf("sparse_add: W (%lld, %lld), %lld outliers (1%%), %lld tokens: %.4f ms", (long long)M, (long long)K,
                (long long)t.nnz, (long long)tokens, sp);
 #ifdef QFT4J_HAVE_CUBLASLT
-        float i8 = dense_gemm_ms(lt, M, K, tokens, true), bf = dense_gemm_ms(lt, M, K, tokens, false);
+        float i8 = dense_gemm_ms(M, K, tokens, true), bf = dense_gemm_ms(M, K, tokens, false);
         const double flops = 2.0 * M * K * tokens;
         if (i8 > 0) printf("; cuBLASLt INT8 GEMM %.4f ms (%.0f TOPS): sparse add = %.1f%% of it (goal <= 5%%)", i8, flops / i8 / 1e9, 100 * sp / i8);
         if (bf > 0) printf("; BF16 GEMM %.4f ms (%.0f TFLOPS): %.1f%%", bf, flops / bf / 1e9, 100 * sp / bf);
@@ -255,9 +207,6 @@ void bench_sparse_add() {
         CK(cudaFree(y));
         free_tensor(t);
     }
-#ifdef QFT4J_HAVE_CUBLASLT
-    cublasLtDestroy(lt);
-#endif
 }
 
 // Heavy-tailed weights (a cubed uniform, like trained LLaMA weights' few large values), from a hash of the index.

@@ -18,9 +18,7 @@
 
 #include "qft4j/peqa.h"
 
-#ifdef QFT4J_HAVE_CUBLASLT
-#include <cublasLt.h>
-#endif
+#include "cublaslt_gemm.cuh"
 
 extern "C" int qft_cuda_peqa_matmul(int32_t device, int64_t x, int64_t tokens, int64_t codes, int64_t scales, int64_t zeros,
                                     int64_t rows, int64_t cols, int32_t bits, int64_t group_size, int64_t y);
@@ -54,13 +52,7 @@ int main() {
     const int64_t token_counts[] = {1, 16, 512, 2048};
     const int bit_widths[] = {4, 3};
     const int64_t group = 128;
-#ifdef QFT4J_HAVE_CUBLASLT
-    cublasLtHandle_t lt;
-    if (cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) return 1;
-    void* workspace;
-    const size_t workspace_bytes = 64 << 20;
-    CK(cudaMalloc(&workspace, workspace_bytes));
-#else
+#ifndef QFT4J_HAVE_CUBLASLT
     std::printf("cuBLASLt not found at build time: PEQA timings only\n");
 #endif
     std::printf("%-8s %5s %4s %6s | %9s %8s %8s | %9s %8s | %7s %9s\n", "shape", "bits", "grp", "tokens", "peqa ms",
@@ -114,29 +106,10 @@ int main() {
                 float lt_ms = NAN;
                 double rel = NAN;
 #ifdef QFT4J_HAVE_CUBLASLT
-                // Column-major view: yᵀ (N, tokens) = W (K, N)ᵀ · xᵀ (K, tokens); bf16 in/out, fp32 accumulate.
-                cublasLtMatmulDesc_t op;
-                cublasLtMatrixLayout_t la, lb, lc;
-                cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-                cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-                cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
-                cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
-                cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, s.k, s.n, s.k);
-                cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, s.k, tokens, s.k);
-                cublasLtMatrixLayoutCreate(&lc, CUDA_R_16BF, s.n, tokens, s.n);
-                cublasLtMatmulPreference_t pref;
-                cublasLtMatmulPreferenceCreate(&pref);
-                cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
-                                                     sizeof(workspace_bytes));
-                cublasLtMatmulHeuristicResult_t heur;
-                int found = 0;
-                cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &heur, &found);
-                if (found > 0) {
-                    const float alpha = 1.0f, beta = 0.0f;
-                    lt_ms = time_ms([&] {
-                        cublasLtMatmul(lt, op, &alpha, d_wb, la, d_xb, lb, &beta, d_yb, lc, d_yb, lc, &heur.algo, workspace,
-                                       workspace_bytes, cudaStreamPerThread);
-                    }, iters);
+                // bf16 in and out, fp32 accumulation: the usual bf16 linear layer.
+                LtGemm lt(tokens, s.n, s.k, CUDA_R_16BF, CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+                if (lt.found) {
+                    lt_ms = time_ms([&] { lt.run(d_xb, d_wb, d_yb); }, iters);
                     std::vector<__nv_bfloat16> yb(tokens * s.n);
                     std::vector<float> y(tokens * s.n);
                     CK(cudaMemcpy(yb.data(), d_yb, yb.size() * 2, cudaMemcpyDeviceToHost));
@@ -149,11 +122,6 @@ int main() {
                     }
                     rel = std::sqrt(num / den);
                 }
-                cublasLtMatmulPreferenceDestroy(pref);
-                cublasLtMatrixLayoutDestroy(la);
-                cublasLtMatrixLayoutDestroy(lb);
-                cublasLtMatrixLayoutDestroy(lc);
-                cublasLtMatmulDescDestroy(op);
 #endif
                 double peqa_tflops = flops / (peqa_ms * 1e9), lt_tflops = flops / (lt_ms * 1e9);
                 std::printf("%-8s %5d %4lld %6lld | %9.4f %8.2f %8.0f | %9.4f %8.2f | %7.2f %9.2e\n", s.name, bits,
@@ -167,9 +135,5 @@ int main() {
             cudaFree(d_x), cudaFree(d_xb), cudaFree(d_y), cudaFree(d_yb);
         }
     }
-#ifdef QFT4J_HAVE_CUBLASLT
-    cudaFree(workspace);
-    cublasLtDestroy(lt);
-#endif
     return 0;
 }
