@@ -2,6 +2,7 @@
 // (same element functions from qft_math.h). One thread block per quantization block.
 #include "../common/qft_math.h"
 #include "check.cuh"
+#include "int8_block.cuh"
 #include "reduce.cuh"
 
 namespace {
@@ -10,29 +11,9 @@ constexpr int kThreads = 256;
 
 __global__ void int8_blocks_quantize_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
                                             int preserve_sign, int8_t* __restrict__ codes, float* __restrict__ scales) {
-    __shared__ float sh_max[32];
-    __shared__ int sh_ok[32];
-    const int64_t r = blockIdx.x / nb, b = blockIdx.x % nb;
-    const int64_t c0 = b * block, c1 = min(cols, c0 + block);
-    const float* xr = x + r * cols;
-    int8_t* qr = codes + r * cols;
-    float absmax = 0.0f;
-    int ok = 1;
-    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) {
-        ok &= qft::finite(xr[c]);
-        absmax = fmaxf(absmax, fabsf(xr[c]));
-    }
-    absmax = qft::block_max(absmax, sh_max);
-    ok = qft::block_all(ok, sh_ok);
-    if (!ok) {
-        for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) qr[c] = 0;
-        if (threadIdx.x == 0) scales[r * nb + b] = __int_as_float(0x7fc00000);
-        return;
-    }
-    const float s = qft::absmax_scale(absmax);
-    if (threadIdx.x == 0) scales[r * nb + b] = s;
-    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x)
-        qr[c] = static_cast<int8_t>(preserve_sign ? qft::quantize_code_sign_kept(xr[c], s) : qft::quantize_code(xr[c], s, false, 0));
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [preserve_sign](float v, float s, int64_t) {
+        return preserve_sign ? qft::quantize_code_sign_kept(v, s) : qft::quantize_code(v, s, false, 0);
+    });
 }
 
 __global__ void int8_blocks_dequantize_kernel(const int8_t* __restrict__ codes, const float* __restrict__ scales,

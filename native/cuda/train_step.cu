@@ -4,6 +4,7 @@
 // agree to fp64 rounding). Lion: the element rule of qft_math.h, bit-identical to the CPU.
 #include "../common/qft_math.h"
 #include "engine.cuh"
+#include "int8_block.cuh"
 #include "reduce.cuh"
 
 namespace {
@@ -48,29 +49,9 @@ __global__ void f32_row_sumsq_kernel(const float* __restrict__ x, int64_t cols, 
 // One thread block per quantization block, as int8_blocks_quantize_kernel, with stochastic codes.
 __global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
                                                        uint64_t stream, int8_t* __restrict__ codes, float* __restrict__ scales) {
-    __shared__ float sh_max[32];
-    __shared__ int sh_ok[32];
-    const int64_t r = blockIdx.x / nb, b = blockIdx.x % nb;
-    const int64_t c0 = b * block, c1 = min(cols, c0 + block);
-    const float* xr = x + r * cols;
-    int8_t* qr = codes + r * cols;
-    float absmax = 0.0f;
-    int ok = 1;
-    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) {
-        ok &= qft::finite(xr[c]);
-        absmax = fmaxf(absmax, fabsf(xr[c]));
-    }
-    absmax = qft::block_max(absmax, sh_max);
-    ok = qft::block_all(ok, sh_ok);
-    if (!ok) {
-        for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) qr[c] = 0;
-        if (threadIdx.x == 0) scales[r * nb + b] = __int_as_float(0x7fc00000);
-        return;
-    }
-    const float s = qft::absmax_scale(absmax);
-    if (threadIdx.x == 0) scales[r * nb + b] = s;
-    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x)
-        qr[c] = static_cast<int8_t>(qft::quantize_code(xr[c], s, true, qft::rng_bits(stream, r * cols + c)));
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [stream](float v, float s, int64_t i) {
+        return qft::quantize_code(v, s, true, qft::rng_bits(stream, i));
+    });
 }
 
 __global__ void f32_scale_kernel(float* __restrict__ x, int64_t n, float alpha) {
