@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packs everything a GPU host (CUDA driver, no JDK, no Maven, no network) needs to run qft4j's GPU tests
-# and benches into .gpu/ (git-ignored): a minimal Java runtime, the jars, the classes, the native
-# benches and the small shared files the GPU tests read. Run here after a build with CUDA:
+# and benches into .gpu/ (git-ignored): a minimal Java runtime, the jars, the classes, the test classes and
+# the small shared files the GPU tests read (run.sh builds the native benches on the host). Run here after a build with CUDA:
 #   mvn -B -DskipTests package && bench/gpu-host/pack.sh
 # then on the GPU host (the device tool carries .gpu): bench/gpu-host/run.sh [tests|bench|all]
 set -euo pipefail
@@ -21,7 +21,7 @@ rm -rf "$out/lib" "$out/classes" "$out/test-classes" "$out/native-bench" "$out/s
 # libraries for four platforms, plus JNA and commons; tokenizer.json is a CPU path no GPU test takes): the device
 # tool carries at most 64 MiB.
 mvn -B -o dependency:copy-dependencies -DincludeScope=test -DoutputDirectory="$out/lib" -DexcludeClassifiers=linux-x86_64 \
-    -DexcludeArtifactIds=jazzer,jmh-generator-annprocess,tokenizers,api,jna,gson,error_prone_annotations,commons-compress,commons-codec,commons-io \
+    -DexcludeArtifactIds=jazzer,jmh-generator-annprocess,jtokkit,tokenizers,api,jna,gson,error_prone_annotations,commons-compress,commons-codec,commons-io \
     -Dmdep.prependGroupId=true >/dev/null
 javacpp=$(sed -n "s:.*<javacpp.version>\(.*\)</javacpp.version>.*:\1:p" pom.xml)
 cp ~/.m2/repository/org/bytedeco/javacpp/"$javacpp"/javacpp-"$javacpp"-linux-x86_64.jar "$out/lib/"
@@ -33,7 +33,7 @@ for lib in "$out"/classes/org/qft4j/nativ/linux-x86_64-cuda-*; do
   [ "$lib" = "$out/classes/org/qft4j/nativ/linux-x86_64-cuda-${QFT4J_GPU_TARGET:-sm90}" ] || rm -rf "$lib"
 done
 cp -r target/test-classes "$out/test-classes"
-[ -d target/native-bench ] && cp -r target/native-bench "$out/native-bench"
+# The native benches are not packed (8 MiB): run.sh builds them on the GPU host, whose toolkit has the cuBLASLt peer.
 mkdir -p "$out/shared/data"
 cp -r "$shared/models" "$shared/reference" "$out/shared/"
 cp -r "$shared/data/moby-dick" "$out/shared/data/"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU host from the repository root, over the .gpu/ folder that pack.sh made:
 #   bench/gpu-host/run.sh tests   the JUnit tests tagged "gpu" (each checks a CUDA kernel against its CPU reference)
-#   bench/gpu-host/run.sh bench   every native kernel bench in .gpu/native-bench/bin
+#   bench/gpu-host/run.sh bench   builds the native kernel benches here (nvcc + cmake, with cuBLASLt) and runs each
 #   bench/gpu-host/run.sh peer    the PyTorch training peer (torch_peer.py) at the issue-10 shapes: needs only python3 + torch
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
@@ -25,16 +25,18 @@ if [ "$what" = all ] || [ "$what" = tests ]; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if [ "$what" = all ] || [ "$what" = bench ]; then
-  # The benches packed from the build machine lack the cuBLASLt peer when that machine has no cuBLASLt; the GPU
-  # host's CUDA toolkit has it, so rebuild them here when nvcc and cmake are present (sm90 only: a few minutes).
+  # Built here rather than packed: the GPU host's CUDA toolkit has cuBLASLt, the peer every bench times
+  # (sm90 only, a few minutes). Without nvcc or cmake there are no benches to run.
   nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-  if command -v cmake >/dev/null && [ -x "$nvcc" ]; then
-    b=.gpu/host-build
-    { cmake -S native -B "$b" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" -DQFT4J_CUDA=ON \
-        -DQFT4J_CUDA_TARGETS=sm90 -DQFT4J_RESOURCE_DIR="$PWD/$b/resources" -DQFT4J_BENCH_DIR="$PWD/.gpu/native-bench" &&
-      cmake --build "$b" -j "$(nproc)" && cmake --install "$b"; } >"$out/bench-build.txt" 2>&1 ||
-      { echo "rebuilding the benches on this host failed (see bench-build.txt); running the packed ones"; status=1; }
+  b=.gpu/host-build
+  if command -v cmake >/dev/null && [ -x "$nvcc" ] &&
+     { cmake -S native -B "$b" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" -DQFT4J_CUDA=ON \
+         -DQFT4J_CUDA_TARGETS=sm90 -DQFT4J_RESOURCE_DIR="$PWD/$b/resources" -DQFT4J_BENCH_DIR="$PWD/.gpu/native-bench" &&
+       cmake --build "$b" -j "$(nproc)" && cmake --install "$b"; } >"$out/bench-build.txt" 2>&1; then
     grep -m1 "cuBLASLt peer" "$out/bench-build.txt"
+  else
+    echo "building the native benches failed or nvcc/cmake are missing (see $out/bench-build.txt)"
+    status=1
   fi
   for b in .gpu/native-bench/bin/*; do
     [ -x "$b" ] || continue
