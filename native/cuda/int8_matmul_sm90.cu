@@ -62,9 +62,7 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
         }
     };
 
-    int32_t d[BN / 2];
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i) d[i] = 0;
+    int32_t d[BN / 2];  // set by the first wgmma (accumulate = 0), never zeroed: see wgmma_s8.cuh
 
 #pragma unroll
     for (int s = 0; s < kStages - 2; ++s) {
@@ -86,14 +84,19 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
         for (int ks = 0; ks < kBK / 32; ++ks) {  // a k32 step spans two core matrices along K: 256 bytes
-            if constexpr (BN == 256) wgmma_m64n256k32(d, smem_desc(sa + ks * 256), smem_desc(sb + ks * 256));
-            else wgmma_m64n128k32(d, smem_desc(sa + ks * 256), smem_desc(sb + ks * 256));
+            const int accumulate = kt > 0 || ks > 0;
+            if constexpr (BN == 256) wgmma_m64n256k32(d, smem_desc(sa + ks * 256), smem_desc(sb + ks * 256), accumulate);
+            else wgmma_m64n128k32(d, smem_desc(sa + ks * 256), smem_desc(sb + ks * 256), accumulate);
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // tile kt's wgmmas overlap the next tile's wait
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     cp_async_wait<0>();
+    if (ktiles == 0) {  // K = 0: no wgmma ran, the sums are 0
+#pragma unroll
+        for (int i = 0; i < BN / 2; ++i) d[i] = 0;
+    }
 
     // wgmma D fragment (m64nN, s32): register 4j+e of a thread holds row 16*warp + lane/4 (+8 for e >= 2),
     // column 8j + 2*(lane%4) + (e & 1).
