@@ -2,7 +2,7 @@
  * 2023, arXiv 2302.06675; multi-tensor apply as in NVIDIA Apex / PyTorch _foreach optimizers), and the
  * fp32 Lion and AdamW references it is compared with.
  *
- * Quantized step, per element, in fp32 registers, all tensors in one pass (one launch on CUDA):
+ * Quantized step, per element, in fp32 registers, all tensors in one pass (on CUDA one launch per row-length class):
  *   g = g_code * g_scale;  m = m_code * m_scale;  w = dense code * row scale, or the fp32 outlier
  *   c = b1*m + (1-b1)*g;   w = w*(1 - lr*wd) - lr*sign(c);   m = b2*m + (1-b2)*g
  * then writes back: momentum as INT8 blocks with new block scales (sign kept, int8_blocks.h), dense

@@ -10,7 +10,7 @@ import org.qft4j.tensor.Tensor;
 
 /**
  * QFT's optimizer: one fused Lion step over many (hybrid weight, INT8 gradient, INT8 momentum) triples
- * ({@code native/include/qft4j/lion_step.h}), on one device, in one pass (one launch on CUDA). A non-finite
+ * ({@code native/include/qft4j/lion_step.h}), on one device, in one pass (on CUDA one launch per row-length class). A non-finite
  * gradient turns the whole step into a no-op (see {@link #lastStepSkipped()}). The step counter keys the
  * stochastic rounding: restore it with {@link #setStep(long)} to resume a run bit-exactly. Owns a 4-byte flag.
  */

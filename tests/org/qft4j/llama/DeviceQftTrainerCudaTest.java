@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.qft4j.Device;
 import org.qft4j.GpuTest;
 import org.qft4j.Gpus;
@@ -30,6 +32,11 @@ class DeviceQftTrainerCudaTest {
         assertEquals(cpu[0], cuda[0], 1e-4 * cpu[0], "first step: a forward pass on the same weights");
         for (int s = 0; s < cpu.length; s++) assertEquals(cpu[s], cuda[s], DRIFT, "step " + (s + 1));
         assertTrue(cuda[9] < cuda[0], "CUDA trainer learns");
+    }
+
+    @Test
+    void cudaResumesACheckpointBitExactly(@TempDir Path dir) throws Exception {
+        DeviceQftTrainerTest.assertResumesBitExactly(Gpus.require(), dir);
     }
 
     @Test

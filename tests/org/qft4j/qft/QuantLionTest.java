@@ -346,7 +346,8 @@ class QuantLionTest {
     @GpuTest
     void gpuStepIsBitIdenticalToTheCpuReference() {
         Device gpu = Gpus.require();
-        int[][] shapes = {{1024, 32}, {1024, 1024}, {1024, 4097}, {3, 5}};
+        // 32..16384 columns take lion_step_cuda<R> for R = 1..4 chunks per thread; 4097, 5 and 16400 the per-element row kernel.
+        int[][] shapes = {{1024, 32}, {1024, 1024}, {1024, 4097}, {3, 5}, {8, 8192}, {16, 11008}, {4, 16384}, {2, 16400}};
         for (Rounding rounding : Rounding.values()) {
             LionConfig cfg = CFG.withRounding(rounding);
             List<List<Object>> cpu = run(Device.CPU, shapes, cfg, 10), cuda = run(gpu, shapes, cfg, 10);
