@@ -38,6 +38,14 @@ class DeviceQftTrainerTest {
     }
 
     /** (2, 16) tokens and next-token targets of a period-7 sequence, the rows shifted against each other. */
+    static LlamaWeights resumeWeights() {
+        return LlamaWeights.random(TINY, 12, 0.05f);
+    }
+
+    static TrainConfig resumeConfig(Device device) {
+        return config(device, 10).outlierReselectInterval(3).build();
+    }
+
     static int[][] repeating() {
         int[] tokens = new int[32], targets = new int[32];
         int[] period = {3, 17, 8, 41, 23, 5, 30};
@@ -195,32 +203,30 @@ class DeviceQftTrainerTest {
         assertResumesBitExactly(Device.CPU, dir);
     }
 
-    /** Train 10 steps straight; train 5, save, take a step past the save, reload into a fresh trainer, train 5: same losses and state. */
+    /**
+     * llm.c's determinism test: train 10 steps straight; train 5, save, take a step past the save; then a fresh JVM
+     * ({@link DeviceResumeChild}) reloads the checkpoint and trains steps 6..10: the same loss bits, and the same
+     * weights, scales and momenta bit for bit.
+     */
     static void assertResumesBitExactly(Device device, Path dir) throws Exception {
-        LlamaWeights w = LlamaWeights.random(TINY, 12, 0.05f);
-        TrainConfig c = config(device, 10).outlierReselectInterval(3).build();
+        LlamaWeights w = resumeWeights();
+        TrainConfig c = resumeConfig(device);
         int[][] b = repeating();
-        float[] straight = new float[10], resumed = new float[10];
-        List<byte[]> end;
+        List<String> expected = new ArrayList<>();
         try (DeviceQftTrainer t = new DeviceQftTrainer(w, c)) {
-            for (int s = 0; s < 10; s++) straight[s] = t.step(b[0], b[1], 2, 16).loss();
-            end = state(t.model());
+            for (int s = 1; s <= 10; s++) {
+                float loss = t.step(b[0], b[1], 2, 16).loss();
+                if (s > 5) expected.add(DeviceResumeChild.lossLine(s, loss));
+            }
+            for (byte[] tensor : state(t.model())) expected.add(DeviceResumeChild.stateLine(tensor));
         }
         CheckpointStore store = CheckpointStore.open(dir);
         try (DeviceQftTrainer t = new DeviceQftTrainer(w, c)) {
-            for (int s = 0; s < 5; s++) resumed[s] = t.step(b[0], b[1], 2, 16).loss();
+            for (int s = 0; s < 5; s++) t.step(b[0], b[1], 2, 16);
             assertTrue(t.saveCheckpoint(store).saved());
-            t.step(b[0], b[1], 2, 16); // diverges from the checkpoint: resume must overwrite everything
+            t.step(b[0], b[1], 2, 16); // the live trainer moves past the checkpoint: only the file may carry the state
         }
-        try (DeviceQftTrainer t = new DeviceQftTrainer(w, c)) {
-            Checkpoint ckpt = store.latestValid(t.schema()).orElseThrow();
-            t.resume(ckpt);
-            assertEquals(5, t.stepsDone());
-            for (int s = 5; s < 10; s++) resumed[s] = t.step(b[0], b[1], 2, 16).loss();
-            assertArrayEquals(straight, resumed, "losses of an interrupted and a straight run");
-            List<byte[]> got = state(t.model());
-            for (int i = 0; i < end.size(); i++) assertArrayEquals(end.get(i), got.get(i), "tensor " + i + " after resuming");
-        }
+        assertEquals(expected, DeviceResumeChild.run(device, dir), "steps 6..10 and the final state after a fresh JVM resumed step 5");
         try (DeviceQftTrainer other = new DeviceQftTrainer(w, config(device, 10).seed(99).build())) {
             Checkpoint ckpt = store.latestValid(other.schema()).orElseThrow();
             CheckpointException e = assertThrows(CheckpointException.class, () -> other.resume(ckpt));
