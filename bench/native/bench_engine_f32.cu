@@ -5,8 +5,8 @@
 // Each SGEMM form and the attention forward and backward are first spot-checked against double-precision
 // sums on the host (sampled outputs), then timed;
 // printed: ms, TFLOPS, % of the H100 SXM fp32 (non-tensor-core) peak of 67 TFLOPS, and, when built with
-// cuBLASLt, cuBLASLt's fp32 GEMM (CUBLAS_COMPUTE_32F, no TF32) of the same FLOPs timed in the same run and
-// our speed relative to it (>1 = faster). The engine's kernels favour simple deterministic arithmetic;
+// cuBLASLt, cuBLASLt's fp32 GEMM (CUBLAS_COMPUTE_32F, no TF32) at each form's (M, N, K) timed in the same
+// run and our speed relative to it (>1 = faster). The engine's kernels favour simple deterministic arithmetic;
 // this bench measures the price of that.
 #include <cuda_runtime.h>
 
@@ -96,16 +96,21 @@ int main(int argc, char** argv) {
             expect_close("dw = dyT x", o, c, hdw[o * l.in + c], ref, mag);
         }
         const double flops = 2.0 * T * l.out * l.in;
-        float peer_ms = 0;
-#ifdef QFT4J_HAVE_CUBLASLT
-        LtGemm lt(T, l.out, l.in, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-        if (lt.found) peer_ms = time_ms([&] { lt.run(x, w, y); }, 10);
-#endif
         struct Form {
             const char* name;
             int which;
-        } forms[] = {{"y = x wT (nt)", 0}, {"dx = dy w (nn)", 1}, {"dw += dyT x (tn)", 2}};
+            long M, N, K;  // the product's shape: C (M, N) = A (M, K) B (K, N)
+        } forms[] = {{"y = x wT (nt)", 0, T, l.out, l.in}, {"dx = dy w (nn)", 1, T, l.in, l.out}, {"dw += dyT x (tn)", 2, l.out, l.in, T}};
         for (const Form& f : forms) {
+            float peer_ms = 0;
+#ifdef QFT4J_HAVE_CUBLASLT
+            {  // cuBLASLt at this form's (M, N, K), in its "TN" layout over buffers of the same sizes
+                const float *pa = f.which == 0 ? x : dy, *pb = f.which == 2 ? x : w;
+                float* pc = f.which == 0 ? y : f.which == 1 ? dx : dw;
+                LtGemm lt(f.M, f.N, f.K, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+                if (lt.found) peer_ms = time_ms([&] { lt.run(pa, pb, pc); }, 10);
+            }
+#endif
             float ms = time_ms(
                 [&] {
                     if (f.which == 0) QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0));
