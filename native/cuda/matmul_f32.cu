@@ -6,25 +6,21 @@
 // blocking, as walked through in llm.c's matmul kernels and Boehm's "How to optimize a CUDA matmul"):
 //   - a block of 256 threads owns a 128x128 tile of C; each thread owns an 8x8 micro-tile made of four
 //     4x4 quadrants 64 rows / columns apart, so its shared-memory reads are float4s;
-//   - the reduction runs in slices of BK (8, or 16 for y = x wᵀ); both operand slices sit in shared memory
-//     k-major (As[k][m], Bs[k][n]), so a thread reads 2 float4 of A and 2 float4 of B per k and does 64 FMAs;
+//   - the reduction runs in slices of 8; both operand slices sit in shared memory k-major
+//     (As[k][m], Bs[k][n]), so a thread reads 2 float4 of A and 2 float4 of B per k and does 64 FMAs;
 //   - the next slice is fetched from global memory into registers (float4 loads where the operand is
 //     16-byte aligned) while the current one is multiplied, then stored to the other of two shared
 //     buffers: one __syncthreads per slice. An operand whose reduced index is contiguous (x, w in
 //     y = x wᵀ) is transposed on that store; rows are padded by 4 floats so the transposing stores
 //     hit 32 distinct banks;
 //   - tails in every dimension load zeros and store under a bounds check, so any shape works.
-// The slice depth is per layout because that measured fastest on the H100 at LLaMA-7B layer shapes: 16
-// gains ~1% for y = x wᵀ (half the barriers per k for its two transposing stores) and loses up to 10% for dx = dy w.
-// Walking the tiles in groups of rows for L2 reuse (Triton's grouped ordering) gained 2-4% for dx = dy w
-// but pushes the kernel past 128 registers (spills at 2 blocks per SM), so blocks go in launch order.
 // Every output sums the reduction in increasing order with fmaf, one thread per output: results are
 // deterministic run to run.
 #include "engine.cuh"
 
 namespace {
 
-constexpr int BM = 128, BN = 128;         // block tile (C rows, C columns)
+constexpr int BM = 128, BN = 128, BK = 8;  // block tile (C rows, C columns, reduction slice)
 constexpr int kThreads = 256;             // 16 x 16 threads, 8x8 outputs each
 constexpr int kLd = BM + 4;               // shared row length (floats): padded against bank conflicts
 
@@ -36,66 +32,51 @@ struct Operand {
     bool vec;  // p and ld allow 16-byte loads
 };
 
-// One 128 x BK slice of an operand, as BK/8 sub-slices of 128 x 8: 4 floats per thread each, fetched to
-// registers, later stored to shared memory as s[k][i].
-template <bool K_CONTIG, int BK>
+// One 128 x 8 slice of an operand: 4 floats per thread, fetched to registers, later stored to shared
+// memory as s[k][i].
+template <bool K_CONTIG>
 struct Slice {
-    float r[BK / 2];
+    float r[4];
 
     __device__ __forceinline__ void load(const Operand& o, int64_t rows, int64_t K, int64_t i0, int64_t k0, int tid) {
+        if (K_CONTIG) {  // thread -> (row tid/2, 4 consecutive k): two threads read 32 contiguous bytes of a row
+            const int64_t gi = i0 + tid / 2, gk = k0 + (tid % 2) * 4;
+            const float* src = o.p + gi * o.ld + gk;
+            if (o.vec && gi < rows && gk + 3 < K) {
+                const float4 v = *reinterpret_cast<const float4*>(src);
+                r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
+            } else {
 #pragma unroll
-        for (int p = 0; p < BK / 8; ++p) {
-            float* q = r + 4 * p;
-            if (K_CONTIG) {  // thread -> (row tid/2, 4 consecutive k): two threads read 32 contiguous bytes of a row
-                const int64_t gi = i0 + tid / 2, gk = k0 + p * 8 + (tid % 2) * 4;
-                const float* src = o.p + gi * o.ld + gk;
-                if (o.vec && gi < rows && gk + 3 < K) {
-                    const float4 v = *reinterpret_cast<const float4*>(src);
-                    q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
-                } else {
+                for (int e = 0; e < 4; ++e) r[e] = gi < rows && gk + e < K ? src[e] : 0.0f;
+            }
+        } else {  // thread -> (k tid/32, 4 consecutive rows): a warp reads 512 contiguous bytes
+            const int64_t gk = k0 + tid / 32, gi = i0 + (tid % 32) * 4;
+            const float* src = o.p + gk * o.ld + gi;
+            if (o.vec && gk < K && gi + 3 < rows) {
+                const float4 v = *reinterpret_cast<const float4*>(src);
+                r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
+            } else {
 #pragma unroll
-                    for (int e = 0; e < 4; ++e) q[e] = gi < rows && gk + e < K ? src[e] : 0.0f;
-                }
-            } else {  // thread -> (k tid/32, 4 consecutive rows): a warp reads 512 contiguous bytes
-                const int64_t gk = k0 + p * 8 + tid / 32, gi = i0 + (tid % 32) * 4;
-                const float* src = o.p + gk * o.ld + gi;
-                if (o.vec && gk < K && gi + 3 < rows) {
-                    const float4 v = *reinterpret_cast<const float4*>(src);
-                    q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
-                } else {
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) q[e] = gk < K && gi + e < rows ? src[e] : 0.0f;
-                }
+                for (int e = 0; e < 4; ++e) r[e] = gk < K && gi + e < rows ? src[e] : 0.0f;
             }
         }
     }
 
     __device__ __forceinline__ void store(float (*s)[kLd], int tid) const {
+        if (K_CONTIG) {
+            const int i = tid / 2, k = (tid % 2) * 4;
 #pragma unroll
-        for (int p = 0; p < BK / 8; ++p) {
-            const float* q = r + 4 * p;
-            if (K_CONTIG) {
-                const int i = tid / 2, k = p * 8 + (tid % 2) * 4;
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[k + e][i] = q[e];
-            } else {
-                *reinterpret_cast<float4*>(&s[p * 8 + tid / 32][(tid % 32) * 4]) = make_float4(q[0], q[1], q[2], q[3]);
-            }
+            for (int e = 0; e < 4; ++e) s[k + e][i] = r[e];
+        } else {
+            *reinterpret_cast<float4*>(&s[tid / 32][(tid % 32) * 4]) = make_float4(r[0], r[1], r[2], r[3]);
         }
     }
 };
-
-// Reduction slice depth per operand layout (see the header comment).
-template <bool A_K, bool B_K>
-constexpr int slice_depth() {
-    return A_K && B_K ? 16 : 8;
-}
 
 // C (M, N) row-major (+)= A (M, K) · B (K, N); A_K: A's k is contiguous; B_K: B's k is contiguous.
 template <bool A_K, bool B_K>
 __global__ void __launch_bounds__(kThreads, 2) sgemm_kernel(Operand A, Operand B, float* __restrict__ C, int64_t M, int64_t N,
                                                             int64_t K, int32_t accumulate) {
-    constexpr int BK = slice_depth<A_K, B_K>();
     __shared__ __align__(16) float As[2][BK][kLd];
     __shared__ __align__(16) float Bs[2][BK][kLd];
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
@@ -105,8 +86,8 @@ __global__ void __launch_bounds__(kThreads, 2) sgemm_kernel(Operand A, Operand B
     const int64_t m0 = blockIdx.y * (int64_t)BM, n0 = blockIdx.x * (int64_t)BN;
     const int64_t nk = (K + BK - 1) / BK;
 
-    Slice<A_K, BK> la;
-    Slice<B_K, BK> lb;
+    Slice<A_K> la;
+    Slice<B_K> lb;
     la.load(A, M, K, m0, 0, tid);
     lb.load(B, N, K, n0, 0, tid);
     la.store(As[0], tid);
