@@ -2,10 +2,11 @@
 // linear-layer forms and causal attention forward + backward. Build: part of the CMake CUDA build
 // (target/native-bench/bin/bench_engine_f32). Run on the GPU host:
 //   bench_engine_f32 [tokens]      (default 2048 tokens = one sequence of 2048)
-// Each SGEMM form is first spot-checked against a double-precision dot product on the host, then timed;
+// Each SGEMM form and the attention forward and backward are first spot-checked against double-precision
+// sums on the host (sampled outputs), then timed;
 // printed: ms, TFLOPS, % of the H100 SXM fp32 (non-tensor-core) peak of 67 TFLOPS, and, when built with
-// cuBLASLt, cuBLASLt's fp32 GEMM (CUBLAS_COMPUTE_32F, no TF32) of the same FLOPs timed in the same run and
-// our speed relative to it (>1 = faster). The engine's kernels favour simple deterministic arithmetic;
+// cuBLASLt, cuBLASLt's fp32 GEMM (CUBLAS_COMPUTE_32F, no TF32) at each form's (M, N, K) timed in the same
+// run and our speed relative to it (>1 = faster). The engine's kernels favour simple deterministic arithmetic;
 // this bench measures the price of that.
 #include <cuda_runtime.h>
 
@@ -25,7 +26,7 @@ extern "C" int qft_cuda_matmul_f32_tn(int32_t, int64_t, int64_t, int64_t, int64_
 extern "C" int qft_cuda_attention_forward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                           int64_t, int64_t);
 extern "C" int qft_cuda_attention_backward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+                                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 
 constexpr double kPeakTflops = 67.0;  // H100 SXM fp32 without tensor cores
 
@@ -39,6 +40,21 @@ static float* device_random(size_t n, std::mt19937& rng, std::vector<float>* hos
     CK(cudaMalloc(&d, n * 4));
     CK(cudaMemcpy(d, host->data(), n * 4, cudaMemcpyHostToDevice));
     return d;
+}
+
+static std::vector<float> to_host(const float* d, size_t n) {
+    std::vector<float> h(n);
+    CK(cudaMemcpy(h.data(), d, n * 4, cudaMemcpyDeviceToHost));
+    return h;
+}
+
+// |got - ref| must stay within 1e-4 of mag, the sum of the absolute terms that made ref (fp32 against
+// double over up to ~11K terms is ~1e-6 of mag; an indexing mistake is of the order of mag).
+static void expect_close(const char* what, long i, long j, double got, double ref, double mag) {
+    if (std::fabs(got - ref) > 1e-4 * mag + 1e-6) {
+        fprintf(stderr, "%s[%ld, %ld] = %.8g, expected %.8g (sum of |terms| %.4g)\n", what, i, j, got, ref, mag);
+        exit(1);
+    }
 }
 
 struct Linear {
@@ -62,32 +78,39 @@ int main(int argc, char** argv) {
         CK(cudaMalloc(&y, T * l.out * 4));
         CK(cudaMalloc(&dx, T * l.in * 4));
         CK(cudaMalloc(&dw, l.out * l.in * 4));
+        // One run of each form, then 16 sampled outputs of each against double sums.
         QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0));
-        std::vector<float> hy(T * l.out);
-        CK(cudaMemcpy(hy.data(), y, hy.size() * 4, cudaMemcpyDeviceToHost));
-        for (int s = 0; s < 32; ++s) {  // spot check of y = x w^T
-            long t = rng() % T, r = rng() % l.out;
+        QK(qft_cuda_matmul_f32_nn(0, addr(dy), addr(w), T, l.out, l.in, addr(dx), 0));
+        QK(qft_cuda_matmul_f32_tn(0, addr(dy), addr(x), T, l.out, l.in, addr(dw), 0));
+        const std::vector<float> hy = to_host(y, T * l.out), hdx = to_host(dx, T * l.in), hdw = to_host(dw, l.out * l.in);
+        for (int s = 0; s < 16; ++s) {
+            const long t = rng() % T, o = rng() % l.out, c = rng() % l.in;
             double ref = 0, mag = 0;
-            for (long c = 0; c < l.in; ++c) {
-                ref += (double)hx[t * l.in + c] * hw[r * l.in + c];
-                mag += std::fabs((double)hx[t * l.in + c] * hw[r * l.in + c]);
-            }
-            if (std::fabs(hy[t * l.out + r] - ref) > 1e-5 * mag) {
-                fprintf(stderr, "%s: y[%ld, %ld] = %g, expected %g\n", l.name, t, r, hy[t * l.out + r], ref);
-                return 1;
-            }
+            for (long j = 0; j < l.in; ++j) ref += (double)hx[t * l.in + j] * hw[o * l.in + j], mag += std::fabs((double)hx[t * l.in + j] * hw[o * l.in + j]);
+            expect_close("y = x wT", t, o, hy[t * l.out + o], ref, mag);
+            ref = mag = 0;
+            for (long j = 0; j < l.out; ++j) ref += (double)hdy[t * l.out + j] * hw[j * l.in + c], mag += std::fabs((double)hdy[t * l.out + j] * hw[j * l.in + c]);
+            expect_close("dx = dy w", t, c, hdx[t * l.in + c], ref, mag);
+            ref = mag = 0;
+            for (long j = 0; j < T; ++j) ref += (double)hdy[j * l.out + o] * hx[j * l.in + c], mag += std::fabs((double)hdy[j * l.out + o] * hx[j * l.in + c]);
+            expect_close("dw = dyT x", o, c, hdw[o * l.in + c], ref, mag);
         }
         const double flops = 2.0 * T * l.out * l.in;
-        float peer_ms = 0;
-#ifdef QFT4J_HAVE_CUBLASLT
-        LtGemm lt(T, l.out, l.in, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-        if (lt.found) peer_ms = time_ms([&] { lt.run(x, w, y); }, 10);
-#endif
         struct Form {
             const char* name;
             int which;
-        } forms[] = {{"y = x wT (nt)", 0}, {"dx = dy w (nn)", 1}, {"dw += dyT x (tn)", 2}};
+            long M, N, K;  // the product's shape: C (M, N) = A (M, K) B (K, N)
+        } forms[] = {{"y = x wT (nt)", 0, T, l.out, l.in}, {"dx = dy w (nn)", 1, T, l.in, l.out}, {"dw += dyT x (tn)", 2, l.out, l.in, T}};
         for (const Form& f : forms) {
+            float peer_ms = 0;
+#ifdef QFT4J_HAVE_CUBLASLT
+            {  // cuBLASLt at this form's (M, N, K), in its "TN" layout over buffers of the same sizes
+                const float *pa = f.which == 0 ? x : dy, *pb = f.which == 2 ? x : w;
+                float* pc = f.which == 0 ? y : f.which == 1 ? dx : dw;
+                LtGemm lt(f.M, f.N, f.K, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+                if (lt.found) peer_ms = time_ms([&] { lt.run(pa, pb, pc); }, 10);
+            }
+#endif
             float ms = time_ms(
                 [&] {
                     if (f.which == 0) QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0));
@@ -110,30 +133,84 @@ int main(int argc, char** argv) {
         CK(cudaFree(dw));
     }
 
-    // Causal attention, LLaMA-7B heads: 32 heads of 128, one sequence of T (probabilities kept, as in training).
-    const long nh = 32, hs = 128, B = 1;
+    // Causal attention, LLaMA-7B heads: 32 heads of 128, one sequence of T. Forward keeps out and the
+    // per-row log-sum-exp for backward, as in training.
+    const long nh = 32, hs = 128, B = 1, n = B * T;
     std::vector<float> hq, hk, hv, hdo;
-    float *q = device_random(B * T * nh * hs, rng, &hq), *k = device_random(B * T * nh * hs, rng, &hk);
-    float *v = device_random(B * T * nh * hs, rng, &hv), *dout = device_random(B * T * nh * hs, rng, &hdo);
-    float *att, *scratch, *out, *dq, *dk, *dv;
-    CK(cudaMalloc(&att, B * nh * T * T * 4));
-    CK(cudaMalloc(&scratch, B * nh * T * T * 4));
-    CK(cudaMalloc(&out, B * T * nh * hs * 4));
-    CK(cudaMalloc(&dq, B * T * nh * hs * 4));
-    CK(cudaMalloc(&dk, B * T * nh * hs * 4));
-    CK(cudaMalloc(&dv, B * T * nh * hs * 4));
+    float *q = device_random(n * nh * hs, rng, &hq), *k = device_random(n * nh * hs, rng, &hk);
+    float *v = device_random(n * nh * hs, rng, &hv), *dout = device_random(n * nh * hs, rng, &hdo);
+    float *lse, *delta, *out, *dq, *dk, *dv;
+    CK(cudaMalloc(&lse, n * nh * 4));
+    CK(cudaMalloc(&delta, n * nh * 4));
+    CK(cudaMalloc(&out, n * nh * hs * 4));
+    CK(cudaMalloc(&dq, n * nh * hs * 4));
+    CK(cudaMalloc(&dk, n * nh * hs * 4));
+    CK(cudaMalloc(&dv, n * nh * hs * 4));
+    auto forward = [&] { QK(qft_cuda_attention_forward(0, addr(q), addr(k), addr(v), B, T, nh, nh, hs, addr(lse), addr(out))); };
+    auto backward = [&] {
+        QK(qft_cuda_attention_backward(0, addr(dout), addr(q), addr(k), addr(v), addr(out), addr(lse), B, T, nh, nh, hs, addr(delta),
+                                       addr(dq), addr(dk), addr(dv)));
+    };
+    forward();
+    backward();
+    {  // Sampled query rows (lse, out, delta, dq) and key rows (dk, dv) against double sums; rows 0 and T-1 always.
+        const std::vector<float> glse = to_host(lse, n * nh), gdelta = to_host(delta, n * nh), gout = to_host(out, n * nh * hs);
+        const std::vector<float> gdq = to_host(dq, n * nh * hs), gdk = to_host(dk, n * nh * hs), gdv = to_host(dv, n * nh * hs);
+        const double scale = 1.0 / std::sqrt((double)hs);
+        auto row = [&](long t, long h) { return (t * nh + h) * hs; };
+        auto dot = [&](const std::vector<float>& a, long ia, const std::vector<float>& b, long ib) {
+            double acc = 0;
+            for (long j = 0; j < hs; ++j) acc += (double)a[ia + j] * b[ib + j];
+            return acc;
+        };
+        std::vector<double> p(T), g(T);
+        for (int sample = 0; sample < 6; ++sample) {
+            const long t = sample == 0 ? 0 : sample == 1 ? T - 1 : rng() % T, h = rng() % nh;
+            double mx = -INFINITY, sum = 0, delta_ref = 0, delta_mag = 0;
+            for (long s = 0; s <= t; ++s) mx = std::fmax(mx, p[s] = dot(hq, row(t, h), hk, row(s, h)) * scale);
+            for (long s = 0; s <= t; ++s) sum += std::exp(p[s] - mx);
+            const double lse_ref = mx + std::log(sum);
+            expect_close("lse", h, t, glse[h * T + t], lse_ref, 1 + std::fabs(lse_ref));
+            for (long s = 0; s <= t; ++s) p[s] = std::exp(p[s] - lse_ref), g[s] = dot(hdo, row(t, h), hv, row(s, h));
+            for (long j = 0; j < hs; ++j) {
+                double ref = 0, mag = 0;
+                for (long s = 0; s <= t; ++s) ref += p[s] * hv[row(s, h) + j], mag += std::fabs(p[s] * hv[row(s, h) + j]);
+                expect_close("out", t, h * hs + j, gout[row(t, h) + j], ref, mag);
+                delta_ref += hdo[row(t, h) + j] * ref, delta_mag += std::fabs(hdo[row(t, h) + j] * ref);
+            }
+            expect_close("delta", h, t, gdelta[h * T + t], delta_ref, delta_mag);
+            for (long j = 0; j < hs; ++j) {
+                double ref = 0, mag = 0;
+                for (long s = 0; s <= t; ++s) {
+                    const double term = p[s] * (g[s] - delta_ref) * scale * hk[row(s, h) + j];
+                    ref += term, mag += std::fabs(term);
+                }
+                expect_close("dq", t, h * hs + j, gdq[row(t, h) + j], ref, mag);
+            }
+            // Key row s of head h: sums over queries t >= s, with the kernels' lse and delta (checked above on samples).
+            const long s = sample == 0 ? 0 : sample == 1 ? T - 1 : rng() % T;
+            std::vector<double> rk(hs), mk(hs), rv(hs), mv(hs);
+            for (long u = s; u < T; ++u) {
+                const double pu = std::exp(dot(hq, row(u, h), hk, row(s, h)) * scale - glse[h * T + u]);
+                const double dsu = pu * (dot(hdo, row(u, h), hv, row(s, h)) - gdelta[h * T + u]) * scale;
+                for (long j = 0; j < hs; ++j) {
+                    rk[j] += dsu * hq[row(u, h) + j], mk[j] += std::fabs(dsu * hq[row(u, h) + j]);
+                    rv[j] += pu * hdo[row(u, h) + j], mv[j] += std::fabs(pu * hdo[row(u, h) + j]);
+                }
+            }
+            for (long j = 0; j < hs; ++j) {
+                expect_close("dk", s, h * hs + j, gdk[row(s, h) + j], rk[j], mk[j]);
+                expect_close("dv", s, h * hs + j, gdv[row(s, h) + j], rv[j], mv[j]);
+            }
+        }
+    }
     const double att_flops = 2.0 * 2.0 * B * nh * (T * (T + 1) / 2.0) * hs;  // QK^T and PV over the causal half
-    float fwd = time_ms([&] { QK(qft_cuda_attention_forward(0, addr(q), addr(k), addr(v), B, T, nh, nh, hs, addr(att), addr(out))); }, 5);
-    float bwd = time_ms(
-        [&] {
-            QK(qft_cuda_attention_backward(0, addr(dout), addr(q), addr(k), addr(v), addr(att), B, T, nh, nh, hs, addr(scratch), addr(dq),
-                                           addr(dk), addr(dv)));
-        },
-        5);
+    float fwd = time_ms(forward, 5);
+    float bwd = time_ms(backward, 5);
     printf("%-28s %-22s %9.3f %8.2f %6.1f%%\n", "attention 32x128, causal", "forward", fwd, att_flops / (fwd * 1e-3) / 1e12,
            100 * att_flops / (fwd * 1e-3) / 1e12 / kPeakTflops);
     printf("%-28s %-22s %9.3f %8.2f %6.1f%%\n", "attention 32x128, causal", "backward (2x fwd FLOPs)", bwd,
            2 * att_flops / (bwd * 1e-3) / 1e12, 100 * 2 * att_flops / (bwd * 1e-3) / 1e12 / kPeakTflops);
-    for (float* p : {q, k, v, dout, att, scratch, out, dq, dk, dv}) CK(cudaFree(p));
+    for (float* p : {q, k, v, dout, lse, delta, out, dq, dk, dv}) CK(cudaFree(p));
     return 0;
 }

@@ -6,7 +6,8 @@
  *   qft_matmul_f32_nn: dx (+)= dy · w    (gradient of the input)
  *   qft_matmul_f32_tn: dw (+)= dyᵀ · x   (gradient of the weight)
  * Every output is one sum over the reduced index in increasing order, so results are deterministic;
- * CUDA uses a shared-memory tiled SGEMM (64x64 tiles, 4x4 outputs per thread) with fused multiply-adds. */
+ * CUDA uses a register-tiled SIMT SGEMM (128x128 block tiles, 8x8 outputs per thread, double-buffered
+ * shared-memory slices of 8) with fused multiply-adds, fp32 throughout (no TF32). */
 #ifndef QFT4J_MATMUL_F32_H
 #define QFT4J_MATMUL_F32_H
 

@@ -82,7 +82,25 @@ class DeviceOpsTest {
         Attention.forward(q, k, v, att, out, batch, T, cfg);
         Attention.backward(dout, q, k, v, att, dq, dk, dv, batch, T, cfg);
         float[][] got = DeviceOpRuns.attention(CPU, q, k, v, dout, batch, T, nh, nkv, hs);
-        assertClose(att, got[0], REL, "att");
+        // The saved state: lse[b,h,t] = log sum_s<=t exp(q_t · k_s / sqrt(hs)); delta[b,h,t] = dout_t · out_t.
+        float[] lse = new float[batch * nh * T], delta = new float[batch * nh * T];
+        for (int b = 0; b < batch; b++)
+            for (int h = 0; h < nh; h++)
+                for (int t = 0; t < T; t++) {
+                    int qt = ((b * T + t) * nh + h) * hs, row = (b * nh + h) * T + t;
+                    double sum = 0, dot = 0;
+                    for (int u = 0; u <= t; u++) {
+                        int ku = ((b * T + u) * nkv + h / (nh / nkv)) * hs;
+                        double z = 0;
+                        for (int j = 0; j < hs; j++) z += (double) q[qt + j] * k[ku + j];
+                        sum += Math.exp(z / Math.sqrt(hs));
+                    }
+                    for (int j = 0; j < hs; j++) dot += (double) dout[qt + j] * out[qt + j];
+                    lse[row] = (float) Math.log(sum);
+                    delta[row] = (float) dot;
+                }
+        assertClose(lse, got[0], REL, "lse");
+        assertClose(delta, got[5], REL, "delta");
         assertClose(out, got[1], REL, "out");
         assertClose(dq, got[2], REL, "dq");
         assertClose(dk, got[3], REL, "dk");

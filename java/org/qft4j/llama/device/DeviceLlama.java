@@ -61,7 +61,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ids, targetIds;                      // (n) I32
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
-    private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, dscores;
+    private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, delta;
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
 
     private int batch, T, predicted;
@@ -99,7 +99,7 @@ public final class DeviceLlama implements AutoCloseable {
         this.recompute = recompute;
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
-            long n = (long) maxBatch * maxT, scores = (long) maxBatch * c.nHeads() * maxT * maxT;
+            long n = (long) maxBatch * maxT, rows = (long) maxBatch * c.nHeads() * maxT;
             embedding = parameter("token_embedding", weights.tokenEmbedding);
             layer = new LayerWeights[L];
             dLayer = new LayerTensors[L];
@@ -120,7 +120,7 @@ public final class DeviceLlama implements AutoCloseable {
             dFinalNorm = gradients.get("final_norm");
 
             acts = new BlockBuffers[recompute ? 1 : L];
-            for (int l = 0; l < acts.length; l++) acts[l] = new BlockBuffers(n, dim, kv, h, scores);
+            for (int l = 0; l < acts.length; l++) acts[l] = new BlockBuffers(n, dim, kv, h, rows);
             residual = new Tensor[L + 1];
             for (int l = 0; l <= L; l++) residual[l] = alloc(DType.F32, n, dim);
             xf = alloc(DType.F32, n, dim);
@@ -142,7 +142,7 @@ public final class DeviceLlama implements AutoCloseable {
             dg = alloc(DType.F32, n, h);
             dh1 = alloc(DType.F32, n, h);
             dh3 = alloc(DType.F32, n, h);
-            dscores = alloc(DType.F32, scores);
+            delta = alloc(DType.F32, rows);
             dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(dim, h));
         } catch (RuntimeException | Error e) {
             owned.close();
@@ -183,18 +183,18 @@ public final class DeviceLlama implements AutoCloseable {
     private final class BlockBuffers {
         final Tensor xn1, rstd1; // (n, C), (n): attention RMSNorm output and its 1/rms
         final Tensor q, k, v;    // (n, C), (n, KV), (n, KV): projections, q and k after RoPE
-        final Tensor att;        // (B, nHeads, T, T): softmax probabilities
+        final Tensor lse;        // (B, nHeads, T): log-sum-exp of each query row's scores (backward recomputes the softmax)
         final Tensor ao, x2;     // (n, C): attention output before wo; the residual after attention
         final Tensor xn2, rstd2; // (n, C), (n): FFN RMSNorm output and its 1/rms
         final Tensor h1, h3, g;  // (n, H): w1 x, w3 x, silu(w1 x) * w3 x
 
-        BlockBuffers(long n, int dim, int kv, int h, long scores) {
+        BlockBuffers(long n, int dim, int kv, int h, long rows) {
             xn1 = alloc(DType.F32, n, dim);
             rstd1 = alloc(DType.F32, n);
             q = alloc(DType.F32, n, dim);
             k = alloc(DType.F32, n, kv);
             v = alloc(DType.F32, n, kv);
-            att = alloc(DType.F32, scores);
+            lse = alloc(DType.F32, rows);
             ao = alloc(DType.F32, n, dim);
             x2 = alloc(DType.F32, n, dim);
             xn2 = alloc(DType.F32, n, dim);
@@ -315,7 +315,7 @@ public final class DeviceLlama implements AutoCloseable {
         y.wv.forward(a.xn1, n, a.v);
         rope(a.q, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
         rope(a.k, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
-        attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.att, a.ao);
+        attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.lse, a.ao);
         y.wo.forward(a.ao, n, a.x2);
         residualAdd(a.x2, xIn, n * c);
         rmsnormForward(a.x2, y.ffnNorm, n, cfg.normEps(), a.xn2, a.rstd2);
@@ -344,7 +344,7 @@ public final class DeviceLlama implements AutoCloseable {
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
         y.wo.backwardInput(dx, n, dao, false);
         linearBackwardWeight(dx, a.ao, n, d.wo, true);
-        attentionBackward(dao, a.q, a.k, a.v, a.att, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, dscores, dq, dk, dv);
+        attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv);
         rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         y.wv.backwardInput(dv, n, dxn, false);

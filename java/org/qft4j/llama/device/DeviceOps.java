@@ -103,8 +103,11 @@ public final class DeviceOps {
         return new float[][] {cos, sin};
     }
 
-    /** Causal GQA attention: q (B*T, nh*hs), k, v (B*T, nkv*hs) to att (B, nh, T, T) probabilities and out (B*T, nh*hs). */
-    public static void attentionForward(Tensor q, Tensor k, Tensor v, int batch, int T, int nh, int nkv, int hs, Tensor att, Tensor out) {
+    /**
+     * Causal GQA attention: q (B*T, nh*hs), k, v (B*T, nkv*hs) to out (B*T, nh*hs) and lse (B, nh, T), the log-sum-exp
+     * of each query row's scaled scores, which is all the backward needs besides out (FlashAttention-2's saved state).
+     */
+    public static void attentionForward(Tensor q, Tensor k, Tensor v, int batch, int T, int nh, int nkv, int hs, Tensor lse, Tensor out) {
         String op = "attentionForward";
         Device d = device(q);
         heads(op, nh, nkv);
@@ -112,30 +115,34 @@ public final class DeviceOps {
         need(op, "q", q, DType.F32, n * nh * hs, d);
         need(op, "k", k, DType.F32, n * nkv * hs, d);
         need(op, "v", v, DType.F32, n * nkv * hs, d);
-        need(op, "att", att, DType.F32, (long) batch * nh * T * T, d);
+        need(op, "lse", lse, DType.F32, n * nh, d);
         need(op, "out", out, DType.F32, n * nh * hs, d);
         check(EngineNative.qft_attention_forward(d.nativeId(), q.address(), k.address(), v.address(), batch, T, nh, nkv, hs,
-                att.address(), out.address()), op, q);
+                lse.address(), out.address()), op, q);
     }
 
-    /** dq, dk, dv (overwritten) of the forward that saved att; scratch (B, nh, T, T) receives the score gradients. */
-    public static void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor att, int batch, int T, int nh, int nkv,
-                                         int hs, Tensor scratch, Tensor dq, Tensor dk, Tensor dv) {
+    /**
+     * dq, dk, dv (overwritten) of the forward that produced out and lse (probabilities are recomputed); delta (B, nh, T)
+     * receives rowsum(dout * out), the softmax backward's per-row weight.
+     */
+    public static void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int T, int nh,
+                                         int nkv, int hs, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
         String op = "attentionBackward";
         Device d = device(dout);
         heads(op, nh, nkv);
-        long n = (long) batch * T, scores = (long) batch * nh * T * T;
+        long n = (long) batch * T;
         need(op, "dout", dout, DType.F32, n * nh * hs, d);
         need(op, "q", q, DType.F32, n * nh * hs, d);
         need(op, "k", k, DType.F32, n * nkv * hs, d);
         need(op, "v", v, DType.F32, n * nkv * hs, d);
-        need(op, "att", att, DType.F32, scores, d);
-        need(op, "scratch", scratch, DType.F32, scores, d);
+        need(op, "out", out, DType.F32, n * nh * hs, d);
+        need(op, "lse", lse, DType.F32, n * nh, d);
+        need(op, "delta", delta, DType.F32, n * nh, d);
         need(op, "dq", dq, DType.F32, n * nh * hs, d);
         need(op, "dk", dk, DType.F32, n * nkv * hs, d);
         need(op, "dv", dv, DType.F32, n * nkv * hs, d);
-        check(EngineNative.qft_attention_backward(d.nativeId(), dout.address(), q.address(), k.address(), v.address(), att.address(),
-                batch, T, nh, nkv, hs, scratch.address(), dq.address(), dk.address(), dv.address()), op, dout);
+        check(EngineNative.qft_attention_backward(d.nativeId(), dout.address(), q.address(), k.address(), v.address(), out.address(),
+                lse.address(), batch, T, nh, nkv, hs, delta.address(), dq.address(), dk.address(), dv.address()), op, dout);
     }
 
     /** g = silu(h1) * h3 over the first n values. */
