@@ -79,6 +79,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
     private final Tensor rowSums;  // (rows of every trained tensor) fp64 bits in I64: each row's sum of squared gradients
     private final int totalRows;
     private int step;
+    private PhaseTimer timer;  // null: no split points, no synchronisation
 
     /** Gradients and momentum with one scale per row (as the CPU trainer's QFT optimizer). */
     public DeviceQftTrainer(LlamaWeights initial, TrainConfig config) {
@@ -90,6 +91,14 @@ public final class DeviceQftTrainer implements AutoCloseable {
      * @param block   INT8 block size of gradients and momentum (see {@link Int8Blocks#DEFAULT_BLOCK}; >= cols: per row)
      */
     public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block) {
+        this(initial, config, block, false);
+    }
+
+    /**
+     * @param recompute activation checkpointing: keep only each block's input and run the block again in backward
+     *                  (see {@link DeviceLlama}), one block's activations instead of one per layer
+     */
+    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block, boolean recompute) {
         if (config.optimizer != OptimizerKind.QFT_LION)
             throw new IllegalArgumentException("DeviceQftTrainer trains QFT (QFT_LION), not " + config.optimizer);
         if (config.updatePolicy != UpdatePolicy.STASH || config.gradAccumulation != 1)
@@ -100,7 +109,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         this.config = config;
         this.schedule = LrSchedule.of(config);
         this.device = config.device;
-        this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction)));
+        this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction), recompute));
         try {
             int id = 0, rows = 0;
             for (String name : model.parameterNames()) {
@@ -161,7 +170,9 @@ public final class DeviceQftTrainer implements AutoCloseable {
         if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
         model.zeroGradients();
         float loss = model.forward(tokens, targets, batch, T);
+        if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
         model.backward();
+        if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
         return loss;
     }
 
@@ -175,6 +186,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         double total = 0;
         for (double s : tensorSumSquares) total += s;
         double norm = Math.sqrt(total);
+        if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
         if (!Double.isFinite(norm)) return new Step(step, loss, lr, Double.NaN, true);
         float global = config.clipMode == ClipMode.GLOBAL_NORM ? clipScale(norm) : 1f;
         int t = 0;
@@ -200,6 +212,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
                     "fp32 Lion on " + d.name);
             t++;
         }
+        if (timer != null) timer.lap(PhaseTimer.Phase.OPTIMIZER);
         return new Step(step, loss, lr, norm, false);
     }
 
@@ -325,6 +338,15 @@ public final class DeviceQftTrainer implements AutoCloseable {
     private void upload(Tensor t, float[] values) {
         if (values.length != t.numel()) throw new IllegalArgumentException(t + " cannot take " + values.length + " values");
         NativeStatus.check(CoreNative.qft_copy_from_host(device.nativeId(), t.address(), values, t.byteSize()), "restoring " + t);
+    }
+
+    /**
+     * Splits the following steps' time into {@link PhaseTimer.Phase}s (the caller starts the timer before each step),
+     * synchronising the device at every split point; null stops it.
+     */
+    public void timePhases(PhaseTimer timer) {
+        if (timer != null && !timer.device().equals(device)) throw new IllegalArgumentException("PhaseTimer on " + timer.device() + ", trainer on " + device);
+        this.timer = timer;
     }
 
     /** The model being trained (its weights are live: evaluate or read them between steps). */
