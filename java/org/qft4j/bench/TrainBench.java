@@ -22,9 +22,10 @@ import org.qft4j.tensor.MemoryStats;
 import org.qft4j.train.ClipMode;
 import org.qft4j.train.MemoryReport;
 import org.qft4j.train.TrainConfig;
+import org.qft4j.train.UpdatePolicy;
 
 /**
- * Issue 10's training benchmark: QFT full-parameter training ({@link DeviceQftTrainer}, stash policy) of
+ * Issue 10's training benchmark: QFT full-parameter training ({@link DeviceQftTrainer}, stash or fused per-layer policy) of
  * LLaMA-architecture models with random weights at real shapes, on one device. Reports tokens/s, model FLOPs
  * utilisation, the allocator's peak bytes, persistent bytes per parameter and the time split of a step, as one JSON
  * object whose keys are those of the PyTorch peer (bench/gpu-host/torch_peer.py) where they mean the same;
@@ -32,7 +33,7 @@ import org.qft4j.train.TrainConfig;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) \
- *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--warmup 1 --steps 3 --split-steps 1 --recompute]
+ *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute]
  * </pre>
  *
  * Timed steps run as training does, with no synchronisation inside a step; the time split comes from separate steps
@@ -75,8 +76,10 @@ public final class TrainBench {
     }
 
     /** What to run: warmup untimed steps, steps timed ones, then splitSteps with the phase timer. */
-    public record Options(Shape shape, Device device, int batch, int seq, int warmup, int steps, int splitSteps, boolean recompute, long seed) {
+    public record Options(Shape shape, Device device, UpdatePolicy policy, int batch, int seq, int warmup, int steps, int splitSteps,
+                          boolean recompute, long seed) {
         public Options {
+            if (policy == null) throw new IllegalArgumentException("TrainBench: an update policy is required");
             if (batch <= 0 || seq <= 0 || steps <= 0 || warmup < 0 || splitSteps < 0)
                 throw new IllegalArgumentException("TrainBench: batch, seq and steps must be positive, warmup and split steps >= 0; got batch "
                         + batch + ", seq " + seq + ", steps " + steps + ", warmup " + warmup + ", split steps " + splitSteps);
@@ -85,6 +88,7 @@ public final class TrainBench {
         static Options parse(String[] args) {
             Shape shape = null;
             Device device = Device.CPU;
+            UpdatePolicy policy = UpdatePolicy.STASH;
             int batch = 1, seq = 256, warmup = 1, steps = 3, split = 1;
             boolean recompute = false;
             long seed = 1;
@@ -99,6 +103,11 @@ public final class TrainBench {
                 switch (a) {
                     case "--model" -> shape = Shape.parse(v);
                     case "--device" -> device = Device.parse(v);
+                    case "--policy" -> policy = switch (v) {
+                        case "stash" -> UpdatePolicy.STASH;
+                        case "fused" -> UpdatePolicy.FUSED_PER_LAYER;
+                        default -> throw new IllegalArgumentException("TrainBench: --policy stash|fused, got " + v);
+                    };
                     case "--batch" -> batch = Integer.parseInt(v);
                     case "--seq" -> seq = Integer.parseInt(v);
                     case "--warmup" -> warmup = Integer.parseInt(v);
@@ -109,7 +118,7 @@ public final class TrainBench {
                 }
             }
             if (shape == null) throw new IllegalArgumentException("TrainBench: --model tiny|125m|1b|7b is required");
-            return new Options(shape, device, batch, seq, warmup, steps, split, recompute, seed);
+            return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, seed);
         }
     }
 
@@ -136,14 +145,16 @@ public final class TrainBench {
         r.put("impl", "qft4j");
         r.put("gpu", o.device.isCuda() ? Cuda.status().gpus().get(o.device.nativeId()).name() : "cpu");
         r.put("model", o.shape.label);
-        r.put("mode", "qft-lion-stash");
+        boolean fused = o.policy == UpdatePolicy.FUSED_PER_LAYER;
+        r.put("mode", fused ? "qft-lion-fused" : "qft-lion-stash");
         r.put("batch", o.batch);
         r.put("seq", o.seq);
         r.put("recompute", o.recompute);
-        TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1).clip(ClipMode.GLOBAL_NORM, 1.0)
-                .steps(o.warmup + o.steps + o.splitSteps).warmupSteps(0).batchSize(o.batch).seqLen(o.seq).seed(o.seed).device(o.device).build();
+        // Clipping as each policy can: by the global norm under STASH, per tensor under FUSED_PER_LAYER.
+        TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1)
+                .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy).steps(o.warmup + o.steps + o.splitSteps).warmupSteps(0).batchSize(o.batch).seqLen(o.seq).seed(o.seed).device(o.device).build();
         int n = o.batch * o.seq;
-        int[][] batch = randomBatch(o, cfg.vocabSize());
+        SplittableRandom data = new SplittableRandom(o.seed);
         long t0 = System.nanoTime();
         log("%s: building %,d parameters on %s", o.shape.label, cfg.parameterCount(), o.device);
         try (DeviceQftTrainer t = new DeviceQftTrainer(randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, o.recompute)) {
@@ -153,9 +164,10 @@ public final class TrainBench {
             r.put("build_s", round((System.nanoTime() - t0) * 1e-9, 2));
             log("%s: built in %.1f s", o.shape.label, (System.nanoTime() - t0) * 1e-9);
             DeviceQftTrainer.Step last = null;
-            for (int i = 0; i < o.warmup; i++) last = logged(t.step(batch[0], batch[1], o.batch, o.seq), -1);
+            for (int i = 0; i < o.warmup; i++) last = logged(step(t, o, data), -1);
             double[] times = new double[o.steps];
             for (int i = 0; i < o.steps; i++) {
+                int[][] batch = randomBatch(o, cfg.vocabSize(), data);
                 sync(o.device);
                 long s = System.nanoTime();
                 DeviceQftTrainer.Step step = t.step(batch[0], batch[1], o.batch, o.seq);
@@ -166,6 +178,7 @@ public final class TrainBench {
             PhaseTimer timer = new PhaseTimer(o.device);
             t.timePhases(timer);
             for (int i = 0; i < o.splitSteps; i++) {
+                int[][] batch = randomBatch(o, cfg.vocabSize(), data);
                 timer.start();
                 last = logged(t.step(batch[0], batch[1], o.batch, o.seq), -1);
             }
@@ -222,9 +235,13 @@ public final class TrainBench {
         return w;
     }
 
-    /** (batch, seq) random tokens and their next tokens, as the peer's random batches. */
-    private static int[][] randomBatch(Options o, int vocab) {
-        SplittableRandom rnd = new SplittableRandom(o.seed);
+    private static DeviceQftTrainer.Step step(DeviceQftTrainer t, Options o, SplittableRandom data) {
+        int[][] batch = randomBatch(o, t.model().config().vocabSize(), data);
+        return t.step(batch[0], batch[1], o.batch, o.seq);
+    }
+
+    /** (batch, seq) fresh random tokens and their next tokens, as the peer's random batches: the loss stays near ln V. */
+    private static int[][] randomBatch(Options o, int vocab, SplittableRandom rnd) {
         int[] tokens = new int[o.batch * o.seq], targets = new int[o.batch * o.seq];
         for (int b = 0; b < o.batch; b++) {
             int prev = rnd.nextInt(vocab);

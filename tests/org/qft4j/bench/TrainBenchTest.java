@@ -10,17 +10,18 @@ import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.tensor.MemoryStats;
+import org.qft4j.train.UpdatePolicy;
 
 /** The CI guard of the GPU training benchmark: it builds and trains the tiny shape on the CPU (no timing is checked). */
 class TrainBenchTest {
-    static TrainBench.Options tiny(boolean recompute) {
-        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, 2, 32, 1, 1, 1, recompute, 5);
+    static TrainBench.Options tiny(UpdatePolicy policy, boolean recompute) {
+        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, 5);
     }
 
     @Test
     void tinyShapeTrainsOnCpuAndReportsEveryFigure() {
         long liveBefore = MemoryStats.of(Device.CPU).liveBytes();
-        Map<String, Object> r = TrainBench.run(tiny(false));
+        Map<String, Object> r = TrainBench.run(tiny(UpdatePolicy.STASH, false));
         assertEquals(liveBefore, MemoryStats.of(Device.CPU).liveBytes(), "native memory left after the bench");
         assertEquals(true, r.get("fits"), r.toString());
         assertEquals(TrainBench.Shape.TINY.config(32).parameterCount(), r.get("params"));
@@ -39,7 +40,17 @@ class TrainBenchTest {
 
     @Test
     void recomputationTrainsTheSameSteps() {
-        assertEquals(TrainBench.run(tiny(false)).get("final_loss"), TrainBench.run(tiny(true)).get("final_loss"));
+        assertEquals(TrainBench.run(tiny(UpdatePolicy.STASH, false)).get("final_loss"), TrainBench.run(tiny(UpdatePolicy.STASH, true)).get("final_loss"));
+    }
+
+    @Test
+    void fusedPolicyStagesOneBlockOfFp32Gradients() {
+        Map<String, Object> stash = TrainBench.run(tiny(UpdatePolicy.STASH, false)), fused = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, true));
+        assertEquals(true, fused.get("fits"), fused.toString());
+        assertEquals("qft-lion-fused", fused.get("mode"));
+        int layers = TrainBench.Shape.TINY.layers;
+        assertEquals((Double) stash.get("fp32_staging_grad_bytes_per_param") / layers, (Double) fused.get("fp32_staging_grad_bytes_per_param"), 1e-3);
+        assertTrue((Double) fused.get("persistent_bytes_per_param") < (Double) stash.get("persistent_bytes_per_param"), fused + " vs " + stash);
     }
 
     @Test
