@@ -5,7 +5,7 @@
 #   bench/gpu-host/run.sh peer    the PyTorch training peer (torch_peer.py) at the issue-10 shapes: needs only python3 + torch
 #   bench/gpu-host/run.sh train   qft4j's training bench (org.qft4j.bench.TrainBench) and the peer at the same shapes, one
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
-#                                 fused" qft4j's update policies; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
+#                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
 set -uo pipefail
@@ -81,7 +81,7 @@ if [ "$what" = train ]; then
         org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" \
         --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
     done
-    for mode in bf16-adamw fp32-adamw; do
+    for mode in ${TRAIN_PEER_MODES:-bf16-adamw fp32-adamw}; do
       train_run torch $mode "$1" "$2" "$3" $recompute -- python3 bench/gpu-host/torch_peer.py --model "$1" --mode $mode \
         --batch "$2" --seq "$3" --warmup 2 --steps 5 ${4:-}
     done

@@ -208,11 +208,12 @@ public final class DeviceQftTrainer implements AutoCloseable {
         try (QuantLion opt = new QuantLion(device, f.lion)) {
             model.backward(names -> f.ready(names, opt));
         }
-        return new Step(step, loss, f.lion.lr(), f.poisoned ? Double.NaN : f.maxNorm, f.updated == 0 && f.skipped > 0);
+        return new Step(step, loss, f.lr, f.poisoned ? Double.NaN : f.maxNorm, f.updated == 0 && f.skipped > 0);
     }
 
     /** The state of one fused step while backward hands over its gradients. */
     private final class FusedStep {
+        final double lr;
         final LionConfig lion;
         final int step;
         boolean poisoned;
@@ -221,7 +222,8 @@ public final class DeviceQftTrainer implements AutoCloseable {
 
         FusedStep(int step) {
             this.step = step;
-            this.lion = lionConfig(schedule.at(step));
+            this.lr = schedule.at(step);
+            this.lion = lionConfig(lr);
         }
 
         void ready(List<String> names, QuantLion opt) {
@@ -272,14 +274,15 @@ public final class DeviceQftTrainer implements AutoCloseable {
         requireStash("update");
         requireStepsLeft();
         step++;
-        LionConfig lion = lionConfig(schedule.at(step));
+        double lr = schedule.at(step);
+        LionConfig lion = lionConfig(lr);
         for (Hybrid h : hybrids) quantizeGradient(h, step);
         double[] tensorSumSquares = sumSquares(trained);
         double total = 0;
         for (double s : tensorSumSquares) total += s;
         double norm = Math.sqrt(total);
         if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
-        if (!Double.isFinite(norm)) return new Step(step, loss, lion.lr(), Double.NaN, true);
+        if (!Double.isFinite(norm)) return new Step(step, loss, lr, Double.NaN, true);
         float global = config.clipMode == ClipMode.GLOBAL_NORM ? clipScale(norm) : 1f;
         List<QuantLion.Param> params = new ArrayList<>(hybrids.size());
         for (int t = 0; t < trained.size(); t++)
@@ -290,7 +293,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
             opt.step(params);
         }
         if (timer != null) timer.lap(PhaseTimer.Phase.OPTIMIZER);
-        return new Step(step, loss, lion.lr(), norm, false);
+        return new Step(step, loss, lr, norm, false);
     }
 
     /**
