@@ -35,7 +35,9 @@ def table(path):
         name = (r.get("impl") or "torch") + " " + r["mode"] + (" +recompute" if r.get("recompute") else "")
         shape = f'{r["batch"]}x{r["seq"]}'
         if not r.get("fits"):
-            out.append((r["model"], shape, name, "does not fit: " + str(r.get("error", "?"))[:90]))
+            peak = r.get("peak_allocated_gib")
+            out.append((r["model"], shape, name, "does not fit" + (f" (allocator peak {peak} GiB when it failed)" if peak else "")
+                        + ": " + str(r.get("error", "?"))[:70]))
             continue
         p = peer_for(r, rows) if r.get("impl") == "qft4j" else None
         alloc = r.get("peak_allocated_gib")
