@@ -74,6 +74,7 @@ public final class DeviceLlama implements AutoCloseable {
     // backward scratch
     private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, dscores;
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
+    private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
 
     private int batch, T, predicted;
     private boolean forwardDone, withTargets;
@@ -448,7 +449,8 @@ public final class DeviceLlama implements AutoCloseable {
         parameters.remove(name);
         w.close();
         hybrids.put(name, h);
-        return new HybridLinear(owned.add(new QftLinear(h, maxBatch * maxT)));
+        if (qftWorkspace == null) qftWorkspace = owned.add(new QftLinear.Workspace(device, maxBatch * maxT, Math.max(cfg.dim(), cfg.hiddenDim())));
+        return new HybridLinear(owned.add(new QftLinear(h, qftWorkspace)));
     }
 
     private Tensor parameter(String name, float[] vector) {
