@@ -152,7 +152,8 @@ public final class TrainBench {
         r.put("recompute", o.recompute);
         // Clipping as each policy can: by the global norm under STASH, per tensor under FUSED_PER_LAYER.
         TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1)
-                .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy).steps(o.warmup + o.steps + o.splitSteps).warmupSteps(0).batchSize(o.batch).seqLen(o.seq).seed(o.seed).device(o.device).build();
+                .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy)
+                .steps(o.warmup + o.steps + o.splitSteps).warmupSteps(0).batchSize(o.batch).seqLen(o.seq).seed(o.seed).device(o.device).build();
         int n = o.batch * o.seq;
         SplittableRandom data = new SplittableRandom(o.seed);
         long t0 = System.nanoTime();
