@@ -78,8 +78,6 @@ public final class DeviceQftTrainer implements AutoCloseable {
 
     /** A trained tensor of either kind. */
     private sealed interface Trained permits Hybrid, Dense {
-        String name();
-
         long rows();
     }
 
