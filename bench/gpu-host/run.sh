@@ -3,6 +3,9 @@
 #   bench/gpu-host/run.sh tests   the JUnit tests tagged "gpu" (each checks a CUDA kernel against its CPU reference)
 #   bench/gpu-host/run.sh bench   builds the native kernel benches here (nvcc + cmake, with cuBLASLt) and runs each
 #   bench/gpu-host/run.sh peer    the PyTorch training peer (torch_peer.py) at the issue-10 shapes: needs only python3 + torch
+#   bench/gpu-host/run.sh train   qft4j's training bench (org.qft4j.bench.TrainBench) and the peer at the same shapes, one
+#                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
+#                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
 set -uo pipefail
@@ -43,6 +46,47 @@ if [ "$what" = all ] || [ "$what" = bench ]; then
     echo "== $(basename "$b")"
     "$b" 2>&1 | tee "$out/$(basename "$b").txt" || status=1
   done
+fi
+# One training run: its stdout is one JSON line, appended to $jsonl with the driver's peak memory.used (nvidia-smi
+# sampled every 50 ms, whole GPU) as driver_peak_gib; a run that prints no line gets a "fits": false line.
+train_run() {  # impl mode model batch seq recompute -- command...
+  local impl=$1 mode=$2 model=$3 batch=$4 seq=$5 recompute=$6 smi res rc mib sampler
+  shift 7
+  smi=$(mktemp) res=$(mktemp)
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 50 >"$smi" 2>/dev/null &
+  sampler=$!
+  timeout "${TRAIN_TIMEOUT:-200}" "$@" >"$res" 2>>"$out/train.err"
+  rc=$?
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+  mib=$(sort -n "$smi" | tail -1)
+  grep -q '^{' "$res" || echo "{\"impl\": \"$impl\", \"mode\": \"$mode\", \"model\": \"$model\", \"batch\": $batch, \"seq\": $seq,"\
+    "\"recompute\": $recompute, \"fits\": false, \"error\": \"exit status $rc and no result (see train.err)\"}" >"$res"
+  grep '^{' "$res" | python3 bench/gpu-host/train_table.py annotate driver_peak_gib "$(awk -v m="${mib:-}" 'BEGIN { if (m != "") print m / 1024 }')" |
+    tee -a "$jsonl"
+  rm -f "$smi" "$res"
+}
+
+if [ "$what" = train ]; then
+  # One process per run, so each allocator's peak is its own; shapes and batches as the peer's rows above.
+  jsonl="$out/train.jsonl"
+  : >"$jsonl"
+  for run in "tiny 2 256" "125m 8 1024" "1b 1 2048" "1b 4 2048 --recompute" "7b 1 2048 --recompute"; do
+    set -- $run
+    case " ${TRAIN_MODELS:-tiny 125m 1b 7b} " in *" $1 "*) ;; *) continue ;; esac
+    recompute=false
+    [ "${4:-}" = --recompute ] && recompute=true
+    echo "== $run" >&2
+    for policy in ${TRAIN_POLICIES:-stash fused}; do
+      train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
+        org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" \
+        --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
+    done
+    for mode in ${TRAIN_PEER_MODES:-bf16-adamw fp32-adamw}; do
+      train_run torch $mode "$1" "$2" "$3" $recompute -- python3 bench/gpu-host/torch_peer.py --model "$1" --mode $mode \
+        --batch "$2" --seq "$3" --warmup 2 --steps 5 ${4:-}
+    done
+  done
+  python3 bench/gpu-host/train_table.py table "$jsonl" | tee "$out/train-table.txt"
 fi
 if [ "$what" = peer ]; then
   # One JSON line per run; the 7B rows are expected to report "fits": false on 80 GB (fp32 master + AdamW = 16 B/param).

@@ -34,6 +34,17 @@ class DeviceQftTrainerCudaTest {
         assertTrue(cuda[9] < cuda[0], "CUDA trainer learns");
     }
 
+    /** The fused per-layer policy runs the stash policy's kernels on the same values, tensor group by group: same bits. */
+    @Test
+    void cudaFusedPolicyTrainsBitIdenticallyToStash() {
+        Device gpu = Gpus.require();
+        LlamaWeights w = LlamaWeights.random(DeviceQftTrainerTest.TINY, 8, 0.05f);
+        TrainConfig.Builder b = DeviceQftTrainerTest.config(gpu, 8).clip(org.qft4j.train.ClipMode.PER_TENSOR_NORM, 0.5);
+        float[] stash = DeviceQftTrainerTest.losses(w, b.build()), fused = DeviceQftTrainerTest.losses(w, b.updatePolicy(org.qft4j.train.UpdatePolicy.FUSED_PER_LAYER).build());
+        assertArrayEquals(stash, fused);
+        assertTrue(fused[7] < fused[0], "fused CUDA trainer learns");
+    }
+
     @Test
     void cudaResumesACheckpointBitExactly(@TempDir Path dir) throws Exception {
         DeviceQftTrainerTest.assertResumesBitExactly(Gpus.require(), dir);

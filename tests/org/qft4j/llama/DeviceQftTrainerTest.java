@@ -239,7 +239,8 @@ class DeviceQftTrainerTest {
     void rejectsWhatItDoesNotTrain() {
         LlamaWeights w = LlamaWeights.random(TINY, 3, 0.05f);
         assertThrows(IllegalArgumentException.class, () -> new DeviceQftTrainer(w, config(Device.CPU, 2).optimizer(org.qft4j.train.OptimizerKind.FP32_LION).build()));
-        assertThrows(IllegalArgumentException.class, () -> new DeviceQftTrainer(w, config(Device.CPU, 2).updatePolicy(UpdatePolicy.FUSED_PER_LAYER).clip(ClipMode.NONE, 1).build()));
+        assertThrows(IllegalArgumentException.class, () -> new DeviceQftTrainer(w, config(Device.CPU, 2).updatePolicy(UpdatePolicy.FUSED_PER_LAYER).clip(ClipMode.GLOBAL_NORM, 1).build()),
+                "the fused policy has no global norm to clip by");
         int[][] b = repeating();
         try (DeviceQftTrainer t = new DeviceQftTrainer(w, config(Device.CPU, 2).build())) {
             t.step(b[0], b[1], 2, 16);

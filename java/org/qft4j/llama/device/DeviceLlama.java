@@ -11,8 +11,11 @@ import static org.qft4j.llama.device.DeviceOps.rmsnormForward;
 import static org.qft4j.llama.device.DeviceOps.rope;
 
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.llama.LlamaConfig;
@@ -43,6 +46,12 @@ public final class DeviceLlama implements AutoCloseable {
     /** Targets below zero are not predicted (prompt tokens, padding). */
     public static final int IGNORE = LlamaModel.IGNORE;
 
+    /** Called by {@link #backward(GradientsReady)} each time some parameters' gradients are complete. */
+    public interface GradientsReady {
+        /** names: the parameters whose gradients hold their final values for this backward, in the order they completed. */
+        void ready(List<String> names);
+    }
+
     private final Device device;
     private final LlamaConfig cfg;
     private final int maxBatch, maxT;
@@ -55,6 +64,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
     private final boolean recompute;
+    private final boolean sharedBlockGradients;              // one gradient tensor per linear kind, reused by every block
+    private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its shared gradient
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
     private final Tensor xf, rstdF, logits, losses, dlogits;  // (n, C), (n), (n, V), (n), (n, V)
@@ -63,6 +74,7 @@ public final class DeviceLlama implements AutoCloseable {
     // backward scratch
     private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, delta;
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
+    private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
 
     private int batch, T, predicted;
     private boolean forwardDone, withTargets;
@@ -88,6 +100,17 @@ public final class DeviceLlama implements AutoCloseable {
      * block's activations instead of one per layer, for a second forward pass.
      */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute) {
+        this(weights, device, maxBatch, maxT, qft, recompute, false);
+    }
+
+    /**
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig, boolean)}; with sharedBlockGradients the
+     * blocks' linear layers share one gradient tensor per kind (wq, wk, ... w3): one block's worth of fp32 gradients
+     * instead of one per layer. A block's gradients then hold their values only until the next block's backward, so
+     * such a model runs backward only with a {@link GradientsReady} hook that consumes them (fused per-layer updates).
+     */
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute,
+                       boolean sharedBlockGradients) {
         LlamaConfig c = weights.config;
         if (maxBatch <= 0 || maxT <= 0 || maxT > c.seqLen())
             throw new IllegalArgumentException("DeviceLlama: need 0 < maxBatch and 0 < maxT <= seq_len " + c.seqLen() + ", got " + maxBatch + ", " + maxT);
@@ -97,6 +120,7 @@ public final class DeviceLlama implements AutoCloseable {
         this.maxT = maxT;
         this.qft = qft;
         this.recompute = recompute;
+        this.sharedBlockGradients = sharedBlockGradients;
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, rows = (long) maxBatch * c.nHeads() * maxT;
@@ -258,24 +282,47 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** Accumulates the gradient of the last forward's mean loss (which must have had targets) into every gradient tensor. */
     public void backward() {
+        if (sharedBlockGradients) throw new IllegalStateException("backward: blocks share their gradient tensors; use backward(GradientsReady)");
+        backward(null);
+    }
+
+    /**
+     * As {@link #backward()}, telling hook (when not null) which gradients are complete as soon as they are: the
+     * classifier's and the final norm's, then each block's (last block first), then the embedding's. With shared block
+     * gradients a block's tensors are zeroed before its backward, so the hook must use them before it returns.
+     */
+    public void backward(GradientsReady hook) {
         if (!forwardDone || !withTargets) throw new IllegalStateException("backward: run forward with targets first");
+        if (sharedBlockGradients && hook == null) throw new IllegalStateException("backward: blocks share their gradient tensors; a hook must consume them");
         forwardDone = false;
         int n = batch * T, L = cfg.nLayers();
         linearBackwardInput(dlogits, classifier, n, dxn, false);
         linearBackwardWeight(dlogits, xf, n, dClassifier, true);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
+        if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
         for (int l = L - 1; l >= 0; l--) {
             if (recompute) blockForward(l, residual[l], residual[l + 1]);
+            if (sharedBlockGradients) for (Tensor g : blockGradients.values()) zero(g);
             blockBackward(l, residual[l]);
+            if (hook != null) {
+                String p = "layers." + l + ".";
+                hook.ready(List.of(p + "w2", p + "w3", p + "w1", p + "ffn_norm", p + "wo", p + "wv", p + "wk", p + "wq", p + "attention_norm"));
+            }
         }
         DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
+        if (hook != null) hook.ready(List.of("token_embedding"));
     }
 
     /** Sets every gradient tensor to zero. */
     public void zeroGradients() {
-        for (Tensor g : gradients.values()) zero(g);
+        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
+        distinct.addAll(gradients.values());
+        for (Tensor g : distinct) zero(g);
     }
+
+    /** Whether the blocks' linear layers share one gradient tensor per kind (see the constructor). */
+    public boolean sharesBlockGradients() { return sharedBlockGradients; }
 
     /**
      * Parameter names in forward order: token_embedding, per layer attention_norm wq wk wv wo ffn_norm w1 w2 w3, final_norm,
@@ -381,19 +428,29 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     private Tensor parameter(String name, WeightMatrix m) {
-        float[] values = new float[Math.multiplyExact(m.rows(), m.cols())];
-        for (int r = 0; r < m.rows(); r++) m.row(r, values, r * m.cols());
-        return register(name, values, m.rows(), m.cols());
+        return register(name, values(m), m.rows(), m.cols());
     }
 
+    private static float[] values(WeightMatrix m) {
+        float[] values = new float[Math.multiplyExact(m.rows(), m.cols())];
+        for (int r = 0; r < m.rows(); r++) m.row(r, values, r * m.cols());
+        return values;
+    }
+
+    /** A block's linear layer "layers.N.kind": its gradient is shared by every block's kind when sharedBlockGradients. */
     private Linear blockLinear(String name, WeightMatrix m) {
-        Tensor w = parameter(name, m);
+        Tensor w = owned.add(Tensor.of(device, values(m), m.rows(), m.cols()));
+        parameters.put(name, w);
+        String kind = name.substring(name.lastIndexOf('.') + 1);
+        gradients.put(name, sharedBlockGradients ? blockGradients.computeIfAbsent(kind, k -> alloc(DType.F32, m.rows(), m.cols()))
+                : alloc(DType.F32, m.rows(), m.cols()));
         if (qft == null) return new Fp32Linear(w);
         HybridWeight h = owned.add(HybridWeight.quantize(w, qft));
         parameters.remove(name);
         w.close();
         hybrids.put(name, h);
-        return new HybridLinear(owned.add(new QftLinear(h, maxBatch * maxT)));
+        if (qftWorkspace == null) qftWorkspace = owned.add(new QftLinear.Workspace(device, maxBatch * maxT, Math.max(cfg.dim(), cfg.hiddenDim())));
+        return new HybridLinear(owned.add(new QftLinear(h, qftWorkspace)));
     }
 
     private Tensor parameter(String name, float[] vector) {

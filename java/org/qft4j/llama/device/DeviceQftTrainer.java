@@ -2,9 +2,13 @@ package org.qft4j.llama.device;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
@@ -47,19 +51,35 @@ import org.qft4j.train.UpdatePolicy;
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
  * factor) updates the embedding, the classifier and the norms. The learning rate follows {@link LrSchedule}.
  *
+ * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor group
+ * by tensor group during backward, as each block's gradients complete (see {@link #step(int[], int[], int, int)}):
+ * the blocks share one set of fp32 and INT8 gradient buffers, so one block's gradients exist at a time instead of
+ * the whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
+ * train bit-identically while every gradient is finite.
+ *
  * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
  * minLrFraction, batchSize and seqLen (the model's capacity), outlierFraction, outlierReselectInterval, rounding
  * (of the INT8 gradients and of the new INT8 weights), clipMode and clipNorm, seed and device. Not thread-safe.
  */
 public final class DeviceQftTrainer implements AutoCloseable {
-    /** What one step did: its mean loss, learning rate, the global gradient norm before clipping (NaN when skipped), skipped or not. */
+    /**
+     * What one step did: its mean loss, learning rate, the gradient norm before clipping (STASH: global; FUSED_PER_LAYER:
+     * the largest tensor's; NaN when a non-finite gradient was met), skipped (nothing updated) or not.
+     */
     public record Step(int step, float loss, double lr, double gradNorm, boolean skipped) {}
 
     /** A hybrid INT8 block weight with its INT8 gradient and momentum, and the engine's fp32 gradient it is quantized from. */
-    private record Hybrid(String name, QuantLion.Param param, Tensor fp32Gradient) {}
+    private record Hybrid(String name, QuantLion.Param param, Tensor fp32Gradient) implements Trained {
+        public long rows() { return param.weight().rows(); }
+    }
 
     /** An fp32 parameter (embedding, classifier, norm) viewed as (rows, cols), with its fp32 gradient and Lion momentum. */
-    private record Dense(String name, Tensor weight, Tensor gradient, Tensor momentum, long rows, long cols) {}
+    private record Dense(String name, Tensor weight, Tensor gradient, Tensor momentum, long rows, long cols) implements Trained {}
+
+    /** A trained tensor of either kind. */
+    private sealed interface Trained permits Hybrid, Dense {
+        long rows();
+    }
 
     /** Metadata key of a checkpoint: the {@link TrainConfig} it was trained with. */
     public static final String CONFIG_KEY = "device_qft.config";
@@ -76,9 +96,13 @@ public final class DeviceQftTrainer implements AutoCloseable {
     private final Scope owned = new Scope();
     private final List<Hybrid> hybrids = new ArrayList<>();
     private final List<Dense> dense = new ArrayList<>();
+    private final List<Trained> trained = new ArrayList<>();       // hybrids, then dense
+    private final Map<String, Trained> byName = new HashMap<>();
+    private final boolean fused;                                    // FUSED_PER_LAYER, else STASH
     private final Tensor rowSums;  // (rows of every trained tensor) fp64 bits in I64: each row's sum of squared gradients
     private final int totalRows;
     private int step;
+    private PhaseTimer timer;  // null: no split points, no synchronisation
 
     /** Gradients and momentum with one scale per row (as the CPU trainer's QFT optimizer). */
     public DeviceQftTrainer(LlamaWeights initial, TrainConfig config) {
@@ -90,36 +114,54 @@ public final class DeviceQftTrainer implements AutoCloseable {
      * @param block   INT8 block size of gradients and momentum (see {@link Int8Blocks#DEFAULT_BLOCK}; >= cols: per row)
      */
     public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block) {
+        this(initial, config, block, false);
+    }
+
+    /**
+     * @param recompute activation checkpointing: keep only each block's input and run the block again in backward
+     *                  (see {@link DeviceLlama}), one block's activations instead of one per layer
+     */
+    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block, boolean recompute) {
         if (config.optimizer != OptimizerKind.QFT_LION)
             throw new IllegalArgumentException("DeviceQftTrainer trains QFT (QFT_LION), not " + config.optimizer);
-        if (config.updatePolicy != UpdatePolicy.STASH || config.gradAccumulation != 1)
-            throw new IllegalArgumentException("DeviceQftTrainer supports the STASH policy without gradient accumulation, got "
-                    + config.updatePolicy + " with accumulation " + config.gradAccumulation);
+        if (config.gradAccumulation != 1)
+            throw new IllegalArgumentException("DeviceQftTrainer trains without gradient accumulation, got " + config.gradAccumulation);
+        if (config.updatePolicy == UpdatePolicy.FUSED_PER_LAYER && config.clipMode == ClipMode.GLOBAL_NORM)
+            throw new IllegalArgumentException("FUSED_PER_LAYER cannot clip by the global norm (no gradient outlives its layer): use PER_TENSOR_NORM or NONE");
         if (block < 1) throw new IllegalArgumentException("DeviceQftTrainer: block must be >= 1, got " + block);
         Natives.load(TrainStepNative.class);
         this.config = config;
         this.schedule = LrSchedule.of(config);
         this.device = config.device;
-        this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction)));
+        this.fused = config.updatePolicy == UpdatePolicy.FUSED_PER_LAYER;
+        this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction),
+                recompute, fused));
         try {
             int id = 0, rows = 0;
+            Map<String, Int8Blocks> sharedInt8 = new HashMap<>(); // fused: one INT8 gradient per linear kind, as the fp32 ones
             for (String name : model.parameterNames()) {
                 Tensor g = model.gradient(name);
                 if (isHybrid(name)) {
                     HybridWeight w = model.hybridWeight(name);
                     int b = Math.min(block, w.cols());
-                    Int8Blocks gq = owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
+                    Int8Blocks gq = fused ? sharedInt8.computeIfAbsent(name.substring(name.lastIndexOf('.') + 1),
+                            k -> owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b)))
+                            : owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
                     Int8Blocks m = owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
                     hybrids.add(new Hybrid(name, new QuantLion.Param(id, w, gq, m), g));
+                    byName.put(name, hybrids.get(hybrids.size() - 1));
                     rows += w.rows();
                 } else {
                     Tensor w = model.parameter(name);
                     long r = w.rank() == 2 ? w.dim(0) : 1, c = w.numel() / r;
                     dense.add(new Dense(name, w, g, owned.add(Tensor.zeros(device, DType.F32, w.shape())), r, c));
+                    byName.put(name, dense.get(dense.size() - 1));
                     rows += Math.toIntExact(r);
                 }
                 id++;
             }
+            trained.addAll(hybrids);
+            trained.addAll(dense);
             this.totalRows = rows;
             this.rowSums = owned.add(Tensor.zeros(device, DType.I64, Math.max(1, rows)));
         } catch (RuntimeException | Error e) {
@@ -147,67 +189,145 @@ public final class DeviceQftTrainer implements AutoCloseable {
         return step(tokens, targets, B, T);
     }
 
-    /** One step: tokens, targets (batch, T) row-major as {@link DeviceLlama#forward}. */
+    /**
+     * One step: tokens, targets (batch, T) row-major as {@link DeviceLlama#forward}. Under FUSED_PER_LAYER each
+     * tensor is quantized, clipped by its own norm and updated as soon as backward completes its gradient (LOMO,
+     * arXiv 2306.09782), with the CPU trainer's rule for non-finite gradients ({@link org.qft4j.train.FusedPerLayerPolicy}):
+     * the tensors updated before one arrives stay updated, it and every tensor after it in backward are skipped, and
+     * the step counts as skipped only when nothing was updated.
+     */
     public Step step(int[] tokens, int[] targets, int batch, int T) {
-        float loss = forwardBackward(tokens, targets, batch, T);
-        return update(loss);
+        if (!fused) return update(forwardBackward(tokens, targets, batch, T));
+        requireStepsLeft();
+        model.zeroGradients();
+        float loss = model.forward(tokens, targets, batch, T);
+        if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
+        FusedStep f = new FusedStep(++step);
+        try (QuantLion opt = new QuantLion(device, f.lion)) {
+            model.backward(names -> f.ready(names, opt));
+        }
+        return new Step(step, loss, f.lr, f.poisoned ? Double.NaN : f.maxNorm, f.updated == 0 && f.skipped > 0);
+    }
+
+    /** The state of one fused step while backward hands over its gradients. */
+    private final class FusedStep {
+        final double lr;
+        final LionConfig lion;
+        final int step;
+        boolean poisoned;
+        int updated, skipped;
+        double maxNorm;
+
+        FusedStep(int step) {
+            this.step = step;
+            this.lr = schedule.at(step);
+            this.lion = lionConfig(lr);
+        }
+
+        void ready(List<String> names, QuantLion opt) {
+            if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
+            List<Trained> group = new ArrayList<>(names.size());
+            for (String name : names) group.add(byName.get(name));
+            for (Trained t : group) if (t instanceof Hybrid h) quantizeGradient(h, step);
+            double[] sumSquares = sumSquares(group);
+            if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
+            List<QuantLion.Param> params = new ArrayList<>();
+            for (int i = 0; i < group.size(); i++) {
+                double norm = Math.sqrt(sumSquares[i]);
+                if (poisoned || !Double.isFinite(norm)) {
+                    poisoned = true;
+                    skipped++;
+                    continue;
+                }
+                maxNorm = Math.max(maxNorm, norm);
+                updated++;
+                apply(group.get(i), config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(norm) : 1f, params, lion);
+            }
+            if (!params.isEmpty()) {
+                // The step keys the stochastic rounding; every layer's call is the same step, as one fused call would be.
+                opt.setStep(step - 1L);
+                opt.step(params);
+            }
+            if (timer != null) timer.lap(PhaseTimer.Phase.OPTIMIZER);
+        }
     }
 
     /**
-     * Forward and backward on a batch: the model's fp32 gradients hold this batch's mean-loss gradient afterwards
-     * (nothing is updated). {@link #update} then applies them.
+     * Forward and backward on a batch (STASH only): the model's fp32 gradients hold this batch's mean-loss gradient
+     * afterwards (nothing is updated). {@link #update} then applies them.
      */
     public float forwardBackward(int[] tokens, int[] targets, int batch, int T) {
-        if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
+        requireStash("forwardBackward");
+        requireStepsLeft();
         model.zeroGradients();
         float loss = model.forward(tokens, targets, batch, T);
+        if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
         model.backward();
+        if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
         return loss;
     }
 
-    /** Applies the model's current gradients as the next step (see the class comment); loss is only reported. */
+    /** Applies the model's current gradients as the next step (STASH only; see the class comment); loss is only reported. */
     public Step update(float loss) {
-        if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
+        requireStash("update");
+        requireStepsLeft();
         step++;
         double lr = schedule.at(step);
-        for (Hybrid h : hybrids) quantizeGradient(h);
-        double[] tensorSumSquares = sumSquares();
+        LionConfig lion = lionConfig(lr);
+        for (Hybrid h : hybrids) quantizeGradient(h, step);
+        double[] tensorSumSquares = sumSquares(trained);
         double total = 0;
         for (double s : tensorSumSquares) total += s;
         double norm = Math.sqrt(total);
+        if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
         if (!Double.isFinite(norm)) return new Step(step, loss, lr, Double.NaN, true);
         float global = config.clipMode == ClipMode.GLOBAL_NORM ? clipScale(norm) : 1f;
-        int t = 0;
         List<QuantLion.Param> params = new ArrayList<>(hybrids.size());
-        for (Hybrid h : hybrids) {
-            float scale = config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global;
-            Tensor s = h.param.gradient().scales();
-            if (scale != 1f) NativeStatus.check(TrainStepNative.qft_f32_scale(device.nativeId(), s.address(), s.numel(), scale), "clipping " + h.name);
-            params.add(h.param);
-            t++;
-        }
-        LionConfig lion = new LionConfig((float) lr, (float) config.beta1, (float) config.beta2, (float) config.weightDecay,
-                config.rounding, config.seed, config.outlierReselectInterval);
+        for (int t = 0; t < trained.size(); t++)
+            apply(trained.get(t), config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global, params, lion);
         try (QuantLion opt = new QuantLion(device, lion)) {
             // The step keys the weights' stochastic rounding; QuantLion re-selects outliers when step % interval == 0.
             opt.setStep(step - 1L);
             opt.step(params);
         }
-        for (Dense d : dense) {
-            float scale = config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global;
+        if (timer != null) timer.lap(PhaseTimer.Phase.OPTIMIZER);
+        return new Step(step, loss, lr, norm, false);
+    }
+
+    /**
+     * Applies clip scale to t's gradient and updates it: an fp32 tensor by fp32 Lion now, a hybrid weight by adding
+     * it to params for the caller's fused {@link QuantLion} step (with the INT8 gradient's scales multiplied by scale).
+     */
+    private void apply(Trained t, float scale, List<QuantLion.Param> params, LionConfig lion) {
+        if (t instanceof Hybrid h) {
+            Tensor s = h.param.gradient().scales();
+            if (scale != 1f) NativeStatus.check(TrainStepNative.qft_f32_scale(device.nativeId(), s.address(), s.numel(), scale), "clipping " + h.name);
+            params.add(h.param);
+        } else if (t instanceof Dense d) {
             NativeStatus.check(TrainStepNative.qft_lion_fp32_scaled_step(device.nativeId(), d.weight.address(), d.gradient.address(),
                     d.momentum.address(), d.weight.numel(), lion.lr(), lion.beta1(), lion.beta2(), lion.weightDecay(), scale),
                     "fp32 Lion on " + d.name);
-            t++;
         }
-        return new Step(step, loss, lr, norm, false);
+    }
+
+    private LionConfig lionConfig(double lr) {
+        return new LionConfig((float) lr, (float) config.beta1, (float) config.beta2, (float) config.weightDecay,
+                config.rounding, config.seed, config.outlierReselectInterval);
+    }
+
+    private void requireStepsLeft() {
+        if (step >= config.steps) throw new IllegalStateException("DeviceQftTrainer: all " + config.steps + " steps are done");
+    }
+
+    private void requireStash(String what) {
+        if (fused) throw new IllegalStateException(what + ": FUSED_PER_LAYER updates during backward; use step()");
     }
 
     /**
      * fp32 gradient -> INT8 blocks with the config's rounding: stochastic from the counter RNG keyed by (seed, step,
      * tensor) on a stream apart from the weights' (seed ^ {@link #GRADIENT_STREAM}), or to nearest.
      */
-    private void quantizeGradient(Hybrid h) {
+    private void quantizeGradient(Hybrid h, int step) {
         Int8Blocks g = h.param.gradient();
         if (config.rounding == Rounding.NEAREST) {
             g.quantizeFrom(h.fp32Gradient, false);
@@ -222,26 +342,27 @@ public final class DeviceQftTrainer implements AutoCloseable {
         return norm > config.clipNorm ? (float) (config.clipNorm / norm) : 1f;
     }
 
-    /** Sum of squared gradients per trained tensor (hybrids, then fp32 tensors), from the INT8 gradients where they exist. */
-    private double[] sumSquares() {
+    /** Sum of squared gradients of each tensor, from the INT8 gradients where they exist; one read from the device. */
+    private double[] sumSquares(List<Trained> tensors) {
         int dev = device.nativeId();
         long at = rowSums.address();
-        for (Hybrid h : hybrids) {
-            Int8Blocks g = h.param.gradient();
-            NativeStatus.check(TrainStepNative.qft_int8_blocks_row_sumsq(dev, g.codes().address(), g.scales().address(), g.rows(),
-                    g.cols(), g.block(), at), "gradient norm of " + h.name);
-            at += 8L * g.rows();
+        int rows = 0;
+        for (Trained t : tensors) {
+            if (t instanceof Hybrid h) {
+                Int8Blocks g = h.param.gradient();
+                NativeStatus.check(TrainStepNative.qft_int8_blocks_row_sumsq(dev, g.codes().address(), g.scales().address(), g.rows(),
+                        g.cols(), g.block(), at), "gradient norm of " + h.name);
+            } else if (t instanceof Dense d) {
+                NativeStatus.check(TrainStepNative.qft_f32_row_sumsq(dev, d.gradient.address(), d.rows, d.cols, at), "gradient norm of " + d.name);
+            }
+            at += 8L * t.rows();
+            rows += Math.toIntExact(t.rows());
         }
-        for (Dense d : dense) {
-            NativeStatus.check(TrainStepNative.qft_f32_row_sumsq(dev, d.gradient.address(), d.rows, d.cols, at), "gradient norm of " + d.name);
-            at += 8L * d.rows;
-        }
-        long[] bits = new long[totalRows];
-        NativeStatus.check(CoreNative.qft_copy_to_host(dev, bits, rowSums.address(), 8L * totalRows), "reading the gradient row sums");
-        double[] perTensor = new double[hybrids.size() + dense.size()];
-        int r = 0, t = 0;
-        for (Hybrid h : hybrids) perTensor[t++] = sum(bits, r, r += h.param.weight().rows());
-        for (Dense d : dense) perTensor[t++] = sum(bits, r, r += Math.toIntExact(d.rows));
+        long[] bits = new long[rows];
+        NativeStatus.check(CoreNative.qft_copy_to_host(dev, bits, rowSums.address(), 8L * rows), "reading the gradient row sums");
+        double[] perTensor = new double[tensors.size()];
+        int r = 0;
+        for (int t = 0; t < perTensor.length; t++) perTensor[t] = sum(bits, r, r += Math.toIntExact(tensors.get(t).rows()));
         return perTensor;
     }
 
@@ -327,6 +448,15 @@ public final class DeviceQftTrainer implements AutoCloseable {
         NativeStatus.check(CoreNative.qft_copy_from_host(device.nativeId(), t.address(), values, t.byteSize()), "restoring " + t);
     }
 
+    /**
+     * Splits the following steps' time into {@link PhaseTimer.Phase}s (the caller starts the timer before each step),
+     * synchronising the device at every split point; null stops it.
+     */
+    public void timePhases(PhaseTimer timer) {
+        if (timer != null && !timer.device().equals(device)) throw new IllegalArgumentException("PhaseTimer on " + timer.device() + ", trainer on " + device);
+        this.timer = timer;
+    }
+
     /** The model being trained (its weights are live: evaluate or read them between steps). */
     public DeviceLlama model() { return model; }
 
@@ -340,17 +470,19 @@ public final class DeviceQftTrainer implements AutoCloseable {
     /**
      * Persistent bytes of the QFT training state, measured from the allocations: weights as stored (hybrid INT8 codes,
      * row scales and fp32 outlier CSR; fp32 tensors), optimizer state (INT8 momentum with its scales; fp32 momentum)
-     * and gradients as the step keeps them (INT8 codes with scales; fp32 for the fp32 tensors). The engine's fp32
-     * staging gradients of the hybrid matrices are not in it: see {@link #fp32StagingGradientBytes()}.
+     * and gradients as the step keeps them (INT8 codes with scales, all of them under STASH, one block's under
+     * FUSED_PER_LAYER; fp32 for the fp32 tensors). The engine's fp32 staging gradients of the hybrid matrices are not
+     * in it: see {@link #fp32StagingGradientBytes()}.
      */
     public MemoryReport memory() {
         long params = 0, weights = 0, optimizer = 0, gradients = 0;
+        Set<Int8Blocks> counted = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Hybrid h : hybrids) {
             QuantLion.Param p = h.param;
             params += (long) p.weight().rows() * p.weight().cols();
             weights += p.weight().bytes();
             optimizer += p.momentum().bytes();
-            gradients += p.gradient().bytes();
+            if (counted.add(p.gradient())) gradients += p.gradient().bytes();
         }
         for (Dense d : dense) {
             params += d.weight.numel();
@@ -361,10 +493,14 @@ public final class DeviceQftTrainer implements AutoCloseable {
         return new MemoryReport(params, weights, optimizer, gradients);
     }
 
-    /** Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8. */
+    /**
+     * Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8: all
+     * of them under STASH, one block's under FUSED_PER_LAYER.
+     */
     public long fp32StagingGradientBytes() {
         long b = 0;
-        for (Hybrid h : hybrids) b += h.fp32Gradient.byteSize();
+        Set<Tensor> counted = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Hybrid h : hybrids) if (counted.add(h.fp32Gradient)) b += h.fp32Gradient.byteSize();
         return b;
     }
 

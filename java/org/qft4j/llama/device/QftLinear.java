@@ -20,29 +20,65 @@ import org.qft4j.tensor.Tensor;
  * The input gradient dx = dy W uses the dequantized weight (an fp32 scratch of one matrix); the weight gradient is the
  * fp32 dyᵀ x of {@link DeviceOps#linearBackwardWeight}, which QFT's optimizer turns into an INT8 gradient.
  *
- * <p>Owns only its activation workspace for up to maxTokens rows (closed by {@link #close()}); the weight belongs to the caller.
+ * <p>The quantized activations live in a {@link Workspace}: its own (closed by {@link #close()}), or one shared by
+ * many layers (owned by the caller); the weight belongs to the caller.
  */
 public final class QftLinear implements AutoCloseable {
-    private final HybridWeight w;
-    private final int maxTokens;
-    private final Tensor xq;     // (maxTokens, in) I8: activation codes
-    private final Tensor xScale; // (maxTokens) F32: per-token scales
+    /**
+     * Scratch for the quantized activations of up to maxTokens rows of up to maxIn columns. forward uses it only during
+     * the call, so one workspace serves every layer of a model that runs them one after another (one thread).
+     */
+    public static final class Workspace implements AutoCloseable {
+        final int maxTokens, maxIn;
+        final Tensor xq;     // (maxTokens * maxIn) I8: activation codes, (n, in) row-major for a call with n rows
+        final Tensor xScale; // (maxTokens) F32: per-token scales
 
+        public Workspace(Device device, int maxTokens, int maxIn) {
+            if (maxTokens <= 0 || maxIn <= 0)
+                throw new IllegalArgumentException("QftLinear.Workspace: maxTokens and maxIn must be positive, got " + maxTokens + ", " + maxIn);
+            this.maxTokens = maxTokens;
+            this.maxIn = maxIn;
+            this.xq = Tensor.empty(device, DType.I8, (long) maxTokens * maxIn);
+            try {
+                this.xScale = Tensor.empty(device, DType.F32, maxTokens);
+            } catch (RuntimeException e) {
+                xq.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            try (Tensor a = xq; Tensor b = xScale) {
+                // both closed, in reverse order
+            }
+        }
+    }
+
+    private final HybridWeight w;
+    private final Workspace ws;
+    private final boolean ownsWorkspace;
+
+    /** With its own workspace for up to maxTokens rows. */
     public QftLinear(HybridWeight weight, int maxTokens) {
-        if (maxTokens <= 0) throw new IllegalArgumentException("QftLinear: maxTokens must be positive, got " + maxTokens);
+        this(weight, new Workspace(weight.device(), maxTokens, weight.cols()), true);
+    }
+
+    /** With a workspace shared with other layers (not closed by this layer); it must hold the weight's input width. */
+    public QftLinear(HybridWeight weight, Workspace shared) {
+        this(weight, shared, false);
+    }
+
+    private QftLinear(HybridWeight weight, Workspace ws, boolean owns) {
+        if (ws.maxIn < weight.cols() || !ws.xq.device().equals(weight.device()))
+            throw new IllegalArgumentException("QftLinear: a workspace of width " + ws.maxIn + " on " + ws.xq.device() + " cannot serve " + weight);
         Natives.load(EngineNative.class);
         Natives.load(MatmulNative.class);
         Natives.load(QftNative.class);
         Natives.load(QuantNative.class);
         this.w = weight;
-        this.maxTokens = maxTokens;
-        this.xq = Tensor.empty(weight.device(), DType.I8, maxTokens, weight.cols());
-        try {
-            this.xScale = Tensor.empty(weight.device(), DType.F32, maxTokens);
-        } catch (RuntimeException e) {
-            xq.close();
-            throw e;
-        }
+        this.ws = ws;
+        this.ownsWorkspace = owns;
     }
 
     public HybridWeight weight() { return w; }
@@ -56,9 +92,9 @@ public final class QftLinear implements AutoCloseable {
         need(op, "x", x, n * in, d);
         need(op, "y", y, n * out, d);
         int dev = d.nativeId();
-        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(dev, x.address(), n, in, xq.address(), xScale.address()),
+        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(dev, x.address(), n, in, ws.xq.address(), ws.xScale.address()),
                 op + ": quantizing x (" + n + ", " + in + ")");
-        NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, xq.address(), xScale.address(), w.codes().address(), w.scales().address(),
+        NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, ws.xq.address(), ws.xScale.address(), w.codes().address(), w.scales().address(),
                 0L, y.address(), 0, 0, n, out, in), op + ": INT8 GEMM (" + n + ", " + in + ") x (" + out + ", " + in + ")ᵀ");
         NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, out, in, w.rowPtr().address(), w.colIdx().address(), w.values().address(),
                 x.address(), n, y.address()), op + ": outliers of " + w);
@@ -85,14 +121,12 @@ public final class QftLinear implements AutoCloseable {
 
     @Override
     public void close() {
-        try (Tensor a = xq; Tensor b = xScale) {
-            // both closed, in reverse order
-        }
+        if (ownsWorkspace) ws.close();
     }
 
     private void checkTokens(String op, int n) {
-        if (xq.isClosed()) throw new IllegalStateException(op + ": use after close");
-        if (n < 0 || n > maxTokens) throw new IllegalArgumentException(op + ": " + n + " tokens exceed the capacity " + maxTokens);
+        if (ws.xq.isClosed()) throw new IllegalStateException(op + ": use after close (of this layer or of its shared workspace)");
+        if (n < 0 || n > ws.maxTokens) throw new IllegalArgumentException(op + ": " + n + " tokens exceed the capacity " + ws.maxTokens);
     }
 
     private static void need(String op, String name, Tensor t, long elements, Device device) {

@@ -104,6 +104,29 @@ class QftLinearTest {
     }
 
     @Test
+    void layersSharingOneWorkspaceComputeAsWithTheirOwn() {
+        Device d = Device.CPU;
+        float[] x = inputs(8, N * IN), narrow = inputs(9, N * 40);
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, randn(OUT * IN, 10, 0.05), OUT, IN)), HybridConfig.outliers(0.02)));
+            HybridWeight v = s.add(HybridWeight.quantize(s.add(Tensor.of(d, randn(OUT * 40, 11, 0.05), OUT, 40)), HybridConfig.outliers(0.02)));
+            QftLinear.Workspace ws = s.add(new QftLinear.Workspace(d, N, IN));
+            QftLinear own = s.add(new QftLinear(w, N)), shared = s.add(new QftLinear(w, ws)), other = s.add(new QftLinear(v, ws));
+            Tensor tx = s.add(Tensor.of(d, x, N, IN)), tn = s.add(Tensor.of(d, narrow, N, 40));
+            Tensor a = s.add(Tensor.zeros(d, DType.F32, N, OUT)), b = s.add(Tensor.zeros(d, DType.F32, N, OUT)), c = s.add(Tensor.zeros(d, DType.F32, N, OUT));
+            own.forward(tx, N, a);
+            other.forward(tn, N, c);
+            shared.forward(tx, N, b);
+            assertClose(a.toFloats(), b.toFloats(), 0, "shared workspace");
+            shared.close();
+            other.forward(tn, N, a);
+            assertClose(c.toFloats(), a.toFloats(), 0, "closing a layer leaves the shared workspace open");
+            QftLinear.Workspace narrowWs = s.add(new QftLinear.Workspace(d, N, IN - 1));
+            assertThrows(IllegalArgumentException.class, () -> new QftLinear(w, narrowWs), "too narrow");
+        }
+    }
+
+    @Test
     @GpuTest
     void cudaMatchesCpu() {
         Device gpu = Gpus.require();

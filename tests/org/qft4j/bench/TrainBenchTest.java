@@ -1,0 +1,88 @@
+package org.qft4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.qft4j.Device;
+import org.qft4j.llama.LlamaConfig;
+import org.qft4j.tensor.MemoryStats;
+import org.qft4j.train.UpdatePolicy;
+
+/** The CI guard of the GPU training benchmark: it builds and trains the tiny shape on the CPU (no timing is checked). */
+class TrainBenchTest {
+    static TrainBench.Options tiny(UpdatePolicy policy, boolean recompute) {
+        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, 5);
+    }
+
+    @Test
+    void tinyShapeTrainsOnCpuAndReportsEveryFigure() {
+        long liveBefore = MemoryStats.of(Device.CPU).liveBytes();
+        Map<String, Object> r = TrainBench.run(tiny(UpdatePolicy.STASH, false));
+        assertEquals(liveBefore, MemoryStats.of(Device.CPU).liveBytes(), "native memory left after the bench");
+        assertEquals(true, r.get("fits"), r.toString());
+        assertEquals(TrainBench.Shape.TINY.config(32).parameterCount(), r.get("params"));
+        double loss = (Double) r.get("final_loss");
+        assertTrue(Math.abs(loss - Math.log(512)) < 0.5, "random weights and tokens: loss near ln(512), got " + loss);
+        assertTrue((Double) r.get("tokens_per_s") > 0, r.toString());
+        double perParam = (Double) r.get("persistent_bytes_per_param");
+        assertTrue(perParam > 3 && perParam < 16, "QFT state under fp32 AdamW's 16 bytes/param: " + perParam);
+        assertEquals(4.0, (Double) r.get("fp32_staging_grad_bytes_per_param") / hybridShare(), 1e-3);
+        for (String phase : new String[] {"forward_ms", "backward_ms", "quantize_ms", "optimizer_ms"})
+            assertTrue((Double) r.get(phase) >= 0, phase + " in " + r);
+        assertEquals(null, r.get("mfu_pct_of_bf16_peak"), "no utilisation against an H100 peak on the CPU");
+        String json = TrainBench.json(r);
+        assertTrue(json.startsWith("{\"impl\": \"qft4j\"") && json.contains("\"fits\": true") && json.contains("\"mfu_pct_of_bf16_peak\": null"), json);
+    }
+
+    @Test
+    void recomputationTrainsTheSameSteps() {
+        assertEquals(TrainBench.run(tiny(UpdatePolicy.STASH, false)).get("final_loss"), TrainBench.run(tiny(UpdatePolicy.STASH, true)).get("final_loss"));
+    }
+
+    @Test
+    void fusedPolicyStagesOneBlockOfFp32Gradients() {
+        Map<String, Object> stash = TrainBench.run(tiny(UpdatePolicy.STASH, false)), fused = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, true));
+        assertEquals(true, fused.get("fits"), fused.toString());
+        assertEquals("qft-lion-fused", fused.get("mode"));
+        int layers = TrainBench.Shape.TINY.layers;
+        assertEquals((Double) stash.get("fp32_staging_grad_bytes_per_param") / layers, (Double) fused.get("fp32_staging_grad_bytes_per_param"), 1e-3);
+        assertTrue((Double) fused.get("persistent_bytes_per_param") < (Double) stash.get("persistent_bytes_per_param"), fused + " vs " + stash);
+    }
+
+    @Test
+    void flopsPerTokenCountsMatricesAndAttention() {
+        LlamaConfig c = TrainBench.Shape.B7.config(2048);
+        // LLaMA-2-7B: 6.74e9 parameters, of which 0.131e9 are the embedding and 0.27e6 the norms.
+        double matmul = c.parameterCount() - (double) c.vocabSize() * c.dim() - (2L * c.nLayers() + 1) * c.dim();
+        assertEquals(6 * matmul + 12.0 * 32 * 4096 * 2048, TrainBench.flopsPerToken(c, 2048), 1.0);
+    }
+
+    @Test
+    void randomRowsDoNotDependOnReadOrder() {
+        RandomMatrix a = new RandomMatrix(300, 200, 9, 0.02f), b = new RandomMatrix(300, 200, 9, 0.02f);
+        float[] inOrder = new float[300 * 200], lastFirst = new float[200];
+        for (int r = 0; r < 300; r++) a.row(r, inOrder, r * 200);
+        b.row(299, lastFirst, 0);
+        assertArrayEquals(java.util.Arrays.copyOfRange(inOrder, 299 * 200, 300 * 200), lastFirst);
+        double sum = 0, sq = 0;
+        for (float v : inOrder) {
+            sum += v;
+            sq += v * v;
+        }
+        double mean = sum / inOrder.length, std = Math.sqrt(sq / inOrder.length - mean * mean);
+        assertEquals(0, mean, 3e-4);
+        assertEquals(0.02, std, 3e-4);
+        assertThrows(UnsupportedOperationException.class, () -> a.matmul(new float[200], 1, new float[300]));
+    }
+
+    /** Hybrid (block matrix) parameters over all parameters of the tiny shape. */
+    private static double hybridShare() {
+        LlamaConfig c = TrainBench.Shape.TINY.config(32);
+        double blocks = c.nLayers() * (2.0 * c.dim() * c.dim() + 2.0 * c.kvDim() * c.dim() + 3.0 * c.hiddenDim() * c.dim());
+        return blocks / c.parameterCount();
+    }
+}
