@@ -1,5 +1,5 @@
 // Shared pieces of the INT8 matmul kernels (int8_matmul.cu: mma.sync for sm_80+, int8_matmul_sm90.cu: wgmma
-// for sm_90a): the fp32 epilogue of qft4j/int8_matmul.h, cp.async helpers, and the launcher interface.
+// for sm_90a, int8_matmul_tma.cu: TMA + wgmma for sm_90a): the fp32 epilogue of qft4j/int8_matmul.h, cp.async helpers, and the launcher interface.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -51,6 +51,60 @@ __device__ __forceinline__ void epilogue_store(const EpiParams& p, int64_t m, in
     }
 }
 
+// Two adjacent columns n, n+1 of row m: the same arithmetic as two epilogue_store calls, with 8-byte (4-byte for
+// bf16) stores and loads when both columns exist and are aligned for them (N even, so m*N+n is even, and Y aligned).
+__device__ __forceinline__ void epilogue_store2(const EpiParams& p, int64_t m, int64_t n, int32_t a0, int32_t a1) {
+    if (m >= p.M || n >= p.N) return;
+    const uintptr_t y_align = p.mode == kEpiBF16 ? 3 : 7;  // Y may be a view that starts at any element
+    if (n + 1 >= p.N || (p.N & 1) || (reinterpret_cast<uintptr_t>(p.y) & y_align)) {
+        epilogue_store(p, m, n, a0);
+        epilogue_store(p, m, n + 1, a1);
+        return;
+    }
+    const int64_t i = m * p.N + n;
+    if (p.mode == kEpiI32) {
+        *reinterpret_cast<int2*>(static_cast<int32_t*>(p.y) + i) = make_int2(a0, a1);
+        return;
+    }
+    float s0 = __int2float_rn(a0), s1 = __int2float_rn(a1);
+    if (!p.first_chunk) {
+        const float2 q = *reinterpret_cast<const float2*>(p.partial + i);
+        s0 = __fadd_rn(q.x, s0);
+        s1 = __fadd_rn(q.y, s1);
+    }
+    if (!p.last_chunk) {
+        *reinterpret_cast<float2*>(p.partial + i) = make_float2(s0, s1);
+        return;
+    }
+    const float rs = p.row_scale ? p.row_scale[m] : 1.0f;
+    float v0 = __fmul_rn(__fmul_rn(s0, rs), p.col_scale ? p.col_scale[n] : 1.0f);
+    float v1 = __fmul_rn(__fmul_rn(s1, rs), p.col_scale ? p.col_scale[n + 1] : 1.0f);
+    if (p.bias) {
+        v0 = __fadd_rn(v0, p.bias[n]);
+        v1 = __fadd_rn(v1, p.bias[n + 1]);
+    }
+    if (p.mode == kEpiF32) {
+        float2* y = reinterpret_cast<float2*>(static_cast<float*>(p.y) + i);
+        if (p.accumulate) {
+            const float2 old = *y;
+            v0 = __fadd_rn(old.x, v0);
+            v1 = __fadd_rn(old.y, v1);
+        }
+        *y = make_float2(v0, v1);
+    } else {
+        __nv_bfloat162* y = reinterpret_cast<__nv_bfloat162*>(static_cast<__nv_bfloat16*>(p.y) + i);
+        if (p.accumulate) {
+            const __nv_bfloat162 old = *y;
+            v0 = __fadd_rn(__bfloat162float(old.x), v0);
+            v1 = __fadd_rn(__bfloat162float(old.y), v1);
+        }
+        __nv_bfloat162 o;
+        o.x = __float2bfloat16_rn(v0);
+        o.y = __float2bfloat16_rn(v1);
+        *y = o;
+    }
+}
+
 // 16-byte global->shared copy; src_bytes = 0 zero-fills (rows past M/N, k past the range).
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
     unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -74,5 +128,9 @@ int launch_mma(const MatmulLaunch& L, const char** name);
 // QFT_EUNSUPPORTED unless this library holds the sm_90a wgmma kernel (sm90 target) and the device is 9.0.
 int launch_wgmma(const MatmulLaunch& L, const char** name);
 bool wgmma_available(int device);
+// The TMA-fed, warp-specialized wgmma kernel (int8_matmul_tma.cu): needs wgmma_available and a driver that has
+// cuTensorMapEncodeTiled; lda must be a multiple of 16 and A, B 16-byte aligned (TMA's rule; the entry pads).
+int launch_tma(const MatmulLaunch& L, const char** name);
+bool tma_available(int device);
 
 }  // namespace qft
