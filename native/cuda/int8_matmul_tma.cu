@@ -34,8 +34,10 @@ namespace {
 
 constexpr int kBM = 128, kBN = 256, kBK = 128, kStages = 4, kThreads = 384;
 constexpr int kABytes = kBM * kBK, kBBytes = kBN * kBK, kStageBytes = kABytes + kBBytes;
-// Stages, the 8-byte full/empty barriers, and slack to align the dynamic shared base to 1024 bytes.
-constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStages * 8 + 1024;
+// Epilogue staging per consumer warpgroup: 64 rows x 64 int32 columns, a quarter of its 64 x 256 sums at a time.
+constexpr int kStageOutBytes = 64 * 64 * 4;
+// Stages, the staging buffers, the 8-byte full/empty barriers, and slack to align the shared base to 1024 bytes.
+constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStageOutBytes + 2 * kStages * 8 + 1024;
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ __forceinline__ uint32_t sa32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
@@ -91,7 +93,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     uint8_t* smem = smem_raw + ((1024 - (sa32(smem_raw) & 1023)) & 1023);
     uint8_t* sA = smem;                       // kStages x (128 rows x 128 bytes of K), swizzled
     uint8_t* sB = smem + kStages * kABytes;   // kStages x (256 rows x 128 bytes of K), swizzled
-    uint64_t* full = reinterpret_cast<uint64_t*>(smem + kStages * kStageBytes);
+    uint8_t* sOut = smem + kStages * kStageBytes;  // 2 x (64 rows x 256 bytes), 16-byte chunks swizzled
+    uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 2 * kStageOutBytes);
     uint64_t* empty = full + kStages;
 
     const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
@@ -163,13 +166,29 @@ __global__ void __launch_bounds__(kThreads, 1)
                 for (int i = 0; i < kBN / 2; ++i) d[i] = 0;
             }
             // wgmma D fragment (m64nN, s32): register 4j+e of a thread holds row 16*warp + lane/4 (+8 for e >= 2),
-            // columns 8j + 2*(lane%4) + (e & 1).
-            const int64_t m = int64_t(tm) * kBM + cw * 64 + warp_in_wg * 16 + (lane >> 2);
+            // columns 8j + 2*(lane%4) + (e & 1). Written straight to global memory, those are 8-byte pieces of 8
+            // rows per instruction, and the fully unrolled store code for 128 registers and every epilogue mode
+            // overflowed the instruction cache (ncu: most stalls were "no instruction"). So the sums go through
+            // shared memory, 64 columns at a time, and come back as 16-byte row pieces that one compact loop stores.
+            // 16-byte chunk c of staging row r sits at chunk c ^ 2*(r % 8): the 8 rows one write instruction
+            // touches then cover all 32 banks twice (the minimum for 256 bytes), and reads of a row stay conflict-free.
+            uint8_t* out = sOut + cw * kStageOutBytes;
+            const int r0 = warp_in_wg * 16 + (lane >> 2), q = lane & 3, sw = (r0 & 7) << 1;
+            const int tr = (tid & 127) >> 4, tc = tid & 15;  // store loop: 16 threads per row, 8 rows per pass
+            const int64_t m0 = int64_t(tm) * kBM + cw * 64;
 #pragma unroll
-            for (int j = 0; j < kBN / 8; ++j) {
-                const int64_t n = int64_t(tn) * kBN + j * 8 + (lane & 3) * 2;
-                epilogue_store2(ep, m, n, d[4 * j], d[4 * j + 1]);
-                epilogue_store2(ep, m + 8, n, d[4 * j + 2], d[4 * j + 3]);
+            for (int c = 0; c < kBN / 64; ++c) {
+                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");  // the previous chunk has been read
+#pragma unroll
+                for (int jj = 0; jj < 8; ++jj) {
+                    const int j = c * 8 + jj, off = (((2 * jj + (q >> 1)) ^ sw) << 4) + (q & 1) * 8;
+                    *reinterpret_cast<int2*>(out + r0 * 256 + off) = make_int2(d[4 * j], d[4 * j + 1]);
+                    *reinterpret_cast<int2*>(out + (r0 + 8) * 256 + off) = make_int2(d[4 * j + 2], d[4 * j + 3]);
+                }
+                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");
+                const int64_t n = int64_t(tn) * kBN + c * 64 + tc * 4;
+                for (int r = tr; r < 64; r += 8)
+                    epilogue_store4(ep, m0 + r, n, *reinterpret_cast<const int4*>(out + r * 256 + ((tc ^ (tr << 1)) << 4)));
             }
         }
     }
