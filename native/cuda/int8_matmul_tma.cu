@@ -17,8 +17,19 @@
 // Grid: persistent, one block per SM walking output tiles in groups of kGroupM row tiles so that the tiles in
 // flight at once share A and B rows in L2; while the consumers run the epilogue of one tile the producer already
 // fills the stages of the next.
+// Epilogue: the consumers' sums are in registers in the wgmma fragment layout. Written straight to global memory
+// they are 8-byte pieces of 8 rows per instruction, and the unrolled store code for 128 registers and every
+// epilogue mode overflowed the instruction cache (ncu: most stalls were "no instruction"; 237 KB of code, 5x
+// slower). So each warpgroup stages its 64 x 256 sums through shared memory one 64 x 32 box at a time, in the
+// 128-byte swizzle (16-byte chunk c of row r at c ^ r % 8: the 8 rows one fragment write touches cover every bank
+// exactly twice, the minimum for 256 bytes), in a loop that is not unrolled. When the output is a plain store
+// (int32; or fp32/bf16 of a whole, unsplit K without accumulate) the box is scaled in shared memory and a TMA
+// store copies it out asynchronously, so the writes drain while the next box and the next tile's wgmmas run;
+// the epilogue is a template argument, so each kernel holds only its own store code. Otherwise (split-K partial
+// sums, accumulate, an unaligned Y) the same loop applies epilogue_store4 to 16-byte row pieces of the box.
 // Tails: rows past M or N and k past k_end are outside the tensor maps, so TMA fills them with zeros (which add
-// nothing to a dot product) and still counts their bytes toward the barrier; the epilogue skips rows/cols past M/N.
+// nothing to a dot product) and still counts their bytes toward the barrier; TMA stores clip at M and N, and the
+// generic epilogue skips rows/cols past them.
 #include <cstring>
 
 #include <cudaTypedefs.h>
@@ -34,8 +45,11 @@ namespace {
 
 constexpr int kBM = 128, kBN = 256, kBK = 128, kStages = 4, kThreads = 384;
 constexpr int kABytes = kBM * kBK, kBBytes = kBN * kBK, kStageBytes = kABytes + kBBytes;
-// Epilogue staging per consumer warpgroup: 64 rows x 64 int32 columns, a quarter of its 64 x 256 sums at a time.
-constexpr int kStageOutBytes = 64 * 64 * 4;
+// Epilogue staging per consumer warpgroup: two boxes of 64 rows x 32 int32 (or fp32) columns, 128-byte rows; for
+// bf16 output the second holds two 64 x 32 bf16 boxes.
+constexpr int kBoxBytes = 64 * 128, kStageOutBytes = 2 * kBoxBytes;
+// The epilogue a kernel is compiled for: kEpiI32/kEpiF32/kEpiBF16 (int8_matmul.cuh) as TMA stores, or the generic one.
+constexpr int kEpiGeneric = 3;
 // Stages, the staging buffers, the 8-byte full/empty barriers, and slack to align the shared base to 1024 bytes.
 constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStageOutBytes + 2 * kStages * 8 + 1024;
 
@@ -70,6 +84,29 @@ __device__ __forceinline__ void tma_load(void* dst, const CUtensorMap* map, int 
         : "memory");
 }
 
+// 2-D tile copy shared -> global (box origin (n, m) of the output map), tracked by the issuing thread's bulk groups.
+__device__ __forceinline__ void tma_store(const CUtensorMap* map, const void* src, int n, int m) {
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(map), "r"(n), "r"(m),
+                 "r"(sa32(src))
+                 : "memory");
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+}
+
+// Copies fragment columns [32C, 32C + 32) (registers 4j..4j+3, j = 4C..4C+3) of a 64 x 256 wgmma accumulator
+// into a 64-row x 128-byte box, 16-byte chunk c of row r at chunk c ^ r % 8.
+template <int C>
+__device__ __forceinline__ void stage_box(const int32_t (&d)[128], uint8_t* box, int r0, int q) {
+#pragma unroll
+    for (int jj = 0; jj < 4; ++jj) {
+        const int j = C * 4 + jj, off = (((2 * jj + (q >> 1)) ^ (r0 & 7)) << 4) + (q & 1) * 8;
+        *reinterpret_cast<int2*>(box + r0 * 128 + off) = make_int2(d[4 * j], d[4 * j + 1]);
+        *reinterpret_cast<int2*>(box + (r0 + 8) * 128 + off) = make_int2(d[4 * j + 2], d[4 * j + 3]);
+    }
+}
+
+// Named barrier of one consumer warpgroup (ids 1, 2; 0 is __syncthreads).
+__device__ __forceinline__ void wg_sync(int cw) { asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory"); }
+
 // K-major, 128-byte swizzle: leading byte offset unused (1 by convention), stride byte offset 1024, layout 1.
 __device__ __forceinline__ uint64_t desc_sw128(const void* p) {
     return uint64_t((sa32(p) & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) | (uint64_t(1) << 62);
@@ -85,15 +122,16 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_m, int tiles_n, int
 }
 #endif
 
+template <int EPI>
 __global__ void __launch_bounds__(kThreads, 1)
-    tma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b, int tiles_m, int tiles_n,
-               int64_t k_begin, int64_t k_end, EpiParams ep) {
+    tma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
+               const __grid_constant__ CUtensorMap map_y, int tiles_m, int tiles_n, int64_t k_begin, int64_t k_end, EpiParams ep) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(1024) uint8_t smem_raw[];
     uint8_t* smem = smem_raw + ((1024 - (sa32(smem_raw) & 1023)) & 1023);
     uint8_t* sA = smem;                       // kStages x (128 rows x 128 bytes of K), swizzled
     uint8_t* sB = smem + kStages * kABytes;   // kStages x (256 rows x 128 bytes of K), swizzled
-    uint8_t* sOut = smem + kStages * kStageBytes;  // 2 x (64 rows x 256 bytes), 16-byte chunks swizzled
+    uint8_t* sOut = smem + kStages * kStageBytes;  // per consumer warpgroup 2 boxes of 64 rows x 128 bytes, swizzled
     uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 2 * kStageOutBytes);
     uint64_t* empty = full + kStages;
 
@@ -173,24 +211,72 @@ __global__ void __launch_bounds__(kThreads, 1)
             // 16-byte chunk c of staging row r sits at chunk c ^ 2*(r % 8): the 8 rows one write instruction
             // touches then cover all 32 banks twice (the minimum for 256 bytes), and reads of a row stay conflict-free.
             uint8_t* out = sOut + cw * kStageOutBytes;
-            const int r0 = warp_in_wg * 16 + (lane >> 2), q = lane & 3, sw = (r0 & 7) << 1;
-            const int tr = (tid & 127) >> 4, tc = tid & 15;  // store loop: 16 threads per row, 8 rows per pass
-            const int64_t m0 = int64_t(tm) * kBM + cw * 64;
-#pragma unroll
-            for (int c = 0; c < kBN / 64; ++c) {
-                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");  // the previous chunk has been read
-#pragma unroll
-                for (int jj = 0; jj < 8; ++jj) {
-                    const int j = c * 8 + jj, off = (((2 * jj + (q >> 1)) ^ sw) << 4) + (q & 1) * 8;
-                    *reinterpret_cast<int2*>(out + r0 * 256 + off) = make_int2(d[4 * j], d[4 * j + 1]);
-                    *reinterpret_cast<int2*>(out + (r0 + 8) * 256 + off) = make_int2(d[4 * j + 2], d[4 * j + 3]);
+            const int r0 = warp_in_wg * 16 + (lane >> 2), q = lane & 3;  // fragment rows r0, r0 + 8 (same r % 8)
+            const int64_t m0 = int64_t(tm) * kBM + cw * 64, n0 = int64_t(tn) * kBN;
+            const int wt = tid & 127;  // thread in the warpgroup
+            const bool issuer = wt == 0;
+            // Box c holds columns [32c, 32c + 32) of this warpgroup's 64 x 256 sums. The loop is not unrolled (only
+            // the register -> shared copy needs constant register indices, hence the switch), which keeps the
+            // epilogue code a few KB.
+#pragma unroll 1
+            for (int c = 0; c < kBN / 32; ++c) {
+                // int32 box: double-buffered when TMA reads it (int32, fp32 in place), else one buffer; bf16 output
+                // boxes (64 rows x 64 bytes, unswizzled) are double-buffered behind it.
+                uint8_t* box = out + (EPI == kEpiBF16 ? 0 : (c & 1) * kBoxBytes);
+                uint8_t* obox = out + kBoxBytes + (c & 1) * (kBoxBytes / 2);
+                // The TMA store that last read the buffer about to be written (two boxes ago) must be done reading.
+                if (EPI != kEpiGeneric && issuer) asm volatile("cp.async.bulk.wait_group.read 1;\n" ::: "memory");
+                wg_sync(cw);  // ... and the previous box's readers are done with it
+                switch (c) {
+                    case 0: stage_box<0>(d, box, r0, q); break;
+                    case 1: stage_box<1>(d, box, r0, q); break;
+                    case 2: stage_box<2>(d, box, r0, q); break;
+                    case 3: stage_box<3>(d, box, r0, q); break;
+                    case 4: stage_box<4>(d, box, r0, q); break;
+                    case 5: stage_box<5>(d, box, r0, q); break;
+                    case 6: stage_box<6>(d, box, r0, q); break;
+                    default: stage_box<7>(d, box, r0, q); break;
                 }
-                asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");
-                const int64_t n = int64_t(tn) * kBN + c * 64 + tc * 4;
-                for (int r = tr; r < 64; r += 8)
-                    epilogue_store4(ep, m0 + r, n, *reinterpret_cast<const int4*>(out + r * 256 + ((tc ^ (tr << 1)) << 4)));
+                if constexpr (EPI != kEpiI32) {
+                    wg_sync(cw);
+                    // 512 16-byte chunks: physical chunk p of row r holds columns 4 * (p ^ r % 8) .. + 3. Unrolled only
+                    // for the plain stores: the generic epilogue_store4 is large.
+#pragma unroll(EPI == kEpiGeneric ? 1 : 4)
+                    for (int i = wt; i < 512; i += 128) {
+                        const int r = i >> 3, lc = (i & 7) ^ (r & 7);
+                        int4* src = reinterpret_cast<int4*>(box + r * 128 + ((i & 7) << 4));
+                        const int4 a = *src;
+                        const int64_t m = m0 + r, n = n0 + c * 32 + lc * 4;
+                        if constexpr (EPI == kEpiGeneric) {
+                            epilogue_store4(ep, m, n, a);
+                        } else {
+                            // y = (acc * row_scale) * col_scale (+ bias) in the order of epilogue_store; bf16 rounds once.
+                            const float rs = ep.row_scale && m < ep.M ? ep.row_scale[m] : 1.0f;
+                            const int32_t acc[4] = {a.x, a.y, a.z, a.w};
+                            float v[4];
+#pragma unroll
+                            for (int e = 0; e < 4; ++e) {
+                                const bool in = n + e < ep.N;
+                                v[e] = __fmul_rn(__fmul_rn(__int2float_rn(acc[e]), rs), ep.col_scale && in ? ep.col_scale[n + e] : 1.0f);
+                                if (ep.bias) v[e] = __fadd_rn(v[e], in ? ep.bias[n + e] : 0.0f);
+                            }
+                            if constexpr (EPI == kEpiF32) {
+                                *reinterpret_cast<float4*>(src) = make_float4(v[0], v[1], v[2], v[3]);
+                            } else {
+                                __nv_bfloat162 h[2] = {__floats2bfloat162_rn(v[0], v[1]), __floats2bfloat162_rn(v[2], v[3])};
+                                *reinterpret_cast<uint2*>(obox + r * 64 + lc * 8) = *reinterpret_cast<uint2*>(h);
+                            }
+                        }
+                    }
+                }
+                if constexpr (EPI != kEpiGeneric) {
+                    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // generic-proxy writes -> TMA reads
+                    wg_sync(cw);
+                    if (issuer) tma_store(&map_y, EPI == kEpiBF16 ? obox : box, static_cast<int>(n0) + c * 32, static_cast<int>(m0));
+                }
             }
         }
+        if ((tid & 127) == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // outputs written before exit
     }
 #else
     __trap();  // never launched: launch_tma refuses unless this library is the sm90 one and the GPU is 9.0
@@ -227,6 +313,33 @@ int encode(CUtensorMap* map, const int8_t* base, int64_t rows, int64_t k_end, in
     return QFT_OK;
 }
 
+// (M, N) output Y as 64-row x 32-column boxes: int32/fp32 128-byte swizzled like the staging, bf16 (64-byte rows) plain.
+int encode_y(CUtensorMap* map, const EpiParams& ep) {
+    const int elem = ep.mode == kEpiBF16 ? 2 : 4;
+    const cuuint64_t dims[2] = {cuuint64_t(ep.N), cuuint64_t(ep.M)}, strides[1] = {cuuint64_t(ep.N * elem)};
+    const cuuint32_t box[2] = {32, 64}, estr[2] = {1, 1};
+    const CUtensorMapDataType type = ep.mode == kEpiI32   ? CU_TENSOR_MAP_DATA_TYPE_INT32
+                                     : ep.mode == kEpiF32 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
+                                                          : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    const CUresult r = encode_fn()(map, type, 2, ep.y, dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                   ep.mode == kEpiBF16 ? CU_TENSOR_MAP_SWIZZLE_NONE : CU_TENSOR_MAP_SWIZZLE_128B,
+                                   CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS)
+        return qft_set_error(QFT_ECUDA, "qft_int8_matmul: cuTensorMapEncodeTiled failed (%d) for the (%lld, %lld) output", int(r),
+                             (long long)ep.M, (long long)ep.N);
+    return QFT_OK;
+}
+
+template <int EPI>
+int launch_epi(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
+    auto kernel = tma_kernel<EPI>;
+    QFT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    const int64_t tiles = int64_t(tiles_m) * tiles_n, grid = tiles < L.sm_count ? tiles : L.sm_count;
+    kernel<<<unsigned(grid), kThreads, kSmemBytes, stream()>>>(map_a, map_b, map_y, tiles_m, tiles_n, L.k_begin, L.k_end, L.ep);
+    QFT_LAUNCH_CHECK("tma_kernel");
+    return QFT_OK;
+}
+
 }  // namespace
 
 bool tma_available(int device) { return wgmma_available(device) && encode_fn() != nullptr; }
@@ -245,10 +358,21 @@ int launch_tma(const MatmulLaunch& L, const char** name) {
     const int64_t tiles_m = ceil_div(L.M, kBM), tiles_n = ceil_div(L.N, kBN);
     if (tiles_m * tiles_n > INT32_MAX)
         return qft_set_error(QFT_EUNSUPPORTED, "qft_int8_matmul: (%lld, %lld) has too many output tiles", (long long)L.M, (long long)L.N);
-    QFT_CUDA_CHECK(cudaFuncSetAttribute(tma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    const int64_t grid = tiles_m * tiles_n < L.sm_count ? tiles_m * tiles_n : L.sm_count;
-    tma_kernel<<<unsigned(grid), kThreads, kSmemBytes, stream()>>>(map_a, map_b, int(tiles_m), int(tiles_n), L.k_begin, L.k_end, L.ep);
-    QFT_LAUNCH_CHECK("tma_kernel");
+    // TMA stores need a plain store (no read of Y or of partial sums), a 16-byte aligned Y and row pitch.
+    const EpiParams& ep = L.ep;
+    const int elem = ep.mode == kEpiBF16 ? 2 : 4;
+    const bool plain = ep.mode == kEpiI32 || (ep.first_chunk && ep.last_chunk && !ep.accumulate);
+    const bool tma_out = plain && (reinterpret_cast<uintptr_t>(ep.y) & 15) == 0 && (ep.N * elem) % 16 == 0;
+    CUtensorMap map_y;
+    std::memset(&map_y, 0, sizeof map_y);
+    if (tma_out)
+        if (int st = encode_y(&map_y, ep)) return st;
+    const int epi = tma_out ? ep.mode : kEpiGeneric;
+    int st = epi == kEpiI32   ? launch_epi<kEpiI32>(map_a, map_b, map_y, int(tiles_m), int(tiles_n), L)
+             : epi == kEpiF32 ? launch_epi<kEpiF32>(map_a, map_b, map_y, int(tiles_m), int(tiles_n), L)
+             : epi == kEpiBF16 ? launch_epi<kEpiBF16>(map_a, map_b, map_y, int(tiles_m), int(tiles_n), L)
+                               : launch_epi<kEpiGeneric>(map_a, map_b, map_y, int(tiles_m), int(tiles_n), L);
+    if (st != QFT_OK) return st;
     *name = "cuda-tma-wgmma-128x256x128";
     return QFT_OK;
 }
