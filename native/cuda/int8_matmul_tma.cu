@@ -7,7 +7,7 @@
 //
 // Block: 3 warpgroups (384 threads). Warpgroup 0 is the producer (one thread issues TMA; setmaxnreg gives its
 // registers to the consumers); warpgroups 1 and 2 compute rows [0,64) and [64,128) of a 128 x 256 output tile,
-// 128 int32 accumulators per thread, with m64n256k32 wgmmas. K advances 128 bytes per stage; kStages stages.
+// 128 int32 accumulators per thread, with m64n256k32 wgmmas. K advances 128 bytes per stage; STAGES stages.
 // Shared layout: each operand tile is rows x 128 bytes, written by TMA with the 128-byte swizzle (16-byte chunk
 // c of row r lands at chunk c ^ (r % 8)), which is the K-major SW128 layout the wgmma descriptor names: 8-row
 // groups 1024 bytes apart (stride byte offset), a k32 step is +32 bytes on the start address, and every tile
@@ -30,6 +30,7 @@
 // Tails: rows past M or N and k past k_end are outside the tensor maps, so TMA fills them with zeros (which add
 // nothing to a dot product) and still counts their bytes toward the barrier; TMA stores clip at M and N, and the
 // generic epilogue skips rows/cols past them.
+#include <cstdlib>
 #include <cstring>
 
 #include <cudaTypedefs.h>
@@ -43,15 +44,15 @@
 namespace qft {
 namespace {
 
-constexpr int kBM = 128, kBN = 256, kBK = 128, kStages = 4, kThreads = 384;
+constexpr int kBM = 128, kBN = 256, kBK = 128, kThreads = 384;
 constexpr int kABytes = kBM * kBK, kBBytes = kBN * kBK, kStageBytes = kABytes + kBBytes;
-// Epilogue staging per consumer warpgroup: two boxes of 64 rows x 32 int32 (or fp32) columns, 128-byte rows; for
-// bf16 output the second holds two 64 x 32 bf16 boxes.
-constexpr int kBoxBytes = 64 * 128, kStageOutBytes = 2 * kBoxBytes;
+// Epilogue staging per consumer warpgroup: OUTBUFS boxes of 64 rows x 32 int32 (or fp32) columns, 128-byte rows; for
+// bf16 output one int32 box followed by OUTBUFS 64 x 32 bf16 boxes.
+constexpr int kBoxBytes = 64 * 128;
 // The epilogue a kernel is compiled for: kEpiI32/kEpiF32/kEpiBF16 (int8_matmul.cuh) as TMA stores, or the generic one.
 constexpr int kEpiGeneric = 3;
 // Stages, the staging buffers, the 8-byte full/empty barriers, and slack to align the shared base to 1024 bytes.
-constexpr int kSmemBytes = kStages * kStageBytes + 2 * kStageOutBytes + 2 * kStages * 8 + 1024;
+constexpr int smem_bytes(int stages, int outbufs) { return stages * kStageBytes + 2 * outbufs * kBoxBytes + 2 * stages * 8 + 1024; }
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ __forceinline__ uint32_t sa32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
@@ -122,24 +123,24 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_m, int tiles_n, int
 }
 #endif
 
-template <int EPI>
+template <int EPI, int STAGES, int OUTBUFS>
 __global__ void __launch_bounds__(kThreads, 1)
     tma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                const __grid_constant__ CUtensorMap map_y, int tiles_m, int tiles_n, int64_t k_begin, int64_t k_end, EpiParams ep) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(1024) uint8_t smem_raw[];
     uint8_t* smem = smem_raw + ((1024 - (sa32(smem_raw) & 1023)) & 1023);
-    uint8_t* sA = smem;                       // kStages x (128 rows x 128 bytes of K), swizzled
-    uint8_t* sB = smem + kStages * kABytes;   // kStages x (256 rows x 128 bytes of K), swizzled
-    uint8_t* sOut = smem + kStages * kStageBytes;  // per consumer warpgroup 2 boxes of 64 rows x 128 bytes, swizzled
-    uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 2 * kStageOutBytes);
-    uint64_t* empty = full + kStages;
+    uint8_t* sA = smem;                       // STAGES x (128 rows x 128 bytes of K), swizzled
+    uint8_t* sB = smem + STAGES * kABytes;   // STAGES x (256 rows x 128 bytes of K), swizzled
+    uint8_t* sOut = smem + STAGES * kStageBytes;  // per consumer warpgroup OUTBUFS boxes of 64 rows x 128 bytes
+    uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 2 * OUTBUFS * kBoxBytes);
+    uint64_t* empty = full + STAGES;
 
     const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
     const int ktiles = static_cast<int>((k_end - k_begin + kBK - 1) / kBK);
     const int tiles = tiles_m * tiles_n;
     if (tid == 0) {
-        for (int s = 0; s < kStages; ++s) {
+        for (int s = 0; s < STAGES; ++s) {
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], 8);  // one arrival per consumer warp
         }
@@ -163,7 +164,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     const int k = static_cast<int>(k_begin) + kt * kBK;
                     tma_load(sA + stage * kABytes, &map_a, k, tm * kBM, &full[stage]);
                     tma_load(sB + stage * kBBytes, &map_b, k, tn * kBN, &full[stage]);
-                    if (++stage == kStages) {
+                    if (++stage == STAGES) {
                         stage = 0;
                         phase ^= 1;
                     }
@@ -192,7 +193,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                 asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // k-step kt-1 has retired
                 if (kt > 0 && lane == 0) mbar_arrive(&empty[prev]);
                 prev = stage;
-                if (++stage == kStages) {
+                if (++stage == STAGES) {
                     stage = 0;
                     phase ^= 1;
                 }
@@ -210,11 +211,18 @@ __global__ void __launch_bounds__(kThreads, 1)
             // shared memory, 64 columns at a time, and come back as 16-byte row pieces that one compact loop stores.
             // 16-byte chunk c of staging row r sits at chunk c ^ 2*(r % 8): the 8 rows one write instruction
             // touches then cover all 32 banks twice (the minimum for 256 bytes), and reads of a row stay conflict-free.
-            uint8_t* out = sOut + cw * kStageOutBytes;
+            uint8_t* out = sOut + cw * OUTBUFS * kBoxBytes;
             const int r0 = warp_in_wg * 16 + (lane >> 2), q = lane & 3;  // fragment rows r0, r0 + 8 (same r % 8)
             const int64_t m0 = int64_t(tm) * kBM + cw * 64, n0 = int64_t(tn) * kBN;
             const int wt = tid & 127;  // thread in the warpgroup
             const bool issuer = wt == 0;
+            // Read-back of a box: thread wt takes physical chunk sp of rows sr + 16u (u < 4); since r % 8 = sr % 8
+            // for all four, its columns 4 * slc .. + 3 of the box are the same for all of them.
+            const int sr = wt >> 3, sp = wt & 7, slc = sp ^ (sr & 7);
+            float rsv[4];  // row scales of those rows, once per tile
+            if constexpr (EPI == kEpiF32 || EPI == kEpiBF16)
+#pragma unroll
+                for (int u = 0; u < 4; ++u) rsv[u] = ep.row_scale && m0 + sr + 16 * u < ep.M ? ep.row_scale[m0 + sr + 16 * u] : 1.0f;
             // Box c holds columns [32c, 32c + 32) of this warpgroup's 64 x 256 sums. The loop is not unrolled (only
             // the register -> shared copy needs constant register indices, hence the switch), which keeps the
             // epilogue code a few KB.
@@ -222,10 +230,18 @@ __global__ void __launch_bounds__(kThreads, 1)
             for (int c = 0; c < kBN / 32; ++c) {
                 // int32 box: double-buffered when TMA reads it (int32, fp32 in place), else one buffer; bf16 output
                 // boxes (64 rows x 64 bytes, unswizzled) are double-buffered behind it.
-                uint8_t* box = out + (EPI == kEpiBF16 ? 0 : (c & 1) * kBoxBytes);
-                uint8_t* obox = out + kBoxBytes + (c & 1) * (kBoxBytes / 2);
-                // The TMA store that last read the buffer about to be written (two boxes ago) must be done reading.
-                if (EPI != kEpiGeneric && issuer) asm volatile("cp.async.bulk.wait_group.read 1;\n" ::: "memory");
+                uint8_t* box = out + (EPI == kEpiBF16 ? 0 : (c % OUTBUFS) * kBoxBytes);
+                uint8_t* obox = out + kBoxBytes + (c % OUTBUFS) * (kBoxBytes / 2);
+                const int64_t n = n0 + c * 32 + slc * 4;  // this thread's 4 read-back columns
+                float cs[4], bs[4];                        // their col_scale and bias, loaded before the waits
+                if constexpr (EPI == kEpiF32 || EPI == kEpiBF16)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        cs[e] = ep.col_scale && n + e < ep.N ? ep.col_scale[n + e] : 1.0f;
+                        bs[e] = ep.bias && n + e < ep.N ? ep.bias[n + e] : 0.0f;
+                    }
+                // The TMA store that last read the buffer about to be written (OUTBUFS boxes ago) must be done reading.
+                if (EPI != kEpiGeneric && issuer) asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(OUTBUFS - 1) : "memory");
                 wg_sync(cw);  // ... and the previous box's readers are done with it
                 switch (c) {
                     case 0: stage_box<0>(d, box, r0, q); break;
@@ -239,32 +255,28 @@ __global__ void __launch_bounds__(kThreads, 1)
                 }
                 if constexpr (EPI != kEpiI32) {
                     wg_sync(cw);
-                    // 512 16-byte chunks: physical chunk p of row r holds columns 4 * (p ^ r % 8) .. + 3. Unrolled only
-                    // for the plain stores: the generic epilogue_store4 is large.
+                    // Unrolled only for the plain stores: the generic epilogue_store4 is large.
 #pragma unroll(EPI == kEpiGeneric ? 1 : 4)
-                    for (int i = wt; i < 512; i += 128) {
-                        const int r = i >> 3, lc = (i & 7) ^ (r & 7);
-                        int4* src = reinterpret_cast<int4*>(box + r * 128 + ((i & 7) << 4));
+                    for (int u = 0; u < 4; ++u) {
+                        const int r = sr + 16 * u;
+                        int4* src = reinterpret_cast<int4*>(box + r * 128 + (sp << 4));
                         const int4 a = *src;
-                        const int64_t m = m0 + r, n = n0 + c * 32 + lc * 4;
                         if constexpr (EPI == kEpiGeneric) {
-                            epilogue_store4(ep, m, n, a);
+                            epilogue_store4(ep, m0 + r, n, a);
                         } else {
                             // y = (acc * row_scale) * col_scale (+ bias) in the order of epilogue_store; bf16 rounds once.
-                            const float rs = ep.row_scale && m < ep.M ? ep.row_scale[m] : 1.0f;
                             const int32_t acc[4] = {a.x, a.y, a.z, a.w};
                             float v[4];
 #pragma unroll
                             for (int e = 0; e < 4; ++e) {
-                                const bool in = n + e < ep.N;
-                                v[e] = __fmul_rn(__fmul_rn(__int2float_rn(acc[e]), rs), ep.col_scale && in ? ep.col_scale[n + e] : 1.0f);
-                                if (ep.bias) v[e] = __fadd_rn(v[e], in ? ep.bias[n + e] : 0.0f);
+                                v[e] = __fmul_rn(__fmul_rn(__int2float_rn(acc[e]), rsv[u]), cs[e]);
+                                if (ep.bias) v[e] = __fadd_rn(v[e], bs[e]);
                             }
                             if constexpr (EPI == kEpiF32) {
                                 *reinterpret_cast<float4*>(src) = make_float4(v[0], v[1], v[2], v[3]);
                             } else {
                                 __nv_bfloat162 h[2] = {__floats2bfloat162_rn(v[0], v[1]), __floats2bfloat162_rn(v[2], v[3])};
-                                *reinterpret_cast<uint2*>(obox + r * 64 + lc * 8) = *reinterpret_cast<uint2*>(h);
+                                *reinterpret_cast<uint2*>(obox + r * 64 + slc * 8) = *reinterpret_cast<uint2*>(h);
                             }
                         }
                     }
@@ -330,14 +342,21 @@ int encode_y(CUtensorMap* map, const EpiParams& ep) {
     return QFT_OK;
 }
 
-template <int EPI>
-int launch_epi(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
-    auto kernel = tma_kernel<EPI>;
+template <int EPI, int STAGES, int OUTBUFS>
+int launch_cfg(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
+    auto kernel = tma_kernel<EPI, STAGES, OUTBUFS>;
+    constexpr int kSmemBytes = smem_bytes(STAGES, OUTBUFS);
     QFT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     const int64_t tiles = int64_t(tiles_m) * tiles_n, grid = tiles < L.sm_count ? tiles : L.sm_count;
     kernel<<<unsigned(grid), kThreads, kSmemBytes, stream()>>>(map_a, map_b, map_y, tiles_m, tiles_n, L.k_begin, L.k_end, L.ep);
     QFT_LAUNCH_CHECK("tma_kernel");
     return QFT_OK;
+}
+
+template <int EPI>
+int launch_epi(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
+    static const bool cfg_b = getenv("QFT4J_TMA_CFG") && getenv("QFT4J_TMA_CFG")[0] == 'b';
+    return cfg_b ? launch_cfg<EPI, 3, 4>(map_a, map_b, map_y, tiles_m, tiles_n, L) : launch_cfg<EPI, 4, 2>(map_a, map_b, map_y, tiles_m, tiles_n, L);
 }
 
 }  // namespace
