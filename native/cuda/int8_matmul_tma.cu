@@ -7,7 +7,7 @@
 //
 // Block: 3 warpgroups (384 threads). Warpgroup 0 is the producer (one thread issues TMA; setmaxnreg gives its
 // registers to the consumers); warpgroups 1 and 2 compute rows [0,64) and [64,128) of a 128 x 256 output tile,
-// 128 int32 accumulators per thread, with m64n256k32 wgmmas. K advances 128 bytes per stage; STAGES stages.
+// 128 int32 accumulators per thread, with m64n256k32 wgmmas. K advances 128 bytes per stage; kStages stages.
 // Shared layout: each operand tile is rows x 128 bytes, written by TMA with the 128-byte swizzle (16-byte chunk
 // c of row r lands at chunk c ^ (r % 8)), which is the K-major SW128 layout the wgmma descriptor names: 8-row
 // groups 1024 bytes apart (stride byte offset), a k32 step is +32 bytes on the start address, and every tile
@@ -20,17 +20,17 @@
 // Epilogue: the consumers' sums are in registers in the wgmma fragment layout. Written straight to global memory
 // they are 8-byte pieces of 8 rows per instruction, and the unrolled store code for 128 registers and every
 // epilogue mode overflowed the instruction cache (ncu: most stalls were "no instruction"; 237 KB of code, 5x
-// slower). So each warpgroup stages its 64 x 256 sums through shared memory one 64 x 32 box at a time, in the
-// 128-byte swizzle (16-byte chunk c of row r at c ^ r % 8: the 8 rows one fragment write touches cover every bank
-// exactly twice, the minimum for 256 bytes), in a loop that is not unrolled. When the output is a plain store
-// (int32; or fp32/bf16 of a whole, unsplit K without accumulate) the box is scaled in shared memory and a TMA
-// store copies it out asynchronously, so the writes drain while the next box and the next tile's wgmmas run;
-// the epilogue is a template argument, so each kernel holds only its own store code. Otherwise (split-K partial
-// sums, accumulate, an unaligned Y) the same loop applies epilogue_store4 to 16-byte row pieces of the box.
+// slower). So each warp, which owns 16 whole rows of the tile, stages them through shared memory one 16 x 32 box at
+// a time, in the 128-byte swizzle (16-byte chunk c of row r at c ^ r % 8: the 8 rows one fragment write touches
+// cover every bank exactly twice, the minimum for 256 bytes), in a loop that is not unrolled, with no barrier
+// between warps (a version synchronizing the warpgroup per 64-row box spent 39% of its stalls at those barriers).
+// When the output is a plain store (int32; or fp32/bf16 of a whole, unsplit K without accumulate) the box is
+// scaled in shared memory and a TMA store copies it out asynchronously, so the writes drain while the next box and
+// the next tile's wgmmas run; the epilogue is a template argument, so each kernel holds only its own store code.
+// Otherwise (split-K partial sums, accumulate, an unaligned Y) the loop applies epilogue_store4 to the box.
 // Tails: rows past M or N and k past k_end are outside the tensor maps, so TMA fills them with zeros (which add
 // nothing to a dot product) and still counts their bytes toward the barrier; TMA stores clip at M and N, and the
 // generic epilogue skips rows/cols past them.
-#include <cstdlib>
 #include <cstring>
 
 #include <cudaTypedefs.h>
@@ -44,15 +44,16 @@
 namespace qft {
 namespace {
 
-constexpr int kBM = 128, kBN = 256, kBK = 128, kThreads = 384;
+constexpr int kBM = 128, kBN = 256, kBK = 128, kStages = 4, kThreads = 384;
 constexpr int kABytes = kBM * kBK, kBBytes = kBN * kBK, kStageBytes = kABytes + kBBytes;
-// Epilogue staging per consumer warpgroup: OUTBUFS boxes of 64 rows x 32 int32 (or fp32) columns, 128-byte rows; for
-// bf16 output one int32 box followed by OUTBUFS 64 x 32 bf16 boxes.
-constexpr int kBoxBytes = 64 * 128;
+// Epilogue staging per consumer warp: kOutBufs boxes of 16 rows x 32 int32 (or fp32) columns, 128-byte rows; for
+// bf16 output one int32 box followed by kOutBufs 16 x 32 bf16 boxes (64-byte rows).
+constexpr int kBoxBytes = 16 * 128, kOutBufs = 2, kWarpOutBytes = kOutBufs * kBoxBytes;
 // The epilogue a kernel is compiled for: kEpiI32/kEpiF32/kEpiBF16 (int8_matmul.cuh) as TMA stores, or the generic one.
 constexpr int kEpiGeneric = 3;
-// Stages, the staging buffers, the 8-byte full/empty barriers, and slack to align the shared base to 1024 bytes.
-constexpr int smem_bytes(int stages, int outbufs) { return stages * kStageBytes + 2 * outbufs * kBoxBytes + 2 * stages * 8 + 1024; }
+// Stages, the staging buffers of the 8 consumer warps, the 8-byte full/empty barriers, and slack to align the shared
+// base to 1024 bytes.
+constexpr int kSmemBytes = kStages * kStageBytes + 8 * kWarpOutBytes + 2 * kStages * 8 + 1024;
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ __forceinline__ uint32_t sa32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
@@ -93,8 +94,8 @@ __device__ __forceinline__ void tma_store(const CUtensorMap* map, const void* sr
     asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
 }
 
-// Copies fragment columns [32C, 32C + 32) (registers 4j..4j+3, j = 4C..4C+3) of a 64 x 256 wgmma accumulator
-// into a 64-row x 128-byte box, 16-byte chunk c of row r at chunk c ^ r % 8.
+// Copies this warp's fragment columns [32C, 32C + 32) (registers 4j..4j+3, j = 4C..4C+3; rows r0 = lane/4 and
+// r0 + 8 of the warp's 16) into a 16-row x 128-byte box, 16-byte chunk c of row r at chunk c ^ r % 8.
 template <int C>
 __device__ __forceinline__ void stage_box(const int32_t (&d)[128], uint8_t* box, int r0, int q) {
 #pragma unroll
@@ -104,9 +105,6 @@ __device__ __forceinline__ void stage_box(const int32_t (&d)[128], uint8_t* box,
         *reinterpret_cast<int2*>(box + (r0 + 8) * 128 + off) = make_int2(d[4 * j + 2], d[4 * j + 3]);
     }
 }
-
-// Named barrier of one consumer warpgroup (ids 1, 2; 0 is __syncthreads).
-__device__ __forceinline__ void wg_sync(int cw) { asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory"); }
 
 // K-major, 128-byte swizzle: leading byte offset unused (1 by convention), stride byte offset 1024, layout 1.
 __device__ __forceinline__ uint64_t desc_sw128(const void* p) {
@@ -123,24 +121,24 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_m, int tiles_n, int
 }
 #endif
 
-template <int EPI, int STAGES, int OUTBUFS>
+template <int EPI>
 __global__ void __launch_bounds__(kThreads, 1)
     tma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                const __grid_constant__ CUtensorMap map_y, int tiles_m, int tiles_n, int64_t k_begin, int64_t k_end, EpiParams ep) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ __align__(1024) uint8_t smem_raw[];
     uint8_t* smem = smem_raw + ((1024 - (sa32(smem_raw) & 1023)) & 1023);
-    uint8_t* sA = smem;                       // STAGES x (128 rows x 128 bytes of K), swizzled
-    uint8_t* sB = smem + STAGES * kABytes;   // STAGES x (256 rows x 128 bytes of K), swizzled
-    uint8_t* sOut = smem + STAGES * kStageBytes;  // per consumer warpgroup OUTBUFS boxes of 64 rows x 128 bytes
-    uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 2 * OUTBUFS * kBoxBytes);
-    uint64_t* empty = full + STAGES;
+    uint8_t* sA = smem;                       // kStages x (128 rows x 128 bytes of K), swizzled
+    uint8_t* sB = smem + kStages * kABytes;   // kStages x (256 rows x 128 bytes of K), swizzled
+    uint8_t* sOut = smem + kStages * kStageBytes;  // per consumer warp kOutBufs boxes of 16 rows x 128 bytes
+    uint64_t* full = reinterpret_cast<uint64_t*>(sOut + 8 * kWarpOutBytes);
+    uint64_t* empty = full + kStages;
 
     const int tid = threadIdx.x, wg = tid >> 7, lane = tid & 31;
     const int ktiles = static_cast<int>((k_end - k_begin + kBK - 1) / kBK);
     const int tiles = tiles_m * tiles_n;
     if (tid == 0) {
-        for (int s = 0; s < STAGES; ++s) {
+        for (int s = 0; s < kStages; ++s) {
             mbar_init(&full[s], 1);
             mbar_init(&empty[s], 8);  // one arrival per consumer warp
         }
@@ -164,7 +162,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                     const int k = static_cast<int>(k_begin) + kt * kBK;
                     tma_load(sA + stage * kABytes, &map_a, k, tm * kBM, &full[stage]);
                     tma_load(sB + stage * kBBytes, &map_b, k, tn * kBN, &full[stage]);
-                    if (++stage == STAGES) {
+                    if (++stage == kStages) {
                         stage = 0;
                         phase ^= 1;
                     }
@@ -193,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                 asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // k-step kt-1 has retired
                 if (kt > 0 && lane == 0) mbar_arrive(&empty[prev]);
                 prev = stage;
-                if (++stage == STAGES) {
+                if (++stage == kStages) {
                     stage = 0;
                     phase ^= 1;
                 }
@@ -205,90 +203,85 @@ __global__ void __launch_bounds__(kThreads, 1)
                 for (int i = 0; i < kBN / 2; ++i) d[i] = 0;
             }
             // wgmma D fragment (m64nN, s32): register 4j+e of a thread holds row 16*warp + lane/4 (+8 for e >= 2),
-            // columns 8j + 2*(lane%4) + (e & 1). Written straight to global memory, those are 8-byte pieces of 8
-            // rows per instruction, and the fully unrolled store code for 128 registers and every epilogue mode
-            // overflowed the instruction cache (ncu: most stalls were "no instruction"). So the sums go through
-            // shared memory, 64 columns at a time, and come back as 16-byte row pieces that one compact loop stores.
-            // 16-byte chunk c of staging row r sits at chunk c ^ 2*(r % 8): the 8 rows one write instruction
-            // touches then cover all 32 banks twice (the minimum for 256 bytes), and reads of a row stay conflict-free.
-            uint8_t* out = sOut + cw * OUTBUFS * kBoxBytes;
-            const int r0 = warp_in_wg * 16 + (lane >> 2), q = lane & 3;  // fragment rows r0, r0 + 8 (same r % 8)
-            const int64_t m0 = int64_t(tm) * kBM + cw * 64, n0 = int64_t(tn) * kBN;
-            const int wt = tid & 127;  // thread in the warpgroup
-            const bool issuer = wt == 0;
-            // Read-back of a box: thread wt takes physical chunk sp of rows sr + 16u (u < 4); since r % 8 = sr % 8
-            // for all four, its columns 4 * slc .. + 3 of the box are the same for all of them.
-            const int sr = wt >> 3, sp = wt & 7, slc = sp ^ (sr & 7);
-            float rsv[4];  // row scales of those rows, once per tile
-            if constexpr (EPI == kEpiF32 || EPI == kEpiBF16)
+            // columns 8j + 2*(lane%4) + (e & 1). So each warp owns 16 whole rows of the tile and stages, scales and
+            // stores them on its own (TMA boxes of 16 rows x 32 columns): no barrier between warps in the epilogue.
+            uint8_t* out = sOut + (cw * 4 + warp_in_wg) * kWarpOutBytes;
+            const int lr = lane >> 2, q = lane & 3;  // fragment rows lr, lr + 8 of the warp's 16; 2 columns of 8
+            const int64_t m0 = int64_t(tm) * kBM + cw * 64 + warp_in_wg * 16, n0 = int64_t(tn) * kBN;
+            // Read-back of a box: lane (lr, q) takes logical chunks 2q, 2q+1 (columns 8q .. 8q+7) of rows lr, lr + 8,
+            // at physical chunks (2q + k) ^ lr: each quarter-warp reads 8 distinct chunks, no bank conflict.
+            float rs[2] = {1.0f, 1.0f};  // row scales of rows lr, lr + 8, once per tile
+            if constexpr (EPI == kEpiF32 || EPI == kEpiBF16) {
 #pragma unroll
-                for (int u = 0; u < 4; ++u) rsv[u] = ep.row_scale && m0 + sr + 16 * u < ep.M ? ep.row_scale[m0 + sr + 16 * u] : 1.0f;
-            // Box c holds columns [32c, 32c + 32) of this warpgroup's 64 x 256 sums. The loop is not unrolled (only
-            // the register -> shared copy needs constant register indices, hence the switch), which keeps the
-            // epilogue code a few KB.
+                for (int h = 0; h < 2; ++h)
+                    if (ep.row_scale && m0 + lr + 8 * h < ep.M) rs[h] = ep.row_scale[m0 + lr + 8 * h];
+            }
+            // Box c holds columns [32c, 32c + 32). The loop is not unrolled (only the register -> shared copy needs
+            // constant register indices, hence the switch), which keeps the epilogue code a few KB.
 #pragma unroll 1
             for (int c = 0; c < kBN / 32; ++c) {
                 // int32 box: double-buffered when TMA reads it (int32, fp32 in place), else one buffer; bf16 output
-                // boxes (64 rows x 64 bytes, unswizzled) are double-buffered behind it.
-                uint8_t* box = out + (EPI == kEpiBF16 ? 0 : (c % OUTBUFS) * kBoxBytes);
-                uint8_t* obox = out + kBoxBytes + (c % OUTBUFS) * (kBoxBytes / 2);
-                const int64_t n = n0 + c * 32 + slc * 4;  // this thread's 4 read-back columns
-                float cs[4], bs[4];                        // their col_scale and bias, loaded before the waits
+                // boxes (16 rows x 64 bytes, unswizzled) are double-buffered behind it.
+                uint8_t* box = out + (EPI == kEpiBF16 ? 0 : (c % kOutBufs) * kBoxBytes);
+                uint8_t* obox = out + kBoxBytes + (c % kOutBufs) * (kBoxBytes / 2);
+                const int64_t n = n0 + c * 32 + q * 8;  // this lane's 8 read-back columns
+                float cs[8], bs[8];                     // their col_scale and bias, loaded before the waits
                 if constexpr (EPI == kEpiF32 || EPI == kEpiBF16)
 #pragma unroll
-                    for (int e = 0; e < 4; ++e) {
+                    for (int e = 0; e < 8; ++e) {
                         cs[e] = ep.col_scale && n + e < ep.N ? ep.col_scale[n + e] : 1.0f;
                         bs[e] = ep.bias && n + e < ep.N ? ep.bias[n + e] : 0.0f;
                     }
-                // The TMA store that last read the buffer about to be written (OUTBUFS boxes ago) must be done reading.
-                if (EPI != kEpiGeneric && issuer) asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(OUTBUFS - 1) : "memory");
-                wg_sync(cw);  // ... and the previous box's readers are done with it
+                // The TMA store that last read the buffer about to be written (kOutBufs boxes ago) must be done
+                // reading, and (the __syncwarp) every lane must be done reading the previous box.
+                if (EPI != kEpiGeneric && lane == 0) asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(kOutBufs - 1) : "memory");
+                __syncwarp();
                 switch (c) {
-                    case 0: stage_box<0>(d, box, r0, q); break;
-                    case 1: stage_box<1>(d, box, r0, q); break;
-                    case 2: stage_box<2>(d, box, r0, q); break;
-                    case 3: stage_box<3>(d, box, r0, q); break;
-                    case 4: stage_box<4>(d, box, r0, q); break;
-                    case 5: stage_box<5>(d, box, r0, q); break;
-                    case 6: stage_box<6>(d, box, r0, q); break;
-                    default: stage_box<7>(d, box, r0, q); break;
+                    case 0: stage_box<0>(d, box, lr, q); break;
+                    case 1: stage_box<1>(d, box, lr, q); break;
+                    case 2: stage_box<2>(d, box, lr, q); break;
+                    case 3: stage_box<3>(d, box, lr, q); break;
+                    case 4: stage_box<4>(d, box, lr, q); break;
+                    case 5: stage_box<5>(d, box, lr, q); break;
+                    case 6: stage_box<6>(d, box, lr, q); break;
+                    default: stage_box<7>(d, box, lr, q); break;
                 }
                 if constexpr (EPI != kEpiI32) {
-                    wg_sync(cw);
+                    __syncwarp();
                     // Unrolled only for the plain stores: the generic epilogue_store4 is large.
 #pragma unroll(EPI == kEpiGeneric ? 1 : 4)
                     for (int u = 0; u < 4; ++u) {
-                        const int r = sr + 16 * u;
-                        int4* src = reinterpret_cast<int4*>(box + r * 128 + (sp << 4));
+                        const int h = u >> 1, k = u & 1, r = lr + 8 * h, lc = 2 * q + k;
+                        int4* src = reinterpret_cast<int4*>(box + r * 128 + ((lc ^ lr) << 4));
                         const int4 a = *src;
                         if constexpr (EPI == kEpiGeneric) {
-                            epilogue_store4(ep, m0 + r, n, a);
+                            epilogue_store4(ep, m0 + r, n + 4 * k, a);
                         } else {
                             // y = (acc * row_scale) * col_scale (+ bias) in the order of epilogue_store; bf16 rounds once.
                             const int32_t acc[4] = {a.x, a.y, a.z, a.w};
                             float v[4];
 #pragma unroll
                             for (int e = 0; e < 4; ++e) {
-                                v[e] = __fmul_rn(__fmul_rn(__int2float_rn(acc[e]), rsv[u]), cs[e]);
-                                if (ep.bias) v[e] = __fadd_rn(v[e], bs[e]);
+                                v[e] = __fmul_rn(__fmul_rn(__int2float_rn(acc[e]), rs[h]), cs[4 * k + e]);
+                                if (ep.bias) v[e] = __fadd_rn(v[e], bs[4 * k + e]);
                             }
                             if constexpr (EPI == kEpiF32) {
                                 *reinterpret_cast<float4*>(src) = make_float4(v[0], v[1], v[2], v[3]);
                             } else {
-                                __nv_bfloat162 h[2] = {__floats2bfloat162_rn(v[0], v[1]), __floats2bfloat162_rn(v[2], v[3])};
-                                *reinterpret_cast<uint2*>(obox + r * 64 + slc * 8) = *reinterpret_cast<uint2*>(h);
+                                __nv_bfloat162 hv[2] = {__floats2bfloat162_rn(v[0], v[1]), __floats2bfloat162_rn(v[2], v[3])};
+                                *reinterpret_cast<uint2*>(obox + r * 64 + lc * 8) = *reinterpret_cast<uint2*>(hv);
                             }
                         }
                     }
                 }
                 if constexpr (EPI != kEpiGeneric) {
                     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // generic-proxy writes -> TMA reads
-                    wg_sync(cw);
-                    if (issuer) tma_store(&map_y, EPI == kEpiBF16 ? obox : box, static_cast<int>(n0) + c * 32, static_cast<int>(m0));
+                    __syncwarp();
+                    if (lane == 0) tma_store(&map_y, EPI == kEpiBF16 ? obox : box, static_cast<int>(n0) + c * 32, static_cast<int>(m0));
                 }
             }
         }
-        if ((tid & 127) == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // outputs written before exit
+        if (lane == 0) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");  // outputs written before exit
     }
 #else
     __trap();  // never launched: launch_tma refuses unless this library is the sm90 one and the GPU is 9.0
@@ -325,11 +318,11 @@ int encode(CUtensorMap* map, const int8_t* base, int64_t rows, int64_t k_end, in
     return QFT_OK;
 }
 
-// (M, N) output Y as 64-row x 32-column boxes: int32/fp32 128-byte swizzled like the staging, bf16 (64-byte rows) plain.
+// (M, N) output Y as 16-row x 32-column boxes: int32/fp32 128-byte swizzled like the staging, bf16 (64-byte rows) plain.
 int encode_y(CUtensorMap* map, const EpiParams& ep) {
     const int elem = ep.mode == kEpiBF16 ? 2 : 4;
     const cuuint64_t dims[2] = {cuuint64_t(ep.N), cuuint64_t(ep.M)}, strides[1] = {cuuint64_t(ep.N * elem)};
-    const cuuint32_t box[2] = {32, 64}, estr[2] = {1, 1};
+    const cuuint32_t box[2] = {32, 16}, estr[2] = {1, 1};
     const CUtensorMapDataType type = ep.mode == kEpiI32   ? CU_TENSOR_MAP_DATA_TYPE_INT32
                                      : ep.mode == kEpiF32 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32
                                                           : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
@@ -342,21 +335,14 @@ int encode_y(CUtensorMap* map, const EpiParams& ep) {
     return QFT_OK;
 }
 
-template <int EPI, int STAGES, int OUTBUFS>
-int launch_cfg(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
-    auto kernel = tma_kernel<EPI, STAGES, OUTBUFS>;
-    constexpr int kSmemBytes = smem_bytes(STAGES, OUTBUFS);
+template <int EPI>
+int launch_epi(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
+    auto kernel = tma_kernel<EPI>;
     QFT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     const int64_t tiles = int64_t(tiles_m) * tiles_n, grid = tiles < L.sm_count ? tiles : L.sm_count;
     kernel<<<unsigned(grid), kThreads, kSmemBytes, stream()>>>(map_a, map_b, map_y, tiles_m, tiles_n, L.k_begin, L.k_end, L.ep);
     QFT_LAUNCH_CHECK("tma_kernel");
     return QFT_OK;
-}
-
-template <int EPI>
-int launch_epi(const CUtensorMap& map_a, const CUtensorMap& map_b, const CUtensorMap& map_y, int tiles_m, int tiles_n, const MatmulLaunch& L) {
-    static const bool cfg_b = getenv("QFT4J_TMA_CFG") && getenv("QFT4J_TMA_CFG")[0] == 'b';
-    return cfg_b ? launch_cfg<EPI, 3, 4>(map_a, map_b, map_y, tiles_m, tiles_n, L) : launch_cfg<EPI, 4, 2>(map_a, map_b, map_y, tiles_m, tiles_n, L);
 }
 
 }  // namespace
