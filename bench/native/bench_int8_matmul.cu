@@ -8,6 +8,7 @@
 //   2  cuda-wgmma (sm_90a wgmma.mma_async), int32 output
 //   3  auto kernel with the fused epilogue: row/col scales + bias, bf16 output (the training path);
 //      checked against the documented epilogue evaluated on the host
+//   4  cuda-tma   (sm_90a TMA + mbarrier pipeline, warp-specialized persistent wgmma), int32 output
 // The peer, cuBLASLt INT8 (CUBLAS_COMPUTE_32I, int32 output, TN), is timed in the same run; printed: ms,
 // TOPS, % of the H100 SXM dense INT8 peak (1979 TOPS) and our time relative to cuBLASLt (>1 = faster).
 #include <cuda_runtime.h>
@@ -161,16 +162,16 @@ int main(int argc, char** argv) {
             }
         }
 #endif
-        for (int v = 1; v <= 3; ++v) {
+        for (int v = 1; v <= 4; ++v) {
             if (only && v != only) continue;
-            const int32_t kernel = v == 1 ? QFT_MM_CUDA_MMA : v == 2 ? QFT_MM_CUDA_WGMMA : QFT_MM_AUTO;
+            const int32_t kernel = v == 1 ? QFT_MM_CUDA_MMA : v == 2 ? QFT_MM_CUDA_WGMMA : v == 4 ? QFT_MM_CUDA_TMA : QFT_MM_AUTO;
             if (!qft_cuda_int8_matmul_has_kernel(0, kernel)) {
                 printf("%-34s %6ld %6ld %6ld | %d: not available on this GPU/library\n", s.what, M, N, K, v);
                 continue;
             }
             const char* name = "";
             auto run = [&] {
-                int status = v < 3 ? qft_cuda_int8_matmul(0, kernel, int64_t(A), 0, int64_t(B), 0, 0, int64_t(C), QFT_OUT_F32, 0, M, N, K, 1, &name)
+                int status = v != 3 ? qft_cuda_int8_matmul(0, kernel, int64_t(A), 0, int64_t(B), 0, 0, int64_t(C), QFT_OUT_F32, 0, M, N, K, 1, &name)
                                    : qft_cuda_int8_matmul(0, kernel, int64_t(A), int64_t(rs), int64_t(B), int64_t(cs), int64_t(bias),
                                                           int64_t(Y), QFT_OUT_BF16, 0, M, N, K, 0, &name);
                 if (status != 0) {
@@ -179,7 +180,7 @@ int main(int argc, char** argv) {
                 }
             };
             long bad = 0;
-            if (v < 3) {
+            if (v != 3) {
                 CK(cudaMemsetAsync(C, 0xff, M * N * 4, st));
                 run();
                 CK(cudaMemcpyAsync(got.data(), C, M * N * 4, cudaMemcpyDeviceToHost, st));

@@ -283,7 +283,7 @@ int check_args(const char* fn, int32_t device, int32_t kernel, int64_t a, int64_
         return qft_set_error(QFT_EINVAL, "%s: bad arguments: A (%lld, %lld), B (%lld, %lld), Y (%lld, %lld) (null pointer or negative size?)",
                              fn, (long long)M, (long long)K, (long long)N, (long long)K, (long long)M, (long long)N);
     bool cpu_kernel = kernel == QFT_MM_CPU_REF || kernel == QFT_MM_CPU_AVX2 || kernel == QFT_MM_CPU_VNNI;
-    bool cuda_kernel = kernel == QFT_MM_CUDA_MMA || kernel == QFT_MM_CUDA_WGMMA;
+    bool cuda_kernel = kernel == QFT_MM_CUDA_MMA || kernel == QFT_MM_CUDA_WGMMA || kernel == QFT_MM_CUDA_TMA;
     if (kernel != QFT_MM_AUTO && !cpu_kernel && !cuda_kernel) return qft_set_error(QFT_EINVAL, "%s: unknown kernel %d", fn, kernel);
     if (device == QFT_DEVICE_CPU && cuda_kernel)
         return qft_set_error(QFT_EINVAL, "%s: kernel %d is a CUDA kernel but the tensors are on the CPU", fn, kernel);
@@ -378,7 +378,7 @@ extern "C" const char* qft_int8_matmul_last_kernel(void) { return qft::g_last_ke
 
 extern "C" int32_t qft_int8_matmul_has_kernel(int32_t device, int32_t kernel) {
     if (device == QFT_DEVICE_CPU) return kernel == QFT_MM_AUTO || qft::cpu_has(kernel);
-    if (kernel != QFT_MM_AUTO && kernel != QFT_MM_CUDA_MMA && kernel != QFT_MM_CUDA_WGMMA) return 0;
+    if (kernel != QFT_MM_AUTO && kernel != QFT_MM_CUDA_MMA && kernel != QFT_MM_CUDA_WGMMA && kernel != QFT_MM_CUDA_TMA) return 0;
     void* sym = qft_cuda_symbol("qft_cuda_int8_matmul_has_kernel");
     if (sym == nullptr) {
         qft_clear_error();

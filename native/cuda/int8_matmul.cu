@@ -195,6 +195,7 @@ bool mma_available(int device) {
 extern "C" QFT_API int32_t qft_cuda_int8_matmul_has_kernel(int32_t device, int32_t kernel) {
     if (cudaSetDevice(device) != cudaSuccess) return 0;
     if (kernel == QFT_MM_CUDA_WGMMA) return qft::wgmma_available(device);
+    if (kernel == QFT_MM_CUDA_TMA) return qft::tma_available(device);
     return (kernel == QFT_MM_CUDA_MMA || kernel == QFT_MM_AUTO) && mma_available(device);
 }
 
@@ -205,10 +206,17 @@ extern "C" QFT_API int qft_cuda_int8_matmul(int32_t device, int32_t kernel, int6
                                             int64_t K, int32_t i32_out, const char** name) {
     const char* fn = i32_out ? "qft_int8_matmul_i32" : "qft_int8_matmul";
     QFT_CUDA_CHECK(cudaSetDevice(device));
-    if (kernel == QFT_MM_AUTO) kernel = qft::wgmma_available(device) ? QFT_MM_CUDA_WGMMA : QFT_MM_CUDA_MMA;
+    // AUTO: the TMA kernel; the cp.async wgmma kernel when the driver cannot encode tensor maps (the name that
+    // qft_int8_matmul_last_kernel reports, and Int8Matmul logs, says which one ran); mma.sync before Hopper.
+    if (kernel == QFT_MM_AUTO)
+        kernel = qft::tma_available(device) ? QFT_MM_CUDA_TMA : qft::wgmma_available(device) ? QFT_MM_CUDA_WGMMA : QFT_MM_CUDA_MMA;
     if (kernel == QFT_MM_CUDA_WGMMA && !qft::wgmma_available(device))
         return qft_set_error(QFT_EUNSUPPORTED, "%s: the wgmma kernel needs an sm_90 GPU and the sm90 CUDA library (loaded: %s)", fn,
                              QFT4J_CUDA_TARGET);
+    if (kernel == QFT_MM_CUDA_TMA && !qft::tma_available(device))
+        return qft_set_error(QFT_EUNSUPPORTED,
+                             "%s: the TMA kernel needs an sm_90 GPU, the sm90 CUDA library (loaded: %s) and a driver with cuTensorMapEncodeTiled",
+                             fn, QFT4J_CUDA_TARGET);
     if (!mma_available(device)) return qft_set_error(QFT_EUNSUPPORTED, "%s: cuda:%d is older than sm_80 (no INT8 mma.sync)", fn, device);
     if (M == 0 || N == 0) {
         *name = "cuda-empty";
@@ -247,7 +255,9 @@ extern "C" QFT_API int qft_cuda_int8_matmul(int32_t device, int32_t kernel, int6
         L.k_end = k0 + step < Kp ? k0 + step : Kp;
         ep.first_chunk = k0 == 0;
         ep.last_chunk = k0 + step >= Kp;
-        int st = kernel == QFT_MM_CUDA_WGMMA ? qft::launch_wgmma(L, name) : qft::launch_mma(L, name);
+        int st = kernel == QFT_MM_CUDA_TMA     ? qft::launch_tma(L, name)
+                 : kernel == QFT_MM_CUDA_WGMMA ? qft::launch_wgmma(L, name)
+                                               : qft::launch_mma(L, name);
         if (st != QFT_OK) return st;
     }
     return QFT_OK;

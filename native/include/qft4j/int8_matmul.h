@@ -46,15 +46,18 @@ extern "C" {
 #define QFT_INT8_MATMUL_K_CHUNK 65536
 
 /* Kernel selection. CPU: REF (plain loops), AVX2 (sign-extend to int16 + vpmaddwd), VNNI (AVX-512
- * vpdpbusd). CUDA: MMA (mma.sync m16n8k32 s8 IMMA, sm_80+), WGMMA (Hopper wgmma.mma_async, only in the
- * sm90 library, sm_90a devices). */
+ * vpdpbusd). CUDA: MMA (mma.sync m16n8k32 s8 IMMA, sm_80+), WGMMA (Hopper wgmma.mma_async fed by cp.async,
+ * only in the sm90 library, sm_90a devices), TMA (wgmma fed by the tensor memory accelerator through an
+ * mbarrier pipeline, warp-specialized and persistent: the fast Hopper kernel; same library and devices, and a
+ * driver with cuTensorMapEncodeTiled). AUTO takes TMA, else WGMMA, else MMA. */
 enum {
     QFT_MM_AUTO = 0,
     QFT_MM_CPU_REF = 1,
     QFT_MM_CPU_AVX2 = 2,
     QFT_MM_CPU_VNNI = 3,
     QFT_MM_CUDA_MMA = 16,
-    QFT_MM_CUDA_WGMMA = 17
+    QFT_MM_CUDA_WGMMA = 17,
+    QFT_MM_CUDA_TMA = 18
 };
 
 /* Output element types of qft_int8_matmul. */

@@ -26,7 +26,7 @@ public final class Int8Matmul {
 
     /** Kernel selection; {@link #AUTO} picks the fastest kernel of the device. */
     public enum Kernel {
-        AUTO(0), CPU_REF(1), CPU_AVX2(2), CPU_VNNI(3), CUDA_MMA(16), CUDA_WGMMA(17);
+        AUTO(0), CPU_REF(1), CPU_AVX2(2), CPU_VNNI(3), CUDA_MMA(16), CUDA_WGMMA(17), CUDA_TMA(18);
 
         final int id;
 

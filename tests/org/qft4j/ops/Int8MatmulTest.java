@@ -224,22 +224,31 @@ class Int8MatmulTest {
         Device gpu = Gpus.require();
         int seed = 100;
         for (int[] s : new int[][] {{1, 1, 1}, {1, 300, 77}, {300, 1, 77}, {7, 5, 3}, {129, 257, 1000}, {128, 128, 64},
-                {256, 384, 4096}, {1000, 700, 4100}, {2, 3, 131071}}) {
+                {256, 384, 4096}, {1000, 700, 4100}, {2, 3, 131071},
+                // TMA tails: one 16-byte K box, a partial last 128-byte K box, a row tile past M, odd N
+                {1, 1, 16}, {300, 1, 16}, {1, 257, 4112}, {4097, 33, 4112}, {130, 513, 272}}) {
             int m = s[0], n = s[1], k = s[2];
             for (byte[][] ab : new byte[][][] {{random(m * k, ++seed), random(n * k, ++seed)}, {filled(m * k, -128), filled(n * k, -128)}}) {
                 float[] rs = scales(m, ++seed), cs = scales(n, ++seed), bias = scales(n, ++seed);
                 try (Tensor a = Tensor.of(Device.CPU, ab[0], m, k); Tensor b = Tensor.of(Device.CPU, ab[1], n, k);
                      Tensor trs = Tensor.of(Device.CPU, rs, m); Tensor tcs = Tensor.of(Device.CPU, cs, n); Tensor tb = Tensor.of(Device.CPU, bias, n);
                      Tensor ref = Int8Matmul.int32(a, b, Kernel.CPU_REF); Tensor yref = Tensor.zeros(Device.CPU, DType.F32, m, n);
+                     Tensor href = Tensor.zeros(Device.CPU, DType.BF16, m, n);
                      Tensor ga = a.to(gpu); Tensor gb = b.to(gpu); Tensor grs = trs.to(gpu); Tensor gcs = tcs.to(gpu); Tensor gbias = tb.to(gpu)) {
                     Int8Matmul.matmulInto(a, trs, b, tcs, tb, yref, false, Kernel.CPU_REF);
-                    for (Kernel kernel : List.of(Kernel.CUDA_MMA, Kernel.CUDA_WGMMA, Kernel.AUTO)) {
+                    Int8Matmul.matmulInto(a, trs, b, tcs, tb, href, false, Kernel.CPU_REF);
+                    for (Kernel kernel : List.of(Kernel.CUDA_MMA, Kernel.CUDA_WGMMA, Kernel.CUDA_TMA, Kernel.AUTO)) {
                         if (!Int8Matmul.hasKernel(gpu, kernel)) continue;
-                        try (Tensor c = Int8Matmul.int32(ga, gb, kernel); Tensor y = Tensor.zeros(gpu, DType.F32, m, n)) {
+                        try (Tensor c = Int8Matmul.int32(ga, gb, kernel); Tensor y = Tensor.zeros(gpu, DType.F32, m, n);
+                             Tensor h = Tensor.zeros(gpu, DType.BF16, m, n)) {
                             String what = kernel + " " + Int8Matmul.lastKernel() + " on (" + m + "," + n + "," + k + ")";
                             assertArrayEquals(ref.toInts(), c.toInts(), what);
                             Int8Matmul.matmulInto(ga, grs, gb, gcs, gbias, y, false, kernel);
                             assertArrayEquals(yref.toFloats(), y.to(Device.CPU).toFloats(), what);
+                            Int8Matmul.matmulInto(ga, grs, gb, gcs, gbias, h, false, kernel);
+                            try (Tensor back = h.to(Device.CPU)) {
+                                assertArrayEquals(Bf16.read(href), Bf16.read(back), what + " bf16");
+                            }
                         }
                     }
                 }

@@ -39,7 +39,7 @@ public class Int8MatmulGpuBench {
     @Param({"4096x4096x4096", "4096x11008x4096", "4096x4096x11008", "8192x8192x8192"})
     public String shape;
 
-    @Param({"CUDA_WGMMA", "CUDA_MMA"})
+    @Param({"CUDA_TMA", "CUDA_WGMMA", "CUDA_MMA"})
     public String impl;
 
     private Tensor a, b, rowScale, colScale, y;
