@@ -58,22 +58,25 @@ __global__ void sparse_add_few_tokens_kernel(int64_t rows, int64_t cols, const i
 // operand sits at a data-dependent column, so the bound is the shared-memory port (32 floats per clock
 // per SM against 128 FP32 FMAs), not the FMA units; see bench_lion_step.cu for the floor.
 // So that every shared load is conflict-free and carries useful data, a warp works on ONE outlier at a
-// time for 64 tokens (lane l: tokens 2l, 2l+1, one 8-byte load of the transposed x tile), the outlier's
-// (col, value) reaching all lanes by shuffle from one coalesced load of up to 32 of the row's outliers.
+// time for 64 tokens (lane l: tokens 2l, 2l+1, one 8-byte load of the transposed x tile); the outlier's
+// (col, value) is one broadcast 8-byte shared load.
 // Block: 64 tokens x (32 warps x rpw rows), rpw <= 16; warp w owns rows w, w + 32, ... and keeps their
 // 64-token sums in registers (acc[16] float2) across the whole K loop, so y is written once, through
 // shared memory, coalesced. x is staged in 256-column chunks (double-buffered, cp.async), transposed:
 // xs[c][t] with a row stride of 66 floats (8-byte aligned; the transposing stores hit 32 distinct banks).
 // Each row keeps a cursor into its CSR segment (col_idx ascends within a row, so a chunk's outliers are
-// the next ones); a ballot over the loaded columns tells how many fall in the chunk.
+// the next ones) and a window of its next kSpWin (col, value) pairs in shared memory, fetched by cp.async
+// while the previous chunk finishes: a row visit waits on shared memory only, not on a global load
+// (windows run out only on rows with more than kSpWin outliers in one chunk; those read on from global).
 // Sums run in CSR order with separately rounded multiply and add, as hybrid_sparse_add_ref does: the
 // result is bit-identical to the CPU (the extra FP op is free, the shared-memory port is the bound).
-constexpr int kSpTokens = 64, kSpWarps = 32, kSpRowsPerWarp = 16, kSpCols = 256, kSpStride = kSpTokens + 2;
+constexpr int kSpTokens = 64, kSpWarps = 32, kSpRowsPerWarp = 16, kSpCols = 256, kSpStride = kSpTokens + 2, kSpWin = 8;
 constexpr int kSpThreads = kSpWarps * 32, kSpRowsMax = kSpWarps * kSpRowsPerWarp;
 constexpr int kSpChunkFloats = kSpCols * kSpStride;  // one x chunk: (256 cols, 66) fp32
 constexpr int kSpYStride = kSpRowsMax + 1;           // y staging: (64 tokens, 513) fp32, reuses the x buffers
 static_assert(kSpTokens * kSpYStride <= 2 * kSpChunkFloats, "y staging must fit in the x buffers");
-constexpr size_t kSpSmem = (2 * kSpChunkFloats + 2 * kSpRowsMax) * sizeof(float);
+// x chunks, then the windows (rows, kSpWin) int2 {col, value bits}, then cursors and row ends (rows) int.
+constexpr size_t kSpSmem = 2 * kSpChunkFloats * sizeof(float) + kSpRowsMax * kSpWin * sizeof(int2) + 2 * kSpRowsMax * sizeof(int);
 
 // xs (256, 66) <- x[t0 .. t0+64, c0 .. c0+256) transposed, zeros outside x. Element u of the chunk: bits
 // 0-3 and 5-8 the column, bit 4 and bits 9-13 the token, so a warp reads 2 tokens x 16 columns (64-byte
@@ -88,15 +91,16 @@ __device__ __forceinline__ void stage_x_chunk(float* xs, const float* x, int64_t
     }
 }
 
-// Up to 32 (col, value) pairs of a row segment [s, e), lane l holding s + l; past e: col INT_MAX.
-struct OutlierWindow {
-    int32_t c;
-    float v;
-};
-
-__device__ __forceinline__ OutlierWindow load_window(const int32_t* col_idx, const float* values, int s, int e, int lane) {
-    const int j = s + lane;
-    return j < e ? OutlierWindow{__ldg(col_idx + j), __ldg(values + j)} : OutlierWindow{INT_MAX, 0.0f};
+// The windows of the calling warp's rows: win[i][q] <- (col_idx, values)[cur_s[i] + q] inside the row.
+__device__ __forceinline__ void load_windows(int2* win, const int* cur_s, const int* end_s, const int32_t* col_idx,
+                                             const float* values, int warp, int lane, int rpw) {
+    for (int u = lane; u < rpw * kSpWin; u += 32) {
+        const int i = warp + kSpWarps * (u / kSpWin), j = cur_s[i] + u % kSpWin;
+        const bool ok = j < end_s[i];
+        int* dst = reinterpret_cast<int*>(win + i * kSpWin + u % kSpWin);
+        qft::cp_async4(dst, ok ? col_idx + j : col_idx, ok ? 4 : 0);
+        qft::cp_async4(dst + 1, ok ? reinterpret_cast<const int*>(values) + j : col_idx, ok ? 4 : 0);
+    }
 }
 
 __global__ void __launch_bounds__(kSpThreads, 1)
@@ -104,24 +108,29 @@ __global__ void __launch_bounds__(kSpThreads, 1)
                             const float* __restrict__ values, const float* __restrict__ x, int64_t tokens,
                             float* __restrict__ y, int rpw) {
     extern __shared__ float smem[];
-    float* xs = smem;                                                    // 2 chunks, then the y staging
-    int* cur_s = reinterpret_cast<int*>(smem + 2 * kSpChunkFloats);      // (rows of the block) next outlier
-    int* end_s = cur_s + kSpRowsMax;                                     // (rows of the block) row_ptr[r + 1]
+    float* xs = smem;                                                 // 2 chunks, then the y staging
+    int2* win = reinterpret_cast<int2*>(smem + 2 * kSpChunkFloats);   // (rows of the block, kSpWin)
+    int* cur_s = reinterpret_cast<int*>(win + kSpRowsMax * kSpWin);   // (rows of the block) next outlier
+    int* end_s = cur_s + kSpRowsMax;                                  // (rows of the block) row_ptr[r + 1]
     const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, rpb = kSpWarps * rpw;
     const int64_t t0 = static_cast<int64_t>(blockIdx.x) * kSpTokens, r0 = static_cast<int64_t>(blockIdx.y) * rpb;
-    for (int i = threadIdx.x; i < rpb; i += kSpThreads) {
+    if (lane < rpw) {  // each warp sets up its own rows
+        const int i = warp + kSpWarps * lane;
         const int64_t r = r0 + i;
         cur_s[i] = r < rows ? row_ptr[r] : 0;
         end_s[i] = r < rows ? row_ptr[r + 1] : 0;
     }
+    __syncwarp();
     float2 acc[kSpRowsPerWarp];
 #pragma unroll
     for (int k = 0; k < kSpRowsPerWarp; ++k) acc[k] = make_float2(0.0f, 0.0f);
 
     const int chunks = static_cast<int>((cols + kSpCols - 1) / kSpCols);
+    load_windows(win, cur_s, end_s, col_idx, values, warp, lane, rpw);
     stage_x_chunk(xs, x, tokens, cols, t0, 0);
     qft::cp_async_commit_group();
     for (int ch = 0; ch < chunks; ++ch) {
+        // Groups in flight: x(ch) (committed a chunk ago), windows(ch) (end of the last chunk), x(ch + 1).
         if (ch + 1 < chunks) {
             stage_x_chunk(xs + ((ch + 1) & 1) * kSpChunkFloats, x, tokens, cols, t0, static_cast<int64_t>(ch + 1) * kSpCols);
             qft::cp_async_commit_group();
@@ -129,34 +138,36 @@ __global__ void __launch_bounds__(kSpThreads, 1)
         } else {
             qft::cp_async_wait_group<0>();
         }
-        __syncthreads();  // chunk ch (and, the first time, the cursors) visible to every warp
+        __syncthreads();  // chunk ch and the windows visible to every warp
         const float2* xc = reinterpret_cast<const float2*>(xs + (ch & 1) * kSpChunkFloats);
         const int c0 = ch * kSpCols, c1 = c0 + kSpCols;
-        // The next row's window is loaded while the current row is processed (its cursor does not depend on it).
-        OutlierWindow next = load_window(col_idx, values, cur_s[warp], end_s[warp], lane);
 #pragma unroll
         for (int k = 0; k < kSpRowsPerWarp; ++k) {
             if (k < rpw) {
-                const int i = warp + kSpWarps * k;
-                int s = cur_s[i];
-                const int e = end_s[i];
-                OutlierWindow w = next;
-                if (k + 1 < rpw) next = load_window(col_idx, values, cur_s[i + kSpWarps], end_s[i + kSpWarps], lane);
-                for (;;) {
-                    const int n = __popc(__ballot_sync(0xffffffffu, w.c < c1));  // columns ascend: a prefix
-                    for (int q = 0; q < n; ++q) {
-                        const int cq = __shfl_sync(0xffffffffu, w.c, q) - c0;
-                        const float vq = __shfl_sync(0xffffffffu, w.v, q);
-                        const float2 xv = xc[cq * (kSpStride / 2) + lane];
-                        acc[k].x = qft::fadd(acc[k].x, qft::fmul(vq, xv.x));
-                        acc[k].y = qft::fadd(acc[k].y, qft::fmul(vq, xv.y));
+                const int i = warp + kSpWarps * k, s = cur_s[i], e = end_s[i];
+                const int2* w = win + i * kSpWin;
+                int j = s;
+                for (; j < e; ++j) {
+                    int c;
+                    float v;
+                    if (j - s < kSpWin) {
+                        const int2 p = w[j - s];
+                        c = p.x, v = __int_as_float(p.y);
+                    } else {
+                        c = __ldg(col_idx + j), v = __ldg(values + j);
                     }
-                    s += n;
-                    if (n < 32 || s >= e) break;
-                    w = load_window(col_idx, values, s, e, lane);
+                    if (c >= c1) break;
+                    const float2 xv = xc[(c - c0) * (kSpStride / 2) + lane];
+                    acc[k].x = qft::fadd(acc[k].x, qft::fmul(v, xv.x));
+                    acc[k].y = qft::fadd(acc[k].y, qft::fmul(v, xv.y));
                 }
-                if (lane == 0) cur_s[i] = s;
+                if (lane == 0) cur_s[i] = j;
             }
+        }
+        __syncwarp();  // the warp's cursors are written and its windows read
+        if (ch + 1 < chunks) {
+            load_windows(win, cur_s, end_s, col_idx, values, warp, lane, rpw);
+            qft::cp_async_commit_group();
         }
         __syncthreads();  // every warp is done with chunk ch before its buffer is refilled
     }
