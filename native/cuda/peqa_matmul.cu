@@ -10,9 +10,9 @@
 //  * more tokens: mma_kernel, tensor cores (mma.sync m16n8k16 bf16 -> fp32, sm_80+). A block tile of
 //    BM tokens x BN rows over a K slice of 8 code words per row (64 columns at 4 bits, 80 at 3 bits):
 //    the packed codes and the fp32 x slice arrive by cp.async in a 3-stage ring; each k step the block
-//    decodes its codes to bf16 What (s * (q - z) in fp32, as the CPU does, then rounded to bf16) into a
-//    shared tile read with ldmatrix, and the warps convert their x fragments fp32 -> bf16 on the way from
-//    shared memory to the tensor cores. So the weight is never written to global memory in any precision.
+//    decodes its codes to bf16 What (s * (q - z) in fp32, as the CPU does, then rounded to bf16) and
+//    converts the x slice to bf16, both into shared tiles the warps read with ldmatrix. So the weight is
+//    never written to global memory in any precision.
 //    Rounding: x and What are each rounded to bf16 (relative error <= u = 2^-8), products and sums are
 //    fp32, so |y - y_exact| <= (2u + u^2) sum_c |x[t,c] What[r,c]| + the fp32 accumulation error; with
 //    bf16-representable x and What the result is exact (PeqaCudaTest checks both).
@@ -55,7 +55,7 @@ struct MmaCfg {
     static constexpr int kXStage = kBM * kXs;           // floats per x stage
     static constexpr int kCStage = kBN * kWordsK;       // words per code stage
     static constexpr int kWordsPerThread = kBN * kWordsK / kMmaThreads;
-    static constexpr size_t kSmem = kStages * (kXStage * 4 + kCStage * 4) + kBN * kWs * 2;
+    static constexpr size_t kSmem = kStages * (kXStage * 4 + kCStage * 4) + (kBN + kBM) * kWs * 2;
 };
 
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
@@ -83,13 +83,14 @@ struct WordGroups {
     int g0, next;            // g0 and the first column of group g0 + 1
 };
 
+// g0: the group of the word's first column, which the callers share among the words of one column.
 __device__ __forceinline__ WordGroups load_word_groups(const float* scales, const uint8_t* zeros, const PeqaLayout& l,
-                                                       int64_t r, int64_t word) {
+                                                       int64_t r, int64_t word, int g0) {
     WordGroups w{0.0f, kTwo23, 0.0f, kTwo23, 0, 0x7fffffff};
     if (r >= l.rows || word >= l.words) return w;
-    const int c = static_cast<int>(word) * l.cpw, group = static_cast<int>(l.group);
-    w.g0 = c / group;
-    w.next = (w.g0 + 1) * group;
+    const int c = static_cast<int>(word) * l.cpw;
+    w.g0 = g0;
+    w.next = (g0 + 1) * static_cast<int>(l.group);
     const int64_t base = r * l.groups;
     w.s0 = __ldg(scales + base + w.g0);
     w.zb0 = kTwo23 + static_cast<float>(__ldg(zeros + base + w.g0));
@@ -146,6 +147,7 @@ __global__ void __launch_bounds__(kMmaThreads) mma_kernel(const float* __restric
     float* xs = reinterpret_cast<float*>(smem);                         // (kStages, kBM, kXs) fp32 x slices
     uint32_t* cs = reinterpret_cast<uint32_t*>(xs + kStages * C::kXStage);  // (kStages, kBN, 8) code words
     __nv_bfloat16* ws = reinterpret_cast<__nv_bfloat16*>(cs + kStages * C::kCStage);  // (kBN, kWs) bf16 What
+    __nv_bfloat16* xb = ws + C::kBN * C::kWs;                                         // (kBM, kWs) bf16 x
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm0 = (warp >> 2) * 16 * MT, wn0 = (warp & 3) * 8 * NT;
@@ -179,13 +181,18 @@ __global__ void __launch_bounds__(kMmaThreads) mma_kernel(const float* __restric
         }
     };
 
-    // Thread -> decoded words: word wi = tid % 8 of rows tid / 8 + 32 j (a warp: 4 rows x 8 words).
+    // Thread -> decoded words: word wi = tid % 8 of rows tid / 8 + 32 j (a warp: 4 rows x 8 words), all in
+    // one column, whose group (g_col, starting at column g_col * group) follows the k steps without dividing.
     WordGroups wg[C::kWordsPerThread];
+    const int group = static_cast<int>(l.group);
+    int c_col = (tid % kWordsK) * C::kCpw, g_col = c_col / group, g_end = (g_col + 1) * group;
     auto load_groups = [&](int kt) {
+        while (g_end <= c_col) ++g_col, g_end += group;
 #pragma unroll
         for (int j = 0; j < C::kWordsPerThread; ++j)
             wg[j] = load_word_groups(scales, zeros, l, r0 + tid / kWordsK + 32 * j,
-                                     static_cast<int64_t>(kt) * kWordsK + tid % kWordsK);
+                                     static_cast<int64_t>(kt) * kWordsK + tid % kWordsK, g_col);
+        c_col += C::kBK;
     };
 
     float acc[MT][NT][4];
@@ -228,25 +235,24 @@ __global__ void __launch_bounds__(kMmaThreads) mma_kernel(const float* __restric
                 for (int i = 0; i < C::kCpw / 2; ++i) dst[i] = packed[i];
             }
         }
-        if (kt + 1 < ktiles) load_groups(kt + 1);
-        __syncthreads();  // the What tile is complete
-
+        // x slice fp32 -> bf16 once for all warps (each warp would otherwise convert its fragments again).
         const float* xa = xs + (kt % kStages) * C::kXStage;
+        for (int i = tid; i < C::kBM * (C::kBK / 4); i += kMmaThreads) {
+            const int m = i / (C::kBK / 4), k = (i % (C::kBK / 4)) * 4;
+            const float4 v = *reinterpret_cast<const float4*>(xa + m * C::kXs + k);
+            *reinterpret_cast<uint2*>(xb + m * C::kWs + k) = make_uint2(pack_bf16(v.x, v.y), pack_bf16(v.z, v.w));
+        }
+        if (kt + 1 < ktiles) load_groups(kt + 1);
+        __syncthreads();  // the What and x tiles are complete
+
 #pragma unroll
         for (int ks = 0; ks < C::kBK / 16; ++ks) {
             uint32_t af[MT][4], bf[NT][2];
 #pragma unroll
             for (int i = 0; i < MT; ++i) {
-                // a0a1: (row g, k 2c..2c+1), a2a3: row g+8, a4a5: k+8, a6a7: row g+8, k+8
-                const float* p = xa + (wm0 + 16 * i + g) * C::kXs + ks * 16 + c2;
-                const float2 v0 = *reinterpret_cast<const float2*>(p);
-                const float2 v1 = *reinterpret_cast<const float2*>(p + 8 * C::kXs);
-                const float2 v2 = *reinterpret_cast<const float2*>(p + 8);
-                const float2 v3 = *reinterpret_cast<const float2*>(p + 8 * C::kXs + 8);
-                af[i][0] = pack_bf16(v0.x, v0.y);
-                af[i][1] = pack_bf16(v1.x, v1.y);
-                af[i][2] = pack_bf16(v2.x, v2.y);
-                af[i][3] = pack_bf16(v3.x, v3.y);
+                // x4 matrices: rows 0-7 / 8-15 of the m16 tile at k 0-7, then at k 8-15 (a0..a3 of m16n8k16)
+                const int m = wm0 + 16 * i + (lane & 15);
+                ldmatrix_x4(af[i], xb + m * C::kWs + ks * 16 + (lane >> 4) * 8);
             }
 #pragma unroll
             for (int j = 0; j < NT; j += 2) {
@@ -333,11 +339,12 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const float* __restr
 #pragma unroll
         for (int it = 0; it < kGemvIters; ++it) {
             const int64_t word = w0 + it * 32 + lane;
+            const int g0 = static_cast<int>(word * kCpw / l.group);  // shared by the 4 rows
 #pragma unroll
             for (int i = 0; i < kGemvRows; ++i) {
                 const int64_t r = rb + i;
                 wd[it][i] = r < l.rows && word < l.words ? __ldg(codes + r * l.words + word) : 0u;
-                wg[it][i] = load_word_groups(scales, zeros, l, r, word);
+                wg[it][i] = load_word_groups(scales, zeros, l, r, word, g0);
             }
         }
         __syncthreads();  // the previous chunk's x is no longer read
