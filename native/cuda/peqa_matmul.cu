@@ -3,10 +3,9 @@
 //
 // Two kernels, picked by the token count:
 //  * <= 8 tokens (decode): gemv_kernel, bound by reading the packed weight once from HBM. A warp owns 4 rows
-//    and its lanes consecutive words of them (each code load instruction reads 128 contiguous bytes per
-//    row), the block's x chunk sits in shared memory (every column it reads serves the warp's 4 rows), and
-//    every word's scale/zero-point and code is loaded up front for the chunk so many loads are in flight.
-//    fp32 FMAs: matches the CPU to fp32 rounding (the test's 1e-5).
+//    and its lanes consecutive words of them; codes and x stream through shared memory by cp.async (every
+//    x value read there serves the warp's 4 rows). fp32 FMAs: matches the CPU to fp32 rounding (the
+//    test's 1e-5).
 //  * more tokens: mma_kernel, tensor cores (mma.sync m16n8k16 bf16 -> fp32, sm_80+). A block tile of
 //    BM tokens x BN rows over a K slice of 8 code words per row (64 columns at 4 bits, 80 at 3 bits):
 //    the packed codes and the fp32 x slice arrive by cp.async in a 3-stage ring; each k step the block
@@ -308,72 +307,153 @@ int launch_mma(const float* x, int64_t tokens, const uint32_t* codes, const floa
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// GEMV for 1..8 tokens.
+// GEMV for 1..8 tokens: bound by reading the packed weight from HBM once, so the codes and the x chunk
+// stream through a 3-stage cp.async ring in shared memory (32 KB of codes in flight per block without
+// holding a register), and each chunk's scales and zero-points are fetched one chunk ahead.
 
 constexpr int kGemvThreads = 256;
-constexpr int kGemvRows = 4;        // rows per warp: each x value read from shared memory feeds 4 rows
-constexpr int kGemvIters = 4;       // words per lane per chunk: 4 x 32 = 128 words per row per chunk
-constexpr int kGemvChunkWords = 32 * kGemvIters;
+constexpr int kGemvRows = 4;                                    // rows per warp: each x value read feeds 4 rows
+constexpr int kGemvBlockRows = kGemvRows * kGemvThreads / 32;   // 32 rows per block
+constexpr int kGemvIters = 4;                                   // words per lane per chunk
+constexpr int kGemvChunkWords = 32 * kGemvIters;                // 128 words per row per chunk
+constexpr int kGemvStages = 3;
+constexpr int kGemvMaxGroups = 40;  // groups per row per chunk held in shared memory (5 per thread)
 
-// x chunk in shared memory: (tokens, chunk columns) with one pad float after every word's kCpw columns,
-// so lane l's code i reads column l * (kCpw + 1) + i: kCpw + 1 = 9 or 11 is odd, 32 distinct banks.
+template <int BITS>
+struct GemvCfg {
+    static constexpr int kCpw = 32 / BITS;
+    static constexpr int kChunkCols = kGemvChunkWords * kCpw;           // 1024 or 1280 columns
+    static constexpr int kPitch = kGemvChunkWords * (kCpw + 1);         // floats per token row of an x chunk
+    static constexpr int kCodeWords = kGemvBlockRows * kGemvChunkWords;  // 4096 words (16 KB) per stage
+    static constexpr int kGroupSlots = kGemvBlockRows * kGemvMaxGroups;
+    static size_t smem(int nt) {
+        return kGemvStages * (kCodeWords + static_cast<size_t>(nt) * kPitch) * 4 + 2 * kGroupSlots * 8;
+    }
+    // Shared-memory groups need every group a chunk's words touch, plus the next: chunk / group + 2 slots.
+    static bool groups_fit(int64_t group) { return kChunkCols / group + 2 <= kGemvMaxGroups; }
+};
+
+// Shared memory: codes (stages, 32 rows, 128 words); x (stages, tokens, kPitch) with one pad float after every
+// word's kCpw columns, so lane l's code i reads column l * (kCpw + 1) + i, and kCpw + 1 = 9 or 11 is odd: 32
+// distinct banks; scales and 2^23 + zero-points (2, 32 rows, kGemvMaxGroups) from the chunk's first group on.
+// Groups narrower than groups_fit allows are read from global memory instead (small groups, slow path).
 template <int BITS>
 __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const float* __restrict__ x, int64_t tokens,
                                                             const uint32_t* __restrict__ codes, const float* __restrict__ scales,
-                                                            const uint8_t* __restrict__ zeros, PeqaLayout l, float* __restrict__ y) {
-    constexpr int kCpw = 32 / BITS, kPitch = kGemvChunkWords * (kCpw + 1);  // floats per token in the chunk
-    __shared__ float xs[kGemvTokens * kPitch];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int64_t rb = (static_cast<int64_t>(blockIdx.x) * (kGemvThreads / 32) + warp) * kGemvRows;  // first row of the warp
+                                                            const uint8_t* __restrict__ zeros, PeqaLayout l, bool groups_in_smem,
+                                                            float* __restrict__ y) {
+    using C = GemvCfg<BITS>;
+    constexpr int kCpw = C::kCpw, kPerThread = C::kGroupSlots / kGemvThreads;
+    static_assert(C::kGroupSlots % kGemvThreads == 0, "group slots split evenly over the threads");
+    extern __shared__ __align__(128) unsigned char smem[];
     const int nt = static_cast<int>(tokens);
+    uint32_t* cs = reinterpret_cast<uint32_t*>(smem);
+    float* xs = reinterpret_cast<float*>(cs + kGemvStages * C::kCodeWords);
+    float* gsc = xs + kGemvStages * nt * C::kPitch;
+    float* gzb = gsc + 2 * C::kGroupSlots;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int64_t r0 = static_cast<int64_t>(blockIdx.x) * kGemvBlockRows;
+    const int chunks = static_cast<int>((l.words + kGemvChunkWords - 1) / kGemvChunkWords);
+    const int group = static_cast<int>(l.group);
+
+    auto stage = [&](int st, int ch) {
+        const int64_t w0 = static_cast<int64_t>(ch) * kGemvChunkWords, c0 = w0 * kCpw;
+        uint32_t* cd = cs + st * C::kCodeWords;
+        for (int i = tid; i < C::kCodeWords; i += kGemvThreads) {
+            const int64_t r = r0 + i / kGemvChunkWords, word = w0 + i % kGemvChunkWords;
+            const bool ok = r < l.rows && word < l.words;
+            qft::cp_async4(cd + i, ok ? codes + r * l.words + word : codes, ok ? 4 : 0);
+        }
+        float* xd = xs + st * nt * C::kPitch;
+        for (int i = tid; i < nt * C::kChunkCols; i += kGemvThreads) {
+            const int t = i / C::kChunkCols, k = i % C::kChunkCols;
+            const int64_t c = c0 + k;
+            const bool ok = c < l.cols;
+            qft::cp_async4(xd + t * C::kPitch + k + k / kCpw, ok ? x + t * l.cols + c : x, ok ? 4 : 0);
+        }
+    };
+    float gs_next[kPerThread], gz_next[kPerThread];
+    auto load_groups = [&](int ch) {  // registers, stored into shared memory after the current chunk's math
+        const int ga = static_cast<int>(static_cast<int64_t>(ch) * C::kChunkCols / group);
+#pragma unroll
+        for (int q = 0; q < kPerThread; ++q) {
+            const int i = tid + kGemvThreads * q, g = ga + i % kGemvMaxGroups;
+            const int64_t r = r0 + i / kGemvMaxGroups;
+            const bool ok = r < l.rows && g < l.groups;
+            gs_next[q] = ok ? __ldg(scales + r * l.groups + g) : 0.0f;
+            gz_next[q] = kTwo23 + (ok ? static_cast<float>(__ldg(zeros + r * l.groups + g)) : 0.0f);
+        }
+    };
+    auto store_groups = [&](int buf) {
+#pragma unroll
+        for (int q = 0; q < kPerThread; ++q) {
+            gsc[buf * C::kGroupSlots + tid + kGemvThreads * q] = gs_next[q];
+            gzb[buf * C::kGroupSlots + tid + kGemvThreads * q] = gz_next[q];
+        }
+    };
+
     float acc[kGemvRows][kGemvTokens];
 #pragma unroll
     for (int i = 0; i < kGemvRows; ++i)
 #pragma unroll
         for (int t = 0; t < kGemvTokens; ++t) acc[i][t] = 0.0f;
 
-    for (int64_t w0 = 0; w0 < l.words; w0 += kGemvChunkWords) {
-        // Issue this chunk's code and group loads before staging x: they are what the kernel waits on.
-        uint32_t wd[kGemvIters][kGemvRows];
-        WordGroups wg[kGemvIters][kGemvRows];
+#pragma unroll
+    for (int st = 0; st < kGemvStages - 1; ++st) {
+        if (st < chunks) stage(st, st);
+        qft::cp_async_commit_group();
+    }
+    if (groups_in_smem) {
+        load_groups(0);
+        store_groups(0);
+    }
+    for (int ch = 0; ch < chunks; ++ch) {
+        qft::cp_async_wait_group<kGemvStages - 2>();
+        __syncthreads();  // chunk ch and its groups visible; everyone is done with chunk ch - 1
+        {
+            const int nxt = ch + kGemvStages - 1;
+            if (nxt < chunks) stage(nxt % kGemvStages, nxt);
+            qft::cp_async_commit_group();
+        }
+        if (groups_in_smem && ch + 1 < chunks) load_groups(ch + 1);
+        const uint32_t* cd = cs + (ch % kGemvStages) * C::kCodeWords;
+        const float* xd = xs + (ch % kGemvStages) * nt * C::kPitch;
+        const int ga = static_cast<int>(static_cast<int64_t>(ch) * C::kChunkCols / group);
+        const float* gs = gsc + (ch & 1) * C::kGroupSlots;
+        const float* gz = gzb + (ch & 1) * C::kGroupSlots;
 #pragma unroll
         for (int it = 0; it < kGemvIters; ++it) {
-            const int64_t word = w0 + it * 32 + lane;
-            const int g0 = static_cast<int>(word * kCpw / l.group);  // shared by the 4 rows
-#pragma unroll
-            for (int i = 0; i < kGemvRows; ++i) {
-                const int64_t r = rb + i;
-                wd[it][i] = r < l.rows && word < l.words ? __ldg(codes + r * l.words + word) : 0u;
-                wg[it][i] = load_word_groups(scales, zeros, l, r, word, g0);
-            }
-        }
-        __syncthreads();  // the previous chunk's x is no longer read
-        const int64_t c_begin = w0 * kCpw;
-        for (int i = threadIdx.x; i < nt * kGemvChunkWords * kCpw; i += kGemvThreads) {
-            const int t = i / (kGemvChunkWords * kCpw), k = i % (kGemvChunkWords * kCpw);
-            const int64_t c = c_begin + k;
-            xs[t * kPitch + k + k / kCpw] = c < l.cols ? x[t * l.cols + c] : 0.0f;
-        }
-        __syncthreads();
-#pragma unroll
-        for (int it = 0; it < kGemvIters; ++it) {
-            const int c_first = static_cast<int>((w0 + it * 32 + lane) * kCpw);
-            const float* xw = xs + (it * 32 + lane) * (kCpw + 1);
+            const int lw = it * 32 + lane;  // word inside the chunk
+            const int64_t word = static_cast<int64_t>(ch) * kGemvChunkWords + lw;
+            const int c_first = static_cast<int>(word * kCpw), g0 = c_first / group;
             float w[kGemvRows][kCpw];
 #pragma unroll
-            for (int i = 0; i < kGemvRows; ++i) decode_word<BITS>(wd[it][i], c_first, wg[it][i], scales, zeros, l, rb + i, w[i]);
+            for (int i = 0; i < kGemvRows; ++i) {
+                const int n = warp * kGemvRows + i;
+                WordGroups wg;
+                if (groups_in_smem) {
+                    const int slot = n * kGemvMaxGroups + g0 - ga;
+                    wg = WordGroups{gs[slot], gz[slot], gs[slot + 1], gz[slot + 1], g0, (g0 + 1) * group};
+                } else {
+                    wg = load_word_groups(scales, zeros, l, r0 + n, word, g0);
+                }
+                decode_word<BITS>(cd[n * kGemvChunkWords + lw], c_first, wg, scales, zeros, l, r0 + n, w[i]);
+            }
+            const float* xw = xd + lw * (kCpw + 1);
 #pragma unroll
             for (int k = 0; k < kCpw; ++k)
 #pragma unroll
                 for (int t = 0; t < kGemvTokens; ++t) {
                     if (t < nt) {
-                        const float xv = xw[t * kPitch + k];
+                        const float xv = xw[t * C::kPitch + k];
 #pragma unroll
                         for (int i = 0; i < kGemvRows; ++i) acc[i][t] = fmaf(xv, w[i][k], acc[i][t]);
                     }
                 }
         }
+        if (groups_in_smem && ch + 1 < chunks) store_groups((ch + 1) & 1);  // last read in chunk ch - 1
     }
+    qft::cp_async_wait_group<0>();
 #pragma unroll
     for (int i = 0; i < kGemvRows; ++i)
 #pragma unroll
@@ -381,24 +461,29 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const float* __restr
             float v = acc[i][t];
 #pragma unroll
             for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-            if (lane == 0 && t < nt && rb + i < l.rows) y[t * l.rows + rb + i] = v;
+            const int64_t r = r0 + warp * kGemvRows + i;
+            if (lane == 0 && t < nt && r < l.rows) y[t * l.rows + r] = v;
         }
 }
 
 template <int BITS>
 int launch(const float* x, int64_t tokens, const uint32_t* codes, const float* scales, const uint8_t* zeros, const PeqaLayout& l,
            float* y, int smem_max) {
-    if (tokens <= kGemvTokens) {
-        const int64_t blocks = qft::ceil_div(l.rows, (kGemvThreads / 32) * kGemvRows);
+    const size_t gemv_smem = GemvCfg<BITS>::smem(static_cast<int>(std::min<int64_t>(tokens, kGemvTokens)));
+    if (tokens <= kGemvTokens && gemv_smem <= static_cast<size_t>(smem_max)) {
+        const int64_t blocks = qft::ceil_div(l.rows, kGemvBlockRows);
         if (blocks > 0x7fffffffLL)
             return qft_set_error(QFT_EUNSUPPORTED, "qft_peqa_matmul: %lld rows exceed the CUDA grid", (long long)l.rows);
-        gemv_kernel<BITS><<<static_cast<unsigned>(blocks), kGemvThreads, 0, qft::stream()>>>(x, tokens, codes, scales, zeros, l, y);
+        QFT_CUDA_CHECK(cudaFuncSetAttribute(gemv_kernel<BITS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            static_cast<int>(gemv_smem)));
+        gemv_kernel<BITS><<<static_cast<unsigned>(blocks), kGemvThreads, gemv_smem, qft::stream()>>>(
+            x, tokens, codes, scales, zeros, l, GemvCfg<BITS>::groups_fit(l.group), y);
         QFT_LAUNCH_CHECK("peqa gemv_kernel");
         return QFT_OK;
     }
-    // Few tokens: a 32 x 64 tile keeps more blocks (and memory streams) going; many: 128 x 128 reuses
-    // each decoded weight tile for 128 tokens, where the device has the shared memory for it (sm_80, sm_90;
-    // sm_86/89 take the small tile).
+    // Few tokens (or a GEMV that does not fit this device's shared memory): a 32 x 64 tile keeps more blocks
+    // (and memory streams) going; many: 128 x 128 reuses each decoded weight tile for 128 tokens, where the
+    // device has the shared memory for it (sm_80, sm_90; sm_86/89 take the small tile).
     if (tokens > 64 && MmaCfg<BITS, 4, 4>::kSmem <= static_cast<size_t>(smem_max))
         return launch_mma<BITS, 4, 4>(x, tokens, codes, scales, zeros, l, y);
     return launch_mma<BITS, 1, 2>(x, tokens, codes, scales, zeros, l, y);

@@ -22,7 +22,8 @@ class PeqaCudaTest {
 
     @ParameterizedTest
     @CsvSource({"4, 37, 515, 128, 1", "4, 64, 256, 64, 8", "4, 130, 300, 0, 9", "3, 37, 515, 128, 3",
-                "3, 200, 1000, 256, 130", "3, 5, 7, 3, 70", "4, 96, 4096, 128, 16"})
+                "3, 200, 1000, 256, 130", "3, 5, 7, 3, 70", "4, 96, 4096, 128, 16",
+                "3, 40, 100, 5, 4", "4, 33, 2100, 64, 2"})
     void cudaMatchesCpu(int bits, int rows, int cols, int group, int tokens) {
         Device gpu = Gpus.require();
         float[] w = PeqaReference.gaussian(rows * cols, rows * 7L + cols, 0.05);
@@ -72,7 +73,8 @@ class PeqaCudaTest {
      */
     @ParameterizedTest
     @CsvSource({"4, 130, 300, 64, 70", "3, 200, 1000, 128, 130", "3, 37, 515, 128, 9", "4, 96, 4096, 128, 16",
-                "3, 64, 700, 5, 100", "4, 50, 302, 64, 5"})
+                "3, 64, 700, 5, 100", "4, 50, 302, 64, 5",
+                "3, 40, 100, 5, 4", "4, 70, 3000, 128, 7"})
     void tensorCoresAreExactOnBf16Operands(int bits, int rows, int cols, int group, int tokens) {
         Device gpu = Gpus.require();
         int max = (1 << bits) - 1, z0 = (1 << (bits - 1)) - 1;
