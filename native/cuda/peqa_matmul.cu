@@ -5,7 +5,7 @@
 //  * <= 8 tokens (decode): gemv_kernel, bound by reading the packed weight once from HBM. A warp owns 4 rows
 //    and its lanes consecutive words of them; codes and x stream through shared memory by cp.async (every
 //    x value read there serves the warp's 4 rows). fp32 FMAs: matches the CPU to fp32 rounding (the
-//    test's 1e-5).
+//    test's 1e-5). 3-bit weights take gemv_row_kernel (see there).
 //  * more tokens: mma_kernel, tensor cores (mma.sync m16n8k16 bf16 -> fp32, sm_80+). A block tile of
 //    BM tokens x BN rows over a K slice of 8 code words per row (64 columns at 4 bits, 80 at 3 bits):
 //    the packed codes and the fp32 x slice arrive by cp.async in a 3-stage ring; each k step the block
@@ -466,20 +466,64 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const float* __restr
         }
 }
 
+// 3-bit decode keeps the kernel this file replaced: one warp per row, each lane decodes whole words and keeps
+// one sum per token. At 3 bits the chunked GEMV above measured slower on the H100 (0.12 against 0.08 ms for
+// 4096 x 4096, 1 token; bench/results/sparse-add-peqa-h100.md); at 4 bits it is 2.5x faster.
+__global__ void __launch_bounds__(kGemvThreads) gemv_row_kernel(const float* __restrict__ x, int64_t tokens,
+                                                                const uint32_t* __restrict__ codes,
+                                                                const float* __restrict__ scales,
+                                                                const uint8_t* __restrict__ zeros, PeqaLayout l,
+                                                                float* __restrict__ y) {
+    const int lane = threadIdx.x % 32;
+    const int64_t r = static_cast<int64_t>(blockIdx.x) * (kGemvThreads / 32) + threadIdx.x / 32;
+    if (r >= l.rows) return;
+    const uint32_t* qr = codes + r * l.words;
+    const float* sr = scales + r * l.groups;
+    const uint8_t* zr = zeros + r * l.groups;
+    float acc[kGemvTokens] = {};
+    for (int64_t i = lane; i < l.words; i += 32) {
+        uint32_t v = qr[i];
+        int64_t c = i * l.cpw;
+        for (int j = 0; j < l.cpw && c < l.cols; ++j, ++c, v >>= l.bits) {
+            uint32_t g = static_cast<uint32_t>(c) / static_cast<uint32_t>(l.group);
+            float w = sr[g] * (static_cast<float>(v & l.mask) - static_cast<float>(zr[g]));
+#pragma unroll
+            for (int t = 0; t < kGemvTokens; ++t)
+                if (t < tokens) acc[t] += x[t * l.cols + c] * w;
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < kGemvTokens; ++t) {
+        float s = acc[t];
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0 && t < tokens) y[t * l.rows + r] = s;
+    }
+}
+
 template <int BITS>
 int launch(const float* x, int64_t tokens, const uint32_t* codes, const float* scales, const uint8_t* zeros, const PeqaLayout& l,
            float* y, int smem_max) {
-    const size_t gemv_smem = GemvCfg<BITS>::smem(static_cast<int>(std::min<int64_t>(tokens, kGemvTokens)));
-    if (tokens <= kGemvTokens && gemv_smem <= static_cast<size_t>(smem_max)) {
-        const int64_t blocks = qft::ceil_div(l.rows, kGemvBlockRows);
+    if (tokens <= kGemvTokens) {
+        const int64_t warps_per_block = kGemvThreads / 32, rows_per_block = BITS == 3 ? warps_per_block : kGemvBlockRows;
+        const int64_t blocks = qft::ceil_div(l.rows, rows_per_block);
         if (blocks > 0x7fffffffLL)
             return qft_set_error(QFT_EUNSUPPORTED, "qft_peqa_matmul: %lld rows exceed the CUDA grid", (long long)l.rows);
-        QFT_CUDA_CHECK(cudaFuncSetAttribute(gemv_kernel<BITS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(gemv_smem)));
-        gemv_kernel<BITS><<<static_cast<unsigned>(blocks), kGemvThreads, gemv_smem, qft::stream()>>>(
-            x, tokens, codes, scales, zeros, l, GemvCfg<BITS>::groups_fit(l.group), y);
-        QFT_LAUNCH_CHECK("peqa gemv_kernel");
-        return QFT_OK;
+        if constexpr (BITS == 3) {
+            gemv_row_kernel<<<static_cast<unsigned>(blocks), kGemvThreads, 0, qft::stream()>>>(x, tokens, codes, scales,
+                                                                                               zeros, l, y);
+            QFT_LAUNCH_CHECK("peqa gemv_row_kernel");
+            return QFT_OK;
+        } else {
+            const size_t smem = GemvCfg<BITS>::smem(static_cast<int>(tokens));
+            if (smem <= static_cast<size_t>(smem_max)) {
+                auto kernel = gemv_kernel<BITS>;
+                QFT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+                kernel<<<static_cast<unsigned>(blocks), kGemvThreads, smem, qft::stream()>>>(
+                    x, tokens, codes, scales, zeros, l, GemvCfg<BITS>::groups_fit(l.group), y);
+                QFT_LAUNCH_CHECK("peqa gemv_kernel");
+                return QFT_OK;
+            }
+        }
     }
     // Few tokens (or a GEMV that does not fit this device's shared memory): a 32 x 64 tile keeps more blocks
     // (and memory streams) going; many: 128 x 128 reuses each decoded weight tile for 128 tokens, where the
