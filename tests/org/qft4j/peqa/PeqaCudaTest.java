@@ -75,7 +75,7 @@ class PeqaCudaTest {
     @CsvSource({"4, 130, 300, 64, 70", "3, 200, 1000, 128, 130", "3, 37, 515, 128, 9", "4, 96, 4096, 128, 16",
                 "3, 64, 700, 5, 100", "4, 50, 302, 64, 5",
                 "3, 40, 100, 5, 4", "4, 70, 3000, 128, 7"})
-    void tensorCoresAreExactOnBf16Operands(int bits, int rows, int cols, int group, int tokens) {
+    void forwardIsExactOnBf16RepresentableOperands(int bits, int rows, int cols, int group, int tokens) {
         Device gpu = Gpus.require();
         int max = (1 << bits) - 1, z0 = (1 << (bits - 1)) - 1;
         SplittableRandom rnd = new SplittableRandom(bits * 1000L + cols);

@@ -173,7 +173,8 @@ class HybridWeightTest {
         int rows = 300, cols = 1000;
         float[] w = heavyTailed(rows * cols, 7);
         // 9 tokens: the few-token kernel; 130: the tiled one (3 token tiles, a partial one, 4 column chunks,
-        // a partial one). 20% outliers put > 32 of a row's outliers in one chunk (several windows per row).
+        // a partial one). 20% outliers put more than a row's 8-outlier window into one chunk (the rest is read from
+        // global memory).
         for (int tokens : new int[] {9, 130}) {
             float[] x = heavyTailed(tokens * cols, 8);
             for (HybridConfig cfg : new HybridConfig[] {HybridConfig.DEFAULT, new HybridConfig(0.02, true), new HybridConfig(0.2, false)}) {
