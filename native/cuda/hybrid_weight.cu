@@ -55,8 +55,10 @@ __global__ void sparse_add_few_tokens_kernel(int64_t rows, int64_t cols, const i
 }
 
 // Many tokens (prefill, training). The op is a gather: every (outlier, token) pair is one FMA whose x
-// operand sits at a data-dependent column, so the bound is the shared-memory port (32 floats per clock
-// per SM against 128 FP32 FMAs), not the FMA units; see bench_lion_step.cu for the floor.
+// operand sits at a data-dependent column, so its floor is the shared-memory port (32 floats per clock
+// per SM against 128 FP32 FMAs), not the FMA units; see bench_lion_step.cu. This kernel is bound by
+// instruction issue at ~10% of that floor (bench/results/sparse-add-peqa-h100.md): the per-outlier
+// bookkeeping is amortised over only 2 tokens per lane.
 // So that every shared load is conflict-free and carries useful data, a warp works on ONE outlier at a
 // time for 64 tokens (lane l: tokens 2l, 2l+1, one 8-byte load of the transposed x tile); the outlier's
 // (col, value) is one broadcast 8-byte shared load.
@@ -69,7 +71,7 @@ __global__ void sparse_add_few_tokens_kernel(int64_t rows, int64_t cols, const i
 // while the previous chunk finishes: a row visit waits on shared memory only, not on a global load
 // (windows run out only on rows with more than kSpWin outliers in one chunk; those read on from global).
 // Sums run in CSR order with separately rounded multiply and add, as hybrid_sparse_add_ref does: the
-// result is bit-identical to the CPU (the extra FP op is free, the shared-memory port is the bound).
+// result is bit-identical to the CPU (for one extra FP instruction per token pair over an FMA).
 constexpr int kSpTokens = 64, kSpWarps = 32, kSpRowsPerWarp = 16, kSpCols = 256, kSpStride = kSpTokens + 2, kSpWin = 8;
 constexpr int kSpThreads = kSpWarps * 32, kSpRowsMax = kSpWarps * kSpRowsPerWarp;
 constexpr int kSpChunkFloats = kSpCols * kSpStride;  // one x chunk: (256 cols, 66) fp32
