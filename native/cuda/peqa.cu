@@ -1,9 +1,8 @@
-// PEQA b-bit weights on the GPU; the CPU references are the *_ref loops of native/cpu/peqa.cpp.
+// PEQA b-bit weights on the GPU, the backward ops and dequantization (the forward matmul is in
+// peqa_matmul.cu); the CPU references are the *_ref loops of native/cpu/peqa.cpp.
 // Dequantize-in-the-matmul: the packed codes are decoded (s * (q - z)) while a weight tile is staged
 // in shared memory, so the fp32 weight never exists in global memory. fp32 CUDA-core tiles
-// (64 x 64 outputs per block, 4 x 4 per thread, K step 32); a warp-per-row GEMV for <= 8 tokens,
-// where the op is bound by reading the packed weight.
-//   forward          y[t,r]   = sum_c x[t,c] What[r,c]          tiles over (rows, tokens)
+// (64 x 64 outputs per block, 4 x 4 per thread, K step 32).
 //   backward input   dx[t,c] += sum_r dy[t,r] What[r,c]         tiles over (cols, tokens)
 //   scale gradient   ds[r,g] += sum_t dy[t,r] sum_{c in g} x[t,c] (q[r,c] - z[r,g])
 //                    one block per (64 rows, group): P = x_g u_gᵀ per 64-token tile, folded with dy at once.
@@ -20,7 +19,6 @@ using qft::PeqaLayout;
 constexpr int kTile = 64;     // tokens x outputs per block
 constexpr int kStep = 32;     // reduction step staged in shared memory
 constexpr int kThreads = 256; // 16 x 16 threads, 4 x 4 outputs each
-constexpr int kGemvTokens = 8;
 
 // What[r,c] (or q - z when scales is null); 0 outside the matrix. Column arithmetic in 32 bits (cols < 2^31,
 // checked at the entry points): 64-bit division would cost more than the FMAs the weight feeds.
@@ -56,61 +54,6 @@ __device__ __forceinline__ void tile_fma(const float (*as)[kTile + 4], const flo
         for (int i = 0; i < 4; ++i)
 #pragma unroll
             for (int j = 0; j < 4; ++j) acc[i][j] += av[i] * bv[j];
-    }
-}
-
-// y = x Whatᵀ; block (rows r0.., tokens t0..).
-__global__ void __launch_bounds__(kThreads) matmul_kernel(const float* __restrict__ x, int64_t tokens,
-                                                          const uint32_t* __restrict__ codes, const float* __restrict__ scales,
-                                                          const uint8_t* __restrict__ zeros, PeqaLayout l, float* __restrict__ y) {
-    __shared__ float as[kStep][kTile + 4], bs[kStep][kTile + 4];
-    const int64_t r0 = static_cast<int64_t>(blockIdx.x) * kTile, t0 = static_cast<int64_t>(blockIdx.y) * kTile;
-    float acc[4][4] = {};
-    for (int64_t k0 = 0; k0 < l.cols; k0 += kStep) {
-        load_a(x, l.cols, tokens, t0, k0, l.cols, as);
-        for (int i = threadIdx.x; i < kTile * kStep; i += kThreads) {
-            int n = i / kStep, k = i % kStep;
-            bs[k][n] = weight_at(codes, scales, zeros, l, r0 + n, k0 + k);
-        }
-        __syncthreads();
-        tile_fma(as, bs, acc);
-        __syncthreads();
-    }
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
-            int64_t t = t0 + ty * 4 + i, r = r0 + tx * 4 + j;
-            if (t < tokens && r < l.rows) y[t * l.rows + r] = acc[i][j];
-        }
-}
-
-// y = x Whatᵀ for tokens <= 8: one warp per row, each lane decodes whole words and keeps one sum per token.
-__global__ void __launch_bounds__(kThreads) gemv_kernel(const float* __restrict__ x, int64_t tokens,
-                                                        const uint32_t* __restrict__ codes, const float* __restrict__ scales,
-                                                        const uint8_t* __restrict__ zeros, PeqaLayout l, float* __restrict__ y) {
-    const int lane = threadIdx.x % 32;
-    const int64_t r = static_cast<int64_t>(blockIdx.x) * (kThreads / 32) + threadIdx.x / 32;
-    if (r >= l.rows) return;
-    const uint32_t* qr = codes + r * l.words;
-    const float* sr = scales + r * l.groups;
-    const uint8_t* zr = zeros + r * l.groups;
-    float acc[kGemvTokens] = {};
-    for (int64_t i = lane; i < l.words; i += 32) {
-        uint32_t v = qr[i];
-        int64_t c = i * l.cpw;
-        for (int j = 0; j < l.cpw && c < l.cols; ++j, ++c, v >>= l.bits) {
-            uint32_t g = static_cast<uint32_t>(c) / static_cast<uint32_t>(l.group);
-            float w = sr[g] * (static_cast<float>(v & l.mask) - static_cast<float>(zr[g]));
-#pragma unroll
-            for (int t = 0; t < kGemvTokens; ++t)
-                if (t < tokens) acc[t] += x[t * l.cols + c] * w;
-        }
-    }
-#pragma unroll
-    for (int t = 0; t < kGemvTokens; ++t) {
-        float s = acc[t];
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0 && t < tokens) y[t * l.rows + r] = s;
     }
 }
 
@@ -210,28 +153,6 @@ extern "C" QFT_API int qft_cuda_peqa_dequantize(int32_t device, int64_t codes, i
     dequantize_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, qft::stream()>>>(
         ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(w));
     QFT_LAUNCH_CHECK("dequantize_kernel");
-    return QFT_OK;
-}
-
-extern "C" QFT_API int qft_cuda_peqa_matmul(int32_t device, int64_t x, int64_t tokens, int64_t codes, int64_t scales,
-                                            int64_t zeros, int64_t rows, int64_t cols, int32_t bits, int64_t group_size,
-                                            int64_t y) {
-    if (rows == 0 || tokens == 0) return QFT_OK;
-    PeqaLayout l = qft::peqa_layout(rows, cols, bits, group_size);
-    QFT_CUDA_CHECK(cudaSetDevice(device));
-    if (tokens <= kGemvTokens) {
-        int64_t blocks = qft::ceil_div(rows, kThreads / 32);
-        if (int st = grid_limit("qft_peqa_matmul", blocks, 1, cols)) return st;
-        gemv_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, qft::stream()>>>(
-            ptr<float>(x), tokens, ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(y));
-        QFT_LAUNCH_CHECK("gemv_kernel");
-        return QFT_OK;
-    }
-    int64_t gx = qft::ceil_div(rows, kTile), gy = qft::ceil_div(tokens, kTile);
-    if (int st = grid_limit("qft_peqa_matmul", gx, gy, cols)) return st;
-    matmul_kernel<<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), kThreads, 0, qft::stream()>>>(
-        ptr<float>(x), tokens, ptr<uint32_t>(codes), ptr<float>(scales), ptr<uint8_t>(zeros), l, ptr<float>(y));
-    QFT_LAUNCH_CHECK("matmul_kernel");
     return QFT_OK;
 }
 
