@@ -1,4 +1,4 @@
-// cp.async (sm_80+) helpers for kernels that stage global memory into shared memory without passing
+// cp.async (sm_80+) helpers, shared by the INT8, PEQA and sparse-add kernels that stage global memory into shared memory without passing
 // it through registers. src_bytes < size zero-fills the rest (0 = nothing is read: pass any valid address).
 #pragma once
 

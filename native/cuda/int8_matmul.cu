@@ -60,7 +60,7 @@ __global__ void __launch_bounds__(MmaTile<BM, BN, WM, WN, STAGES>::kThreads)
             const int64_t row = (is_a ? bm0 : bn0) + r, k = k0 + c * 16;
             const bool ok = row < (is_a ? M : N) && k < k_end;
             const int8_t* src = ok ? (is_a ? A : B) + row * lda + k : (is_a ? A : B);
-            cp_async16((is_a ? sa : sb) + swz(r, c), src, ok ? 16 : 0);
+            cp_async16_cg((is_a ? sa : sb) + swz(r, c), src, ok ? 16 : 0);
         }
     };
 
@@ -75,14 +75,14 @@ __global__ void __launch_bounds__(MmaTile<BM, BN, WM, WN, STAGES>::kThreads)
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < ktiles) load(s, s);
-        cp_async_commit();
+        cp_async_commit_group();
     }
     for (int kt = 0; kt < ktiles; ++kt) {
-        cp_async_wait<STAGES - 2>();
+        cp_async_wait_group<STAGES - 2>();
         __syncthreads();  // stage kt is visible to all; stage kt-1 is no longer read by anyone
         const int next = kt + STAGES - 1;
         if (next < ktiles) load(next % STAGES, next);
-        cp_async_commit();
+        cp_async_commit_group();
 
         const int8_t* sa = smem + (kt % STAGES) * (BM + BN) * kBK;
         const int8_t* sb = sa + BM * kBK;
@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(MmaTile<BM, BN, WM, WN, STAGES>::kThreads)
                 for (int j = 0; j < T::kNI; ++j) mma_s8(acc[i][j], af[i], bf[j][0], bf[j][1]);
         }
     }
-    cp_async_wait<0>();
+    cp_async_wait_group<0>();
 
     // C fragment of m16n8: c0, c1 at (g, 2t), (g, 2t+1); c2, c3 at row g + 8.
     const int g = lane >> 2, t2 = (lane & 3) * 2;

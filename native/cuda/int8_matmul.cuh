@@ -1,10 +1,11 @@
 // Shared pieces of the INT8 matmul kernels (int8_matmul.cu: mma.sync for sm_80+, int8_matmul_sm90.cu: wgmma
-// for sm_90a, int8_matmul_tma.cu: TMA + wgmma for sm_90a): the fp32 epilogue of qft4j/int8_matmul.h, cp.async helpers, and the launcher interface.
+// for sm_90a, int8_matmul_tma.cu: TMA + wgmma for sm_90a): the fp32 epilogue of qft4j/int8_matmul.h and the launcher interface (cp.async helpers: cp_async.cuh).
 #pragma once
 
 #include <cuda_bf16.h>
 
 #include "check.cuh"
+#include "cp_async.cuh"
 #include "qft4j/int8_matmul.h"
 
 namespace qft {
@@ -117,15 +118,6 @@ __device__ __forceinline__ void epilogue_store4(const EpiParams& p, int64_t m, i
         *reinterpret_cast<uint2*>(y) = u;
     }
 }
-
-// 16-byte global->shared copy; src_bytes = 0 zero-fills (rows past M/N, k past the range).
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src_bytes) {
-    unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 // A launch of one kernel over k range [k_begin, k_end) of A (M, lda) and B (N, lda); lda % 16 == 0, both
 // 16-byte aligned, k_begin % 64 == 0, k_end % 16 == 0. Returns a status; *name is the kernel's name.

@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
             const int64_t row = (is_a ? bm0 : bn0) + r, k = k0 + c * 16;
             const bool ok = row < (is_a ? M : N) && k < k_end;
             const int8_t* src = ok ? (is_a ? A : B) + row * lda + k : (is_a ? A : B);
-            cp_async16((is_a ? sa : sb) + core_offset(r, c), src, ok ? 16 : 0);
+            cp_async16_cg((is_a ? sa : sb) + core_offset(r, c), src, ok ? 16 : 0);
         }
     };
 
@@ -67,17 +67,17 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
 #pragma unroll
     for (int s = 0; s < kStages - 2; ++s) {
         if (s < ktiles) load(s, s);
-        cp_async_commit();
+        cp_async_commit_group();
     }
     for (int kt = 0; kt < ktiles; ++kt) {
-        cp_async_wait<kStages - 3>();
+        cp_async_wait_group<kStages - 3>();
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         // After this barrier stage kt is visible to both warpgroups, and every thread has passed the
         // wait_group 1 of iteration kt-1, so the wgmmas of tile kt-2 are complete and their stage can be refilled.
         __syncthreads();
         const int next = kt + kStages - 2;
         if (next < ktiles) load(next % kStages, next);
-        cp_async_commit();
+        cp_async_commit_group();
 
         const int8_t* sa = smem + (kt % kStages) * kStageBytes + wg * 64 * kBK;  // this warpgroup's 64 rows
         const int8_t* sb = smem + (kt % kStages) * kStageBytes + kBM * kBK;
@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) wgmma_kernel(const int8_t* __restric
         asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");  // tile kt's wgmmas overlap the next tile's wait
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-    cp_async_wait<0>();
+    cp_async_wait_group<0>();
     if (ktiles == 0) {  // K = 0: no wgmma ran, the sums are 0
 #pragma unroll
         for (int i = 0; i < BN / 2; ++i) d[i] = 0;
