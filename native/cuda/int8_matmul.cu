@@ -18,13 +18,6 @@ constexpr int kBK = 64;  // bytes of K per pipeline stage
 
 __device__ __forceinline__ int swz(int r, int c) { return r * kBK + ((c ^ ((r >> 1) & 3)) << 4); }
 
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
-    unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
-}
-
 __device__ __forceinline__ void mma_s8(int32_t (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
@@ -93,14 +86,14 @@ __global__ void __launch_bounds__(MmaTile<BM, BN, WM, WN, STAGES>::kThreads)
             for (int i = 0; i < T::kMI; ++i) {
                 // x4 matrices: rows 0-7 / 8-15 of the m16 tile, k bytes 0-15 / 16-31 (a0..a3 of m16n8k32)
                 const int r = wm0 + i * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-                ldmatrix_x4(af[i], sa + swz(r, ks * 2 + (lane >> 4)));
+                qft::ldmatrix_x4(af[i], sa + swz(r, ks * 2 + (lane >> 4)));
             }
 #pragma unroll
             for (int j = 0; j < T::kNI; j += 2) {
                 // x4 matrices: n 0-7 k 0-15, n 0-7 k 16-31, n 8-15 k 0-15, n 8-15 k 16-31 (b0, b1 of two n8 tiles)
                 const int r = wn0 + j * 8 + (lane & 7) + (lane >> 4) * 8;
                 uint32_t t[4];
-                ldmatrix_x4(t, sb + swz(r, ks * 2 + ((lane >> 3) & 1)));
+                qft::ldmatrix_x4(t, sb + swz(r, ks * 2 + ((lane >> 3) & 1)));
                 bf[j][0] = t[0];
                 bf[j][1] = t[1];
                 bf[j + 1][0] = t[2];

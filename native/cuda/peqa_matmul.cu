@@ -62,13 +62,6 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
-    unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
-}
-
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
@@ -251,14 +244,14 @@ __global__ void __launch_bounds__(kMmaThreads) mma_kernel(const float* __restric
             for (int i = 0; i < MT; ++i) {
                 // x4 matrices: rows 0-7 / 8-15 of the m16 tile at k 0-7, then at k 8-15 (a0..a3 of m16n8k16)
                 const int m = wm0 + 16 * i + (lane & 15);
-                ldmatrix_x4(af[i], xb + m * C::kWs + ks * 16 + (lane >> 4) * 8);
+                qft::ldmatrix_x4(af[i], xb + m * C::kWs + ks * 16 + (lane >> 4) * 8);
             }
 #pragma unroll
             for (int j = 0; j < NT; j += 2) {
                 // x4 matrices: n 0-7 k 0-7, n 0-7 k 8-15, n 8-15 k 0-7, n 8-15 k 8-15 (b0, b1 of two n8 tiles)
                 const int n = wn0 + j * 8 + (lane & 7) + (lane >> 4) * 8;
                 uint32_t t[4];
-                ldmatrix_x4(t, ws + n * C::kWs + ks * 16 + ((lane >> 3) & 1) * 8);
+                qft::ldmatrix_x4(t, ws + n * C::kWs + ks * 16 + ((lane >> 3) & 1) * 8);
                 bf[j][0] = t[0], bf[j][1] = t[1], bf[j + 1][0] = t[2], bf[j + 1][1] = t[3];
             }
 #pragma unroll
