@@ -30,7 +30,8 @@ class TrainBenchTest {
         assertTrue((Double) r.get("tokens_per_s") > 0, r.toString());
         double perParam = (Double) r.get("persistent_bytes_per_param");
         assertTrue(perParam > 3 && perParam < 16, "QFT state under fp32 AdamW's 16 bytes/param: " + perParam);
-        assertEquals(4.0, (Double) r.get("fp32_staging_grad_bytes_per_param") / hybridShare(), 1e-3);
+        // The blocks share one set of fp32 gradients, quantized into the INT8 stash as backward completes each block.
+        assertEquals(4.0 / TrainBench.Shape.TINY.layers, (Double) r.get("fp32_staging_grad_bytes_per_param") / hybridShare(), 1e-3);
         for (String phase : new String[] {"forward_ms", "backward_ms", "quantize_ms", "optimizer_ms"})
             assertTrue((Double) r.get(phase) >= 0, phase + " in " + r);
         assertEquals(null, r.get("mfu_pct_of_bf16_peak"), "no utilisation against an H100 peak on the CPU");
@@ -44,12 +45,11 @@ class TrainBenchTest {
     }
 
     @Test
-    void fusedPolicyStagesOneBlockOfFp32Gradients() {
+    void bothPoliciesStageOneBlockOfFp32Gradients() {
         Map<String, Object> stash = TrainBench.run(tiny(UpdatePolicy.STASH, false)), fused = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, true));
         assertEquals(true, fused.get("fits"), fused.toString());
         assertEquals("qft-lion-fused", fused.get("mode"));
-        int layers = TrainBench.Shape.TINY.layers;
-        assertEquals((Double) stash.get("fp32_staging_grad_bytes_per_param") / layers, (Double) fused.get("fp32_staging_grad_bytes_per_param"), 1e-3);
+        assertEquals((Double) stash.get("fp32_staging_grad_bytes_per_param"), (Double) fused.get("fp32_staging_grad_bytes_per_param"), 1e-3);
         assertTrue((Double) fused.get("persistent_bytes_per_param") < (Double) stash.get("persistent_bytes_per_param"), fused + " vs " + stash);
     }
 

@@ -43,9 +43,11 @@ import org.qft4j.train.UpdatePolicy;
  * ops on {@link Device#CPU} and with the CUDA kernels on a GPU. Owns a {@link DeviceLlama} whose block matrices are
  * hybrid INT8 weights, and all optimizer state on the model's device.
  *
- * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; every hybrid weight's fp32
- * gradient becomes INT8 blocks (rounded as the config's rounding says: stochastically,
- * keyed by (seed, step, tensor), or to nearest) that are all kept until the update; the global gradient norm is
+ * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; as soon as backward completes
+ * a block, its hybrid weights' fp32 gradients become INT8 blocks (rounded as the config's rounding says:
+ * stochastically, keyed by (seed, step, tensor), or to nearest) that are all kept until the update (QFT's gradient
+ * stack, sec. 3.3), so the blocks share one set of fp32 gradient buffers and only one block's fp32 gradients exist
+ * at a time; after backward the global gradient norm is
  * taken over the INT8 gradients and the fp32 tensors' gradients; a non-finite norm skips the step whole (nothing
  * changes but the step counter); otherwise the clip factor is folded into the INT8 gradient scales, one fused
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
@@ -53,8 +55,8 @@ import org.qft4j.train.UpdatePolicy;
  *
  * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor group
  * by tensor group during backward, as each block's gradients complete (see {@link #step(int[], int[], int, int)}):
- * the blocks share one set of fp32 and INT8 gradient buffers, so one block's gradients exist at a time instead of
- * the whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
+ * the blocks also share one set of INT8 gradient buffers, so one block's gradients exist at a time instead of the
+ * whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
  * train bit-identically while every gradient is finite.
  *
  * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
@@ -134,8 +136,9 @@ public final class DeviceQftTrainer implements AutoCloseable {
         this.schedule = LrSchedule.of(config);
         this.device = config.device;
         this.fused = config.updatePolicy == UpdatePolicy.FUSED_PER_LAYER;
+        // Both policies consume a block's fp32 gradients in backward's hook, so the blocks share one set of them.
         this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction),
-                recompute, fused));
+                recompute, true));
         try {
             int id = 0, rows = 0;
             Map<String, Int8Blocks> sharedInt8 = new HashMap<>(); // fused: one INT8 gradient per linear kind, as the fp32 ones
@@ -253,8 +256,10 @@ public final class DeviceQftTrainer implements AutoCloseable {
     }
 
     /**
-     * Forward and backward on a batch (STASH only): the model's fp32 gradients hold this batch's mean-loss gradient
-     * afterwards (nothing is updated). {@link #update} then applies them.
+     * Forward and backward on a batch (STASH only): afterwards the INT8 gradient stack ({@link #gradientStash}) holds
+     * the hybrid weights' part of this batch's mean-loss gradient, quantized block by block during backward, and the
+     * model's fp32 gradients the embedding's, the classifier's and the norms' (nothing is updated). {@link #update}
+     * then applies them.
      */
     public float forwardBackward(int[] tokens, int[] targets, int batch, int T) {
         requireStash("forwardBackward");
@@ -262,9 +267,20 @@ public final class DeviceQftTrainer implements AutoCloseable {
         model.zeroGradients();
         float loss = model.forward(tokens, targets, batch, T);
         if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
-        model.backward();
+        int next = step + 1;  // the step update() takes: it keys the gradients' stochastic rounding
+        model.backward(names -> {
+            if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
+            for (String name : names) if (byName.get(name) instanceof Hybrid h) quantizeGradient(h, next);
+            if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
+        });
         if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
         return loss;
+    }
+
+    /** The INT8 gradient of hybrid weight name as the stash policy keeps it until {@link #update} (shared by the blocks under FUSED_PER_LAYER). */
+    public Int8Blocks gradientStash(String name) {
+        if (!(byName.get(name) instanceof Hybrid h)) throw new IllegalArgumentException(name + " is not a hybrid weight of this model");
+        return h.param.gradient();
     }
 
     /** Applies the model's current gradients as the next step (STASH only; see the class comment); loss is only reported. */
@@ -274,8 +290,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         step++;
         double lr = schedule.at(step);
         LionConfig lion = lionConfig(lr);
-        for (Hybrid h : hybrids) quantizeGradient(h, step);
-        double[] tensorSumSquares = sumSquares(trained);
+        double[] tensorSumSquares = sumSquares(trained);  // the hybrids' from the INT8 stash that backward filled
         double total = 0;
         for (double s : tensorSumSquares) total += s;
         double norm = Math.sqrt(total);
@@ -494,8 +509,8 @@ public final class DeviceQftTrainer implements AutoCloseable {
     }
 
     /**
-     * Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8: all
-     * of them under STASH, one block's under FUSED_PER_LAYER.
+     * Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8: one
+     * block's under either policy (the blocks share them).
      */
     public long fp32StagingGradientBytes() {
         long b = 0;
