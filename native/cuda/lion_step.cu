@@ -143,8 +143,7 @@ __device__ __forceinline__ void put_code(int4& q, int e, int code) {
 // Shared memory, in 16-byte units first: [new weights (R*4, kThreads) float4 | new momentum, the same |
 // outlier bitmap: `words` uint32 | new momentum-block absmax as float bits: one uint32 per block].
 // The float4 caches are indexed (q*4 + v)*kThreads + thread, so a warp's 16-byte accesses are conflict-free.
-template <int R>
-constexpr size_t vector_cache_bytes() { return size_t(2) * R * 4 * kThreads * sizeof(float4); }
+constexpr size_t vector_cache_bytes(int r) { return size_t(2) * r * 4 * kThreads * sizeof(float4); }
 
 // Minimum resident blocks: 4 for R = 1 caps it at 64 registers; 2 lets longer rows keep their codes in registers.
 template <int R>
@@ -320,8 +319,7 @@ extern "C" QFT_API int qft_cuda_quant_lion_step(int32_t device, const int64_t* d
         }
         const int words = static_cast<int>(qft::div_up(gp.max_cols, 32));
         const auto kernel = g == 1 ? lion_step_cuda<1> : g == 2 ? lion_step_cuda<2> : g == 3 ? lion_step_cuda<3> : lion_step_cuda<4>;
-        const size_t cache = g == 1 ? vector_cache_bytes<1>() : g == 2 ? vector_cache_bytes<2>() : g == 3 ? vector_cache_bytes<3>() : vector_cache_bytes<4>();
-        const size_t smem = cache + (words + gp.max_blocks) * sizeof(uint32_t);
+        const size_t smem = vector_cache_bytes(g) + (words + gp.max_blocks) * sizeof(uint32_t);
         QFT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
         kernel<<<grid, kThreads, smem, qft::stream()>>>(d, first, gp.n, k, sd, st, rounding, flag, words);
         QFT_LAUNCH_CHECK("lion_step_cuda");
