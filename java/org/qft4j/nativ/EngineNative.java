@@ -37,8 +37,16 @@ public final class EngineNative {
 
     public static native int qft_swiglu_backward(int device, long dg, long h1, long h3, long n, long dh1, long dh3);
 
-    public static native int qft_cross_entropy(int device, long logits, long targets, long n, long vocab, float dscale,
-            long losses, long dlogits);
+    public static native int qft_cross_entropy_chunk_begin(int device, long n, long max, long sum, long targetLogit);
+
+    public static native int qft_cross_entropy_chunk_stats(int device, long logits, long n, long cols, long col0, long targets,
+            long max, long sum, long targetLogit);
+
+    public static native int qft_cross_entropy_chunk_finish(int device, long n, long vocab, long targets, long max, long sum,
+            long targetLogit, long lse, long losses);
+
+    public static native int qft_cross_entropy_chunk_grad(int device, long logits, long n, long cols, long col0, long targets,
+            long lse, float dscale);
 
     public static native int qft_matmul_f32_nt(int device, long x, long w, long n, long out, long in, long y, int accumulate);
 

@@ -1,7 +1,10 @@
 package org.qft4j.llama;
 
 import org.qft4j.Device;
+import org.qft4j.NativeStatus;
+import org.qft4j.Natives;
 import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.nativ.EngineNative;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -75,15 +78,44 @@ final class DeviceOpRuns {
         }
     }
 
-    /** {losses (n), dlogits (n, V)}. */
-    static float[][] crossEntropy(Device d, float[] logits, int[] targets, int vocab, float dscale) {
-        int n = targets.length;
+    /**
+     * {losses (n), dlogits (n, V)} through the chunked cross-entropy ops (cross_entropy.h), the vocabulary in chunks of
+     * chunk columns (the last one partial): pass 1 folds every chunk, finish, pass 2 turns every chunk into its gradient.
+     */
+    static float[][] crossEntropy(Device d, float[] logits, int[] targets, int vocab, float dscale, int chunk) {
+        int n = targets.length, dev = d.nativeId();
+        Natives.load(EngineNative.class);
         try (Scope s = new Scope()) {
-            Tensor l = s.add(Tensor.of(d, logits, n, vocab)), t = s.add(Tensor.of(d, targets, n));
-            Tensor losses = s.add(Tensor.zeros(d, DType.F32, n)), dl = s.add(Tensor.zeros(d, DType.F32, n, vocab));
-            DeviceOps.crossEntropy(l, t, n, vocab, dscale, losses, dl);
-            return new float[][] {losses.toFloats(), dl.toFloats()};
+            Tensor t = s.add(Tensor.of(d, targets, n)), max = s.add(Tensor.zeros(d, DType.F32, n)), sum = s.add(Tensor.zeros(d, DType.I64, n));
+            Tensor tl = s.add(Tensor.zeros(d, DType.F32, n)), lse = s.add(Tensor.zeros(d, DType.F32, n)), losses = s.add(Tensor.zeros(d, DType.F32, n));
+            NativeStatus.check(EngineNative.qft_cross_entropy_chunk_begin(dev, n, max.address(), sum.address(), tl.address()), "begin");
+            for (int v0 = 0; v0 < vocab; v0 += chunk) {
+                try (Tensor c = Tensor.of(d, columns(logits, n, vocab, v0, Math.min(chunk, vocab - v0)), n, Math.min(chunk, vocab - v0))) {
+                    NativeStatus.check(EngineNative.qft_cross_entropy_chunk_stats(dev, c.address(), n, c.dim(1), v0, t.address(), max.address(),
+                            sum.address(), tl.address()), "stats");
+                }
+            }
+            NativeStatus.check(EngineNative.qft_cross_entropy_chunk_finish(dev, n, vocab, t.address(), max.address(), sum.address(),
+                    tl.address(), lse.address(), losses.address()), "finish");
+            float[] dlogits = new float[n * vocab];
+            for (int v0 = 0; v0 < vocab; v0 += chunk) {
+                int cols = Math.min(chunk, vocab - v0);
+                try (Tensor c = Tensor.of(d, columns(logits, n, vocab, v0, cols), n, cols)) {
+                    NativeStatus.check(EngineNative.qft_cross_entropy_chunk_grad(dev, c.address(), n, cols, v0, t.address(), lse.address(),
+                            dscale), "grad");
+                    float[] g = c.toFloats();
+                    for (int r = 0; r < n; r++) System.arraycopy(g, r * cols, dlogits, r * vocab + v0, cols);
+                }
+            }
+            return new float[][] {losses.toFloats(), dlogits};
         }
+    }
+
+    /** Columns [v0, v0 + cols) of a (n, vocab) row-major matrix, packed (n, cols). */
+    private static float[] columns(float[] m, int n, int vocab, int v0, int cols) {
+        float[] out = new float[n * cols];
+        for (int r = 0; r < n; r++) System.arraycopy(m, r * vocab + v0, out, r * cols, cols);
+        return out;
     }
 
     /** {y (+)= x wᵀ, dx (+)= dy w, dw (+)= dyᵀ x} from the initial y0, dx0, dw0. */

@@ -94,10 +94,12 @@ class DeviceOpsCudaTest {
         float[] logits = randn(n * vocab, 18, 4);
         int[] targets = ints(n, 19, vocab);
         targets[0] = targets[40] = LlamaModel.IGNORE;
-        float[][] want = DeviceOpRuns.crossEntropy(CPU, logits, targets, vocab, 1f / 63);
-        float[][] got = DeviceOpRuns.crossEntropy(gpu, logits, targets, vocab, 1f / 63);
-        assertClose(want[0], got[0], REL, "losses");
-        assertClose(want[1], got[1], REL, "dlogits");
+        for (int chunk : new int[] {vocab, 4096}) { // the whole vocabulary; 7 full chunks and a partial one
+            float[][] want = DeviceOpRuns.crossEntropy(CPU, logits, targets, vocab, 1f / 63, chunk);
+            float[][] got = DeviceOpRuns.crossEntropy(gpu, logits, targets, vocab, 1f / 63, chunk);
+            assertClose(want[0], got[0], REL, "losses, chunks of " + chunk);
+            assertClose(want[1], got[1], REL, "dlogits, chunks of " + chunk);
+        }
     }
 
     @Test
@@ -131,7 +133,7 @@ class DeviceOpsCudaTest {
         Qft4jException e = assertThrows(Qft4jException.class,
                 () -> DeviceOpRuns.embedding(gpu, new float[4 * 3], 4, 3, new int[] {1, 4, -1}, new float[9], new float[12]));
         assertTrue(e.getMessage().contains("2 of 3 ids are outside [0, 4)"), e.getMessage());
-        e = assertThrows(Qft4jException.class, () -> DeviceOpRuns.crossEntropy(gpu, new float[2 * 5], new int[] {0, 5}, 5, 1f));
+        e = assertThrows(Qft4jException.class, () -> DeviceOpRuns.crossEntropy(gpu, new float[2 * 5], new int[] {0, 5}, 5, 1f, 2));
         assertTrue(e.getMessage().contains("1 of 2 targets are >= vocab 5"), e.getMessage());
     }
 }

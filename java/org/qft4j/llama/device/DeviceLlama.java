@@ -68,7 +68,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its shared gradient
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
-    private final Tensor xf, rstdF, logits, losses, dlogits;  // (n, C), (n), (n, V), (n), (n, V)
+    private final Tensor xf, rstdF;                           // (n, C), (n): the final norm's output and its 1/rms
+    private final ChunkedClassifier head;                     // logits and loss a vocabulary chunk at a time
     private final Tensor ids, targetIds;                      // (n) I32
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
@@ -78,6 +79,7 @@ public final class DeviceLlama implements AutoCloseable {
 
     private int batch, T, predicted;
     private boolean forwardDone, withTargets;
+    private Tensor lastLogits;                                // (n, V) logits of the last forward while held, else null
     private double lossSum;
     private float[] positionLosses = new float[0];
 
@@ -149,9 +151,7 @@ public final class DeviceLlama implements AutoCloseable {
             for (int l = 0; l <= L; l++) residual[l] = alloc(DType.F32, n, dim);
             xf = alloc(DType.F32, n, dim);
             rstdF = alloc(DType.F32, n);
-            logits = alloc(DType.F32, n, v);
-            losses = alloc(DType.F32, n);
-            dlogits = alloc(DType.F32, n, v);
+            head = owned.add(new ChunkedClassifier(device, Math.toIntExact(n), v, dim, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
             ids = alloc(DType.I32, n);
             targetIds = alloc(DType.I32, n);
             float[][] tables = DeviceOps.ropeTables(c, maxT);
@@ -241,7 +241,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     public float forward(int[] tokens, int[] targets, int batch, int T) {
         validate(tokens, targets, batch, T);
-        int n = batch * T, c = cfg.dim(), vocab = cfg.vocabSize(), L = cfg.nLayers();
+        int n = batch * T, L = cfg.nLayers();
         this.batch = batch;
         this.T = T;
         forwardDone = false;
@@ -249,26 +249,33 @@ public final class DeviceLlama implements AutoCloseable {
         DeviceOps.embeddingForward(embedding, ids, n, residual[0]);
         for (int l = 0; l < L; l++) blockForward(l, residual[l], residual[l + 1]);
         rmsnormForward(residual[L], finalNorm, n, cfg.normEps(), xf, rstdF);
-        linear(xf, classifier, n, logits, false);
         withTargets = targets != null;
         predicted = 0;
         lossSum = 0;
         if (withTargets) {
             for (int i = 0; i < n; i++) if (targets[i] >= 0) predicted++;
             upload(targetIds, targets, n);
-            // The mean loss's gradient is known now: dlogits = (softmax - onehot) / predicted, kept for backward.
-            DeviceOps.crossEntropy(logits, targetIds, n, vocab, predicted == 0 ? 0f : 1f / predicted, losses, dlogits);
-            positionLosses = read(losses, n);
+            head.lossForward(xf, classifier, n, targetIds);
+            positionLosses = read(head.losses(), n);
             for (int i = 0; i < n; i++) lossSum += positionLosses[i];
+            lastLogits = head.heldLogits();
+        } else {
+            lastLogits = head.logitsForward(xf, classifier, n);
         }
         forwardDone = true;
         return predicted == 0 ? 0f : (float) (lossSum / predicted);
     }
 
-    /** Logits (batch*T, V) of the last forward, copied to the heap. */
+    /**
+     * Logits (batch*T, V) of the last forward, copied to the heap: after a forward without targets, or with targets
+     * while the classifier's vocabulary fits one chunk (see {@link ChunkedClassifier}) and backward has not run.
+     */
     public float[] logits() {
         requireForward("logits");
-        return read(logits, (long) batch * T * cfg.vocabSize());
+        if (lastLogits == null)
+            throw new IllegalStateException("logits: a forward with targets over a vocabulary of " + cfg.vocabSize() + " in chunks of "
+                    + head.chunkColumns() + " keeps no logits (or backward used them); run forward without targets");
+        return read(lastLogits, (long) batch * T * cfg.vocabSize());
     }
 
     /** Sum of -log p(target) over predicted positions of the last forward (double precision). */
@@ -296,8 +303,9 @@ public final class DeviceLlama implements AutoCloseable {
         if (sharedBlockGradients && hook == null) throw new IllegalStateException("backward: blocks share their gradient tensors; a hook must consume them");
         forwardDone = false;
         int n = batch * T, L = cfg.nLayers();
-        linearBackwardInput(dlogits, classifier, n, dxn, false);
-        linearBackwardWeight(dlogits, xf, n, dClassifier, true);
+        lastLogits = null;
+        // The mean loss's gradient: dlogits = (softmax - onehot) / predicted, a vocabulary chunk at a time.
+        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dClassifier);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));

@@ -168,21 +168,6 @@ public final class DeviceOps {
                 op, dg);
     }
 
-    /**
-     * Softmax cross-entropy per row of logits (n, V) against targets (n) I32 (negative: ignored): losses (n) and
-     * dlogits (n, V) = dscale * (softmax - onehot), zero rows where ignored.
-     */
-    public static void crossEntropy(Tensor logits, Tensor targets, int n, int vocab, float dscale, Tensor losses, Tensor dlogits) {
-        String op = "crossEntropy";
-        Device d = device(logits);
-        need(op, "logits", logits, DType.F32, (long) n * vocab, d);
-        need(op, "targets", targets, DType.I32, n, d);
-        need(op, "losses", losses, DType.F32, n, d);
-        need(op, "dlogits", dlogits, DType.F32, (long) n * vocab, d);
-        check(EngineNative.qft_cross_entropy(d.nativeId(), logits.address(), targets.address(), n, vocab, dscale, losses.address(),
-                dlogits.address()), op, logits);
-    }
-
     /** y (n, out) (+)= x (n, in) · wᵀ for w (out, in). */
     public static void linear(Tensor x, Tensor w, int n, Tensor y, boolean accumulate) {
         String op = "linear";

@@ -1,0 +1,153 @@
+package org.qft4j.llama.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.qft4j.llama.device.Close.assertClose;
+import static org.qft4j.llama.device.Close.ints;
+import static org.qft4j.llama.device.Close.randn;
+
+import org.junit.jupiter.api.Test;
+import org.qft4j.Device;
+import org.qft4j.GpuTest;
+import org.qft4j.Gpus;
+import org.qft4j.tensor.DType;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+
+/**
+ * The chunked classifier + cross-entropy against a plain double-precision reference (logits, softmax, dx = dlogits W,
+ * dW += dlogitsᵀ x), with one chunk and with several (the last one partial), ignored positions, and on CUDA against
+ * the CPU.
+ */
+class ChunkedClassifierTest {
+    private static final int N = 24, V = 300, C = 16;
+
+    /** {losses (n), dx (n, C), dw0 + dW (V, C)} computed in double from x (n, C), w (V, C). */
+    private static float[][] reference(float[] x, float[] w, int[] targets, float[] dw0) {
+        int predicted = 0;
+        for (int t : targets) if (t >= 0) predicted++;
+        double dscale = 1.0 / predicted;
+        float[] losses = new float[N], dx = new float[N * C], dw = dw0.clone();
+        for (int t = 0; t < N; t++) {
+            if (targets[t] < 0) continue;
+            double[] z = new double[V];
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int v = 0; v < V; v++) {
+                for (int c = 0; c < C; c++) z[v] += (double) x[t * C + c] * w[v * C + c];
+                max = Math.max(max, z[v]);
+            }
+            for (int v = 0; v < V; v++) sum += Math.exp(z[v] - max);
+            losses[t] = (float) (max + Math.log(sum) - z[targets[t]]);
+            for (int v = 0; v < V; v++) {
+                double g = dscale * (Math.exp(z[v] - max) / sum - (v == targets[t] ? 1 : 0));
+                for (int c = 0; c < C; c++) {
+                    dx[t * C + c] += (float) (g * w[v * C + c]);
+                    dw[v * C + c] += (float) (g * x[t * C + c]);
+                }
+            }
+        }
+        return new float[][] {losses, dx, dw};
+    }
+
+    private static int[] targets() {
+        int[] targets = ints(N, 3, V);
+        targets[4] = -1;
+        targets[17] = -100;
+        targets[0] = 0;          // the first column of the first chunk
+        targets[1] = V - 1;      // the last column of the partial last chunk
+        return targets;
+    }
+
+    private static float[][] run(Device d, long chunkBytes, float[] x, float[] w, int[] targets, float[] dw0) {
+        try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(d, N, V, C, chunkBytes)) {
+            Tensor tx = s.add(Tensor.of(d, x, N, C)), tw = s.add(Tensor.of(d, w, V, C)), tt = s.add(Tensor.of(d, targets, N));
+            Tensor dx = s.add(Tensor.zeros(d, DType.F32, N, C)), dw = s.add(Tensor.of(d, dw0, V, C));
+            head.lossForward(tx, tw, N, tt);
+            float[] losses = head.losses().toFloats();
+            int predicted = 0;
+            for (int t : targets) if (t >= 0) predicted++;
+            head.backward(tx, tw, tt, 1f / predicted, dx, dw);
+            return new float[][] {losses, dx.toFloats(), dw.toFloats()};
+        }
+    }
+
+    @Test
+    void chunkCountFollowsTheBudget() {
+        assertEquals(V, ChunkedClassifier.chunkColumns(N, V, 4L * N * V), "all of it fits: one chunk");
+        assertEquals(128, ChunkedClassifier.chunkColumns(N, V, 4L * N * 150), "150 columns fit: 128, a multiple of 64");
+        assertEquals(64, ChunkedClassifier.chunkColumns(N, V, 4), "at least 64 columns");
+        assertEquals(8192, ChunkedClassifier.chunkColumns(2048, 32000, ChunkedClassifier.DEFAULT_CHUNK_BYTES), "LLaMA-7B at 2048 tokens");
+    }
+
+    @Test
+    void oneChunkAndSeveralGiveTheReferenceLossAndGradients() {
+        float[] x = randn(N * C, 1, 1), w = randn(V * C, 2, 0.5), dw0 = randn(V * C, 4, 0.1);
+        int[] targets = targets();
+        float[][] want = reference(x, w, targets, dw0);
+        for (long budget : new long[] {4L * N * V, 4L * N * 150, 1}) { // chunks: 1; 128+128+44; 64 x 4 + 44
+            float[][] got = run(Device.CPU, budget, x, w, targets, dw0);
+            assertClose(want[0], got[0], 1e-6, "losses, budget " + budget);
+            assertClose(want[1], got[1], 1e-5, "dx, budget " + budget);
+            assertClose(want[2], got[2], 1e-5, "dw0 + dW, budget " + budget);
+            assertEquals(0f, got[0][4]);
+            assertEquals(0f, got[0][17]);
+        }
+    }
+
+    @Test
+    void logitsAreKeptOnlyWhenOneChunkHoldsThem() {
+        float[] x = randn(N * C, 5, 1), w = randn(V * C, 6, 0.5);
+        try (Scope s = new Scope()) {
+            Tensor tx = s.add(Tensor.of(Device.CPU, x, N, C)), tw = s.add(Tensor.of(Device.CPU, w, V, C));
+            Tensor tt = s.add(Tensor.of(Device.CPU, targets(), N));
+            ChunkedClassifier one = s.add(new ChunkedClassifier(Device.CPU, N, V, C, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
+            ChunkedClassifier three = s.add(new ChunkedClassifier(Device.CPU, N, V, C, 4L * N * 150));
+            assertEquals(3, three.chunks());
+            one.lossForward(tx, tw, N, tt);
+            assertNotNull(one.heldLogits());
+            float[] held = one.heldLogits().toFloats();
+            three.lossForward(tx, tw, N, tt);
+            assertNull(three.heldLogits(), "chunked: no (n, V) logits exist");
+            float[] full = three.logitsForward(tx, tw, N).toFloats();
+            for (int t = 0; t < N; t++)
+                for (int v = 0; v < V; v++) {
+                    double z = 0;
+                    for (int c = 0; c < C; c++) z += (double) x[t * C + c] * w[v * C + c];
+                    assertEquals(z, full[t * V + v], 1e-5, "logit " + t + ", " + v);
+                    assertEquals(full[t * V + v], held[t * V + v], 0f, "one chunk holds the same logits");
+                }
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> three.backward(tx, tw, tt, 1f, s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), s.add(Tensor.zeros(Device.CPU, DType.F32, V, C))));
+            assertTrue(e.getMessage().contains("run lossForward first"), e.getMessage());
+        }
+    }
+
+    @Test
+    void wrongShapesNameThem() {
+        try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(Device.CPU, N, V, C, 1 << 20)) {
+            Tensor x = s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), wSmall = s.add(Tensor.zeros(Device.CPU, DType.F32, V - 1, C));
+            Tensor tt = s.add(Tensor.of(Device.CPU, targets(), N));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, wSmall, N, tt));
+            assertTrue(e.getMessage().contains("w must be a F32 tensor") && e.getMessage().contains("4800 elements (vocab 300, dim 16)"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, wSmall, N + 1, tt));
+            assertTrue(e.getMessage().contains("25 tokens exceed the capacity 24"), e.getMessage());
+        }
+    }
+
+    @Test
+    @GpuTest
+    void cudaMatchesTheCpuWithSeveralChunks() {
+        Device gpu = Gpus.require();
+        float[] x = randn(N * C, 7, 1), w = randn(V * C, 8, 0.5), dw0 = randn(V * C, 9, 0.1);
+        int[] targets = targets();
+        for (long budget : new long[] {4L * N * V, 4L * N * 150}) {
+            float[][] want = run(Device.CPU, budget, x, w, targets, dw0), got = run(gpu, budget, x, w, targets, dw0);
+            assertClose(want[0], got[0], 1e-5, "losses, budget " + budget);
+            assertClose(want[1], got[1], 1e-5, "dx, budget " + budget);
+            assertClose(want[2], got[2], 1e-5, "dw0 + dW, budget " + budget);
+        }
+    }
+}
