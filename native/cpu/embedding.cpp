@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../common/internal.h"
+#include "../common/qft_math.h"
 #include "engine_util.h"
 #include "parallel.h"
 #include "qft4j/embedding.h"
@@ -18,6 +19,24 @@ int64_t embedding_forward_ref(const float* table, int64_t vocab, int64_t dim, co
             continue;
         }
         std::memcpy(out + i * dim, table + ids[i] * dim, dim * sizeof(float));
+    }
+    return bad;
+}
+
+// Rows [i0, i1) of the lookup from a hybrid INT8 table: each row as hybrid_dequantize_ref writes it.
+int64_t embedding_forward_hybrid_ref(const int8_t* codes, const float* scales, const int32_t* row_ptr, const int32_t* col_idx,
+                                     const float* values, int64_t vocab, int64_t dim, const int32_t* ids, int64_t i0, int64_t i1,
+                                     float* out) {
+    int64_t bad = 0;
+    for (int64_t i = i0; i < i1; ++i) {
+        const int32_t id = ids[i];
+        if (id < 0 || id >= vocab) {
+            ++bad;
+            continue;
+        }
+        float* o = out + i * dim;
+        for (int64_t c = 0; c < dim; ++c) o[c] = fmul(static_cast<float>(codes[id * dim + c]), scales[id]);
+        for (int32_t j = row_ptr[id]; j < row_ptr[id + 1]; ++j) o[col_idx[j]] = values[j];
     }
     return bad;
 }
@@ -54,6 +73,21 @@ extern "C" int qft_embedding_forward(int32_t device, int64_t table, int64_t voca
     return qft::guarded("qft_embedding_forward", [&] {
         int64_t bad = qft::embedding_forward_ref(qft::ptr<float>(table), vocab, dim, qft::ptr<int32_t>(ids), n, qft::ptr<float>(out));
         return bad > 0 ? bad_ids("qft_embedding_forward", bad, n, vocab) : QFT_OK;
+    });
+}
+
+extern "C" int qft_embedding_forward_hybrid(int32_t device, int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx,
+                                            int64_t values, int64_t vocab, int64_t dim, int64_t ids, int64_t n, int64_t out) {
+    if (codes == 0 || scales == 0 || row_ptr == 0 || ids == 0 || out == 0 || vocab <= 0 || dim <= 0 || n < 0)
+        return qft_set_error(QFT_EINVAL, "qft_embedding_forward_hybrid: bad arguments (table (%lld, %lld), n %lld, null pointer?)",
+                             (long long)vocab, (long long)dim, (long long)n);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_embedding_forward_hybrid", device, codes, scales, row_ptr, col_idx, values, vocab, dim, ids, n, out);
+    return qft::guarded("qft_embedding_forward_hybrid", [&] {
+        int64_t bad = qft::embedding_forward_hybrid_ref(qft::ptr<int8_t>(codes), qft::ptr<float>(scales), qft::ptr<int32_t>(row_ptr),
+                                                        qft::ptr<int32_t>(col_idx), qft::ptr<float>(values), vocab, dim,
+                                                        qft::ptr<int32_t>(ids), 0, n, qft::ptr<float>(out));
+        return bad > 0 ? bad_ids("qft_embedding_forward_hybrid", bad, n, vocab) : QFT_OK;
     });
 }
 

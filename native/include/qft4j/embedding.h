@@ -6,6 +6,10 @@
  *   forward:  out[i, :] = table[ids[i], :]
  *   backward: dtable[ids[i], :] += dout[i, :]   (accumulates; a repeated id sums its rows in order of i,
  *             on both backends, so the result is deterministic)
+ *   forward_hybrid: the same lookup from a hybrid INT8 table (hybrid_weight.h: codes (vocab, dim) int8,
+ *             scales (vocab) fp32, outliers in CSR row_ptr (vocab+1) int32, col_idx, values fp32): out[i, :] =
+ *             codes[ids[i], :] * scales[ids[i]] with the row's outliers in place, bit for bit the row that
+ *             qft_hybrid_dequantize gives (QFT trains the embedding in INT8 too: no fp32 table exists).
  * An id outside [0, vocab) makes the call return QFT_EINVAL (its row is left untouched). */
 #ifndef QFT4J_EMBEDDING_H
 #define QFT4J_EMBEDDING_H
@@ -18,6 +22,8 @@ extern "C" {
 
 QFT_API int qft_embedding_forward(int32_t device, int64_t table, int64_t vocab, int64_t dim, int64_t ids, int64_t n,
                                   int64_t out);
+QFT_API int qft_embedding_forward_hybrid(int32_t device, int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx,
+                                         int64_t values, int64_t vocab, int64_t dim, int64_t ids, int64_t n, int64_t out);
 QFT_API int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab, int64_t dim,
                                    int64_t dtable);
 

@@ -267,7 +267,7 @@ class DeviceLlamaTest {
      */
     static void assertQftTracksDequantizedModel(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
         try (DeviceLlama q = new DeviceLlama(w, device, batch, T, HybridConfig.DEFAULT)) {
-            LlamaWeights deq = w.mapMatrices((name, m) -> name.startsWith("layers.") ? dequantized(q.hybridWeight(name)) : Fp32Matrix.copyOf(m));
+            LlamaWeights deq = w.mapMatrices((name, m) -> q.isHybrid(name) ? dequantized(q.hybridWeight(name)) : Fp32Matrix.copyOf(m));
             LlamaModel ref = new LlamaModel(deq, batch, T, false);
             float expected = ref.forward(tokens, targets, batch, T);
             ref.backward();

@@ -5,6 +5,8 @@ import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
 import org.qft4j.llama.device.DeviceOps;
 import org.qft4j.nativ.EngineNative;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -23,6 +25,17 @@ final class DeviceOpRuns {
             Tensor g = s.add(Tensor.of(d, dout, n, c)), dt = s.add(Tensor.of(d, dtable0, vocab, c));
             DeviceOps.embeddingBackward(g, id, n, dt);
             return new float[][] {out.toFloats(), dt.toFloats()};
+        }
+    }
+
+    /** Rows ids of table (vocab, c) quantized to QFT's hybrid INT8 format (1% outliers) on d, looked up from its codes. */
+    static float[] hybridEmbedding(Device d, float[] table, int vocab, int c, int[] ids) {
+        int n = ids.length;
+        try (Scope s = new Scope()) {
+            HybridWeight h = s.add(HybridWeight.quantize(s.add(Tensor.of(d, table, vocab, c)), HybridConfig.DEFAULT));
+            Tensor id = s.add(Tensor.of(d, ids, n)), out = s.add(Tensor.zeros(d, DType.F32, n, c));
+            DeviceOps.embeddingForward(h, id, n, out);
+            return out.toFloats();
         }
     }
 

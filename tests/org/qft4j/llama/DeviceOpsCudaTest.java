@@ -34,6 +34,8 @@ class DeviceOpsCudaTest {
         float[][] got = DeviceOpRuns.embedding(gpu, table, vocab, c, ids, dout, dtable0);
         assertArrayEquals(want[0], got[0]);
         assertClose(want[1], got[1], REL, "dtable");
+        assertArrayEquals(DeviceOpRuns.hybridEmbedding(CPU, table, vocab, c, ids), DeviceOpRuns.hybridEmbedding(gpu, table, vocab, c, ids),
+                "hybrid INT8 table: the same rows bit for bit");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.qft4j.llama;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.qft4j.llama.device.Close.assertClose;
@@ -11,6 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.Qft4jException;
 import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -34,6 +37,24 @@ class DeviceOpsTest {
         float[][] got = DeviceOpRuns.embedding(CPU, table, vocab, c, ids, dout, new float[vocab * c]);
         assertArrayEquals(out, got[0]);
         assertArrayEquals(m.gradient(), got[1]);
+    }
+
+    @Test
+    void hybridEmbeddingLooksUpTheDequantizedRowsBitForBit() {
+        int vocab = 40, c = 33;
+        int[] ids = {3, 0, 39, 3, 17, 21};
+        float[] table = randn(vocab * c, 5, 1);
+        table[17 * c + 4] = 40f; // an outlier in a looked-up row
+        float[] deq = new float[vocab * c], want = new float[ids.length * c];
+        try (HybridWeight h = HybridWeight.quantize(table, vocab, c, HybridConfig.DEFAULT)) {
+            assertTrue(h.nnz() > 0);
+            h.dequantize(deq);
+        }
+        for (int i = 0; i < ids.length; i++) System.arraycopy(deq, ids[i] * c, want, i * c, c);
+        assertArrayEquals(want, DeviceOpRuns.hybridEmbedding(CPU, table, vocab, c, ids));
+        assertEquals(40f, want[4 * c + 4], "the outlier row keeps its fp32 value");
+        Qft4jException e = assertThrows(Qft4jException.class, () -> DeviceOpRuns.hybridEmbedding(CPU, table, vocab, c, new int[] {1, 40}));
+        assertTrue(e.getMessage().contains("1 of 2 ids are outside [0, 40)"), e.getMessage());
     }
 
     @Test

@@ -15,6 +15,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
+import org.qft4j.Qft4jException;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.nativ.CoreNative;
 import org.qft4j.train.ClipMode;
@@ -62,13 +63,37 @@ class DeviceQftTrainerFusedTest {
             assertEquals(sm.weightBytes(), fm.weightBytes());
             assertEquals(sm.optimizerBytes(), fm.optimizerBytes());
             assertEquals(s.fp32StagingGradientBytes(), f.fp32StagingGradientBytes(), "one block of fp32 gradients under both policies");
+            // INT8 gradients with per-row scales: the stash keeps every matrix's; fused one block's and one vocabulary matrix's
+            // (the embedding and the untied classifier share it).
+            long vocab = (long) TINY.vocabSize() * TINY.dim() + 4L * TINY.vocabSize();
             long int8Stash = sm.gradientBytes() - 4L * fp32Params(), int8Fused = fm.gradientBytes() - 4L * fp32Params();
-            assertEquals(int8Stash / TINY.nLayers(), int8Fused, "one block of INT8 gradients");
+            assertEquals((int8Stash - 2 * vocab) / TINY.nLayers() + vocab, int8Fused, "one block and one vocabulary matrix of INT8 gradients");
         }
     }
 
     @Test
-    void aNonFiniteForwardSkipsEveryTensorAndTheNextStepTrains() {
+    void aNonFiniteLossSkipsEveryTensorAndTheNextStepTrains() {
+        int[][] b = repeating();
+        try (DeviceQftTrainer t = new DeviceQftTrainer(LlamaWeights.random(TINY, 5, 0.05f), fused(ClipMode.PER_TENSOR_NORM, 4))) {
+            t.step(b[0], b[1], 2, 16);
+            // An infinite fp32 outlier of the classifier: finite activations, infinite logits, a NaN loss and NaN gradients
+            // from the first tensor group backward hands over (classifier, final norm) to the last.
+            long outlier = t.model().hybridWeight("classifier").values().address();
+            float[] saved = t.model().hybridWeight("classifier").values().toFloats();
+            NativeStatus.check(CoreNative.qft_copy_from_host(-1, outlier, new float[] {Float.POSITIVE_INFINITY}, 4), "poisoning");
+            List<byte[]> before = state(t.model());
+            DeviceQftTrainer.Step r = t.step(b[0], b[1], 2, 16);
+            assertTrue(r.skipped() && Double.isNaN(r.gradNorm()), r.toString());
+            assertEquals(2, t.stepsDone());
+            List<byte[]> after = state(t.model());
+            for (int i = 0; i < before.size(); i++) assertArrayEquals(before.get(i), after.get(i), "tensor " + i + " after a skipped step");
+            NativeStatus.check(CoreNative.qft_copy_from_host(-1, outlier, saved, 4), "restoring");
+            assertFalse(t.step(b[0], b[1], 2, 16).skipped());
+        }
+    }
+
+    @Test
+    void nonFiniteActivationsAreAnErrorOfForwardThatChangesNothing() {
         int[][] b = repeating();
         try (DeviceQftTrainer t = new DeviceQftTrainer(LlamaWeights.random(TINY, 5, 0.05f), fused(ClipMode.PER_TENSOR_NORM, 4))) {
             t.step(b[0], b[1], 2, 16);
@@ -76,13 +101,15 @@ class DeviceQftTrainerFusedTest {
             float[] saved = t.model().parameter("final_norm").toFloats();
             NativeStatus.check(CoreNative.qft_copy_from_host(-1, norm + 4L * 3, new float[] {Float.NaN}, 4), "poisoning");
             List<byte[]> before = state(t.model());
-            DeviceQftTrainer.Step r = t.step(b[0], b[1], 2, 16);
-            assertTrue(r.skipped() && Double.isNaN(r.gradNorm()), r.toString());
-            assertEquals(2, t.stepsDone());
+            // Every matrix is an INT8 matmul on per-token quantized activations: NaN activations cannot be quantized.
+            Qft4jException e = assertThrows(Qft4jException.class, () -> t.step(b[0], b[1], 2, 16));
+            assertTrue(e.getMessage().contains("rows of x (32, 32) hold NaN/Inf"), e.getMessage());
+            assertEquals(1, t.stepsDone());
             List<byte[]> after = state(t.model());
-            for (int i = 0; i < before.size(); i++) assertArrayEquals(before.get(i), after.get(i), "tensor " + i + " after a skipped step");
+            for (int i = 0; i < before.size(); i++) assertArrayEquals(before.get(i), after.get(i), "tensor " + i + " after the error");
             NativeStatus.check(CoreNative.qft_copy_from_host(-1, norm, saved, 4L * saved.length), "restoring");
             assertFalse(t.step(b[0], b[1], 2, 16).skipped());
+            assertEquals(2, t.stepsDone());
         }
     }
 
@@ -96,7 +123,8 @@ class DeviceQftTrainerFusedTest {
         }
     }
 
+    /** The norms: the only fp32 parameters. */
     private static long fp32Params() {
-        return 2L * TINY.vocabSize() * TINY.dim() + (2L * TINY.nLayers() + 1) * TINY.dim();
+        return (2L * TINY.nLayers() + 1) * TINY.dim();
     }
 }

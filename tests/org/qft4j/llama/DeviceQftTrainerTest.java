@@ -110,8 +110,8 @@ class DeviceQftTrainerTest {
                     t.step(b[0], b[1], 2, 16);
                     List<byte[]> before = state(t.model());
                     float loss = t.forwardBackward(b[0], b[1], 2, 16);
-                    // A block matrix's gradient is already INT8 here: a non-finite fp32 value would have made its block scale non-finite.
-                    long at = poisoned.contains(".w") ? t.gradientStash(poisoned).scales().address() : t.model().gradient(poisoned).address() + 4L * 7;
+                    // A matrix's gradient is already INT8 here: a non-finite fp32 value would have made its block scale non-finite.
+                    long at = t.model().isHybrid(poisoned) ? t.gradientStash(poisoned).scales().address() : t.model().gradient(poisoned).address() + 4L * 7;
                     NativeStatus.check(CoreNative.qft_copy_from_host(-1, at, new float[] {bad}, 4), "poisoning");
                     DeviceQftTrainer.Step r = t.update(loss);
                     assertTrue(r.skipped(), bad + " in " + poisoned);
@@ -151,20 +151,24 @@ class DeviceQftTrainerTest {
         try (DeviceQftTrainer t = new DeviceQftTrainer(LlamaWeights.random(TINY, 3, 0.05f), config(Device.CPU, 2).build())) {
             MemoryReport m = t.memory();
             long blockParams = (long) TINY.nLayers() * (2L * TINY.dim() * TINY.dim() + 2L * TINY.kvDim() * TINY.dim() + 3L * TINY.dim() * TINY.hiddenDim());
-            long fp32Params = 2L * TINY.vocabSize() * TINY.dim() + (2L * TINY.nLayers() + 1) * TINY.dim();
-            assertEquals(blockParams + fp32Params, m.parameters());
-            long hybridBytes = 0;
+            long matrixParams = blockParams + 2L * TINY.vocabSize() * TINY.dim(); // the blocks', the embedding, the untied classifier
+            long fp32Params = (2L * TINY.nLayers() + 1) * TINY.dim();            // the norms
+            assertEquals(matrixParams + fp32Params, m.parameters());
+            long hybridBytes = 0, rowScales = 0, hybrids = 0;
             for (String name : t.model().parameterNames())
-                if (name.matches("layers\\.\\d+\\.w[qkvo123]")) hybridBytes += t.model().hybridWeight(name).bytes();
+                if (t.model().isHybrid(name)) {
+                    hybridBytes += t.model().hybridWeight(name).bytes();
+                    rowScales += 4L * t.model().hybridWeight(name).rows();
+                    hybrids++;
+                }
+            assertEquals(7L * TINY.nLayers() + 2, hybrids, "every matrix is hybrid INT8");
             assertEquals(hybridBytes + 4 * fp32Params, m.weightBytes());
-            long rowScales = 0;
-            for (String name : t.model().parameterNames())
-                if (name.matches("layers\\.\\d+\\.w[qkvo123]")) rowScales += 4L * t.model().hybridWeight(name).rows();
             // per-row scales: INT8 momentum and gradients take 1 byte per element plus 4 per row; fp32 tensors 4 each
-            assertEquals(blockParams + rowScales + 4 * fp32Params, m.optimizerBytes());
-            assertEquals(blockParams + rowScales + 4 * fp32Params, m.gradientBytes());
-            assertEquals(4 * blockParams / TINY.nLayers(), t.fp32StagingGradientBytes(), "one block's fp32 gradients: the blocks share them");
-            System.out.println("device QFT memory (tiny, fp32 embedding and classifier dominate): " + m);
+            assertEquals(matrixParams + rowScales + 4 * fp32Params, m.optimizerBytes());
+            assertEquals(matrixParams + rowScales + 4 * fp32Params, m.gradientBytes());
+            assertEquals(4 * (blockParams / TINY.nLayers() + (long) TINY.vocabSize() * TINY.dim()), t.fp32StagingGradientBytes(),
+                    "one block's fp32 gradients and one vocabulary matrix's: the blocks share theirs, the embedding and classifier theirs");
+            System.out.println("device QFT memory (tiny): " + m);
         }
     }
 
@@ -253,7 +257,7 @@ class DeviceQftTrainerTest {
     /** Every byte of a parameter as stored: hybrid codes, scales, outlier values; or the fp32 values. */
     static byte[] snapshot(DeviceLlama m, String name) {
         List<byte[]> parts = new ArrayList<>();
-        if (name.matches("layers\\.\\d+\\.w[qkvo123]")) {
+        if (m.isHybrid(name)) {
             HybridWeight h = m.hybridWeight(name);
             parts.add(h.codes().toBytes());
             parts.add(floatBytes(h.scales().toFloats()));

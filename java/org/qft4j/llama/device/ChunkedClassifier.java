@@ -19,9 +19,32 @@ import org.qft4j.tensor.Tensor;
  * (at LLaMA-7B's 32000 x 2048 tokens: 64 MiB instead of 500 MiB; at the 125M bench's 50304 x 8192 tokens: 64 MiB
  * instead of 3.1 GiB). Time: when chunked, the classifier's forward GEMM runs twice.
  *
- * <p>W is the caller's (V, C) fp32 weight and dW its gradient; x (n, C) the final norm's output. Not thread-safe.
+ * <p>W is the caller's (V, C) {@link Weight}: fp32, or QFT's hybrid INT8 (per-token INT8 activations times the INT8
+ * rows plus the fp32 outliers, {@link QftLinear}; its backward dequantizes one chunk of rows at a time into a scratch).
+ * dW is W's fp32 gradient; x (n, C) the final norm's output. Not thread-safe.
  */
 final class ChunkedClassifier implements AutoCloseable {
+    /** The classifier weight (V, C), read a chunk of rows at a time. */
+    sealed interface Weight permits Fp32, Hybrid {
+        long rows();
+
+        long cols();
+    }
+
+    /** An fp32 weight. */
+    record Fp32(Tensor w) implements Weight {
+        public long rows() { return w.dim(0); }
+
+        public long cols() { return w.dim(1); }
+    }
+
+    /** A hybrid INT8 weight as a {@link QftLinear}; scratch: F32, at least (chunk columns x C) for backward. */
+    record Hybrid(QftLinear q, Tensor scratch) implements Weight {
+        public long rows() { return q.weight().rows(); }
+
+        public long cols() { return q.weight().cols(); }
+    }
+
     /** The default logits budget: 64 MiB, e.g. 8192 columns at 2048 tokens, and all of a small model's vocabulary. */
     static final long DEFAULT_CHUNK_BYTES = 64L << 20;
 
@@ -77,11 +100,12 @@ final class ChunkedClassifier implements AutoCloseable {
      * Loss forward: the per-token losses of x (n, C) against targets (n) I32 (negative: ignored; each &lt; vocab) into
      * {@link #losses()}, keeping what {@link #backward} needs.
      */
-    void lossForward(Tensor x, Tensor w, int n, Tensor targets) {
+    void lossForward(Tensor x, Weight w, int n, Tensor targets) {
         String op = "ChunkedClassifier.lossForward";
         shapes(op, x, w, n);
         need(op, "targets", targets, DType.I32, n);
         int dev = device.nativeId();
+        if (w instanceof Hybrid h) h.q.quantizeInput(x, n);
         check(EngineNative.qft_cross_entropy_chunk_begin(dev, n, max.address(), sum.address(), targetLogit.address()), op, n, 0);
         for (int v0 = 0; v0 < vocab; v0 += chunk) {
             int cols = Math.min(chunk, vocab - v0);
@@ -99,8 +123,9 @@ final class ChunkedClassifier implements AutoCloseable {
     Tensor losses() { return losses; }
 
     /** Logits (n, V) of x without a loss; the tensor returned holds them until the next call on this object. */
-    Tensor logitsForward(Tensor x, Tensor w, int n) {
+    Tensor logitsForward(Tensor x, Weight w, int n) {
         shapes("ChunkedClassifier.logitsForward", x, w, n);
+        if (w instanceof Hybrid h) h.q.quantizeInput(x, n);
         if (chunks > 1 && fullLogits == null) fullLogits = alloc(DType.F32, maxTokens, vocab);
         Tensor out = chunks == 1 ? logits : fullLogits;
         logitsOf(x, w, n, 0, vocab, out);
@@ -116,37 +141,49 @@ final class ChunkedClassifier implements AutoCloseable {
      * Backward of the last loss forward's mean loss: dx (n, C) = dlogits · W (overwritten) and dW (V, C) += dlogitsᵀ · x,
      * with dlogits = dscale (softmax - onehot) (dscale: 1 / predicted positions for a mean).
      */
-    void backward(Tensor x, Tensor w, Tensor targets, float dscale, Tensor dx, Tensor dw) {
+    void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, Tensor dw) {
         String op = "ChunkedClassifier.backward";
         if (n < 0) throw new IllegalStateException(op + ": run lossForward first");
         shapes(op, x, w, n);
         need(op, "dx", dx, DType.F32, (long) n * dim);
         need(op, "dw", dw, DType.F32, (long) vocab * dim);
         int dev = device.nativeId();
+        if (w instanceof Hybrid h) {
+            need(op, "scratch", h.scratch, DType.F32, (long) chunk * dim);
+            if (!logitsHeld) h.q.quantizeInput(x, n);  // the workspace served other layers since forward
+        }
         for (int v0 = 0; v0 < vocab; v0 += chunk) {
             int cols = Math.min(chunk, vocab - v0);
             if (!logitsHeld) logitsOf(x, w, n, v0, cols, logits);
             logitsHeld = false;
             check(EngineNative.qft_cross_entropy_chunk_grad(dev, logits.address(), n, cols, v0, targets.address(), lse.address(), dscale),
                     op, n, v0);
-            long wc = w.address() + 4L * v0 * dim, dwc = dw.address() + 4L * v0 * dim;
-            check(EngineNative.qft_matmul_f32_nn(dev, logits.address(), wc, n, cols, dim, dx.address(), v0 == 0 ? 0 : 1), op, n, v0);
-            check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, dwc, 1), op, n, v0);
+            if (w instanceof Fp32 f)
+                check(EngineNative.qft_matmul_f32_nn(dev, logits.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, dx.address(),
+                        v0 == 0 ? 0 : 1), op, n, v0);
+            else if (w instanceof Hybrid h)
+                h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, h.scratch);
+            check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, dw.address() + 4L * v0 * dim, 1), op, n, v0);
         }
         n = -1;
     }
 
-    /** out (n, cols) = x · W[v0 : v0 + cols]ᵀ, rows of out packed with stride cols. */
-    private void logitsOf(Tensor x, Tensor w, int n, int v0, int cols, Tensor out) {
-        check(EngineNative.qft_matmul_f32_nt(device.nativeId(), x.address(), w.address() + 4L * v0 * dim, n, cols, dim, out.address(), 0),
-                "ChunkedClassifier logits", n, v0);
+    /** out (n, cols) = x · W[v0 : v0 + cols]ᵀ, rows of out packed with stride cols (a hybrid W: from x quantized before). */
+    private void logitsOf(Tensor x, Weight w, int n, int v0, int cols, Tensor out) {
+        if (w instanceof Fp32 f)
+            check(EngineNative.qft_matmul_f32_nt(device.nativeId(), x.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, out.address(), 0),
+                    "ChunkedClassifier logits", n, v0);
+        else if (w instanceof Hybrid h)
+            h.q.forwardRows(x, n, v0, cols, out.address());
     }
 
-    private void shapes(String op, Tensor x, Tensor w, int n) {
+    private void shapes(String op, Tensor x, Weight w, int n) {
         if (logits.isClosed()) throw new IllegalStateException(op + ": use after close");
         if (n < 0 || n > maxTokens) throw new IllegalArgumentException(op + ": " + n + " tokens exceed the capacity " + maxTokens);
         need(op, "x", x, DType.F32, (long) n * dim);
-        need(op, "w", w, DType.F32, (long) vocab * dim);
+        if (w.rows() != vocab || w.cols() != dim)
+            throw new IllegalArgumentException(op + ": the weight must be (vocab " + vocab + ", dim " + dim + "), got (" + w.rows() + ", " + w.cols() + ")");
+        if (w instanceof Fp32 f) need(op, "w", f.w, DType.F32, (long) vocab * dim);
     }
 
     private void need(String op, String name, Tensor t, DType dtype, long elements) {

@@ -35,8 +35,9 @@ import org.qft4j.tensor.Tensor;
  * the C++ references on {@link Device#CPU}, the CUDA kernels on a GPU. The same orchestration serves both backends.
  *
  * <p>With a {@link HybridConfig} the seven linear layers of every block hold QFT's hybrid INT8 weights and run as
- * {@link QftLinear} (INT8 GEMM on per-token quantized activations plus fp32 outliers); the embedding, the classifier
- * and the norms stay fp32. Gradients are fp32 for every parameter either way.
+ * {@link QftLinear} (INT8 GEMM on per-token quantized activations plus fp32 outliers), and so do the token embedding
+ * (looked up row by row from its INT8 codes) and the classifier (a vocabulary chunk at a time); the norms stay fp32.
+ * Gradients are fp32 for every parameter either way.
  *
  * <p>All buffers are allocated once for a capacity of (maxBatch, maxT); {@link #close()} frees every one of them.
  * Backward accumulates (+=) into the gradient tensors, which start at zero; {@link #zeroGradients()} clears them.
@@ -59,7 +60,9 @@ public final class DeviceLlama implements AutoCloseable {
     private final Map<String, Tensor> parameters = new LinkedHashMap<>(), gradients = new LinkedHashMap<>();
     private final Map<String, HybridWeight> hybrids = new LinkedHashMap<>();
     private final HybridConfig qft;                           // null: fp32 linear layers
-    private final Tensor embedding, classifier, finalNorm;    // (V, C), (V, C) (the embedding when tied), (C)
+    private final Tensor embedding, finalNorm;                // (V, C) fp32 table (null when hybrid INT8), (C)
+    private final HybridWeight embeddingInt8;                 // (V, C) hybrid INT8 table with a HybridConfig, else null
+    private final ChunkedClassifier.Weight classifier;        // (V, C), the embedding's when tied
     private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
@@ -126,7 +129,8 @@ public final class DeviceLlama implements AutoCloseable {
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, rows = (long) maxBatch * c.nHeads() * maxT;
-            embedding = parameter("token_embedding", weights.tokenEmbedding);
+            embedding = qft == null ? parameter("token_embedding", weights.tokenEmbedding) : null;
+            embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, null);
             layer = new LayerWeights[L];
             dLayer = new LayerTensors[L];
             for (int l = 0; l < L; l++) {
@@ -140,7 +144,11 @@ public final class DeviceLlama implements AutoCloseable {
                         gradients.get(p + "w2"), gradients.get(p + "w3"));
             }
             finalNorm = parameter("final_norm", weights.finalNorm);
-            classifier = c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
+            // With shared block gradients the classifier's gradient is consumed (by backward's hook) before the embedding's
+            // is written, so an untied pair shares one fp32 buffer as the blocks do.
+            HybridWeight classifierInt8 = qft == null ? null : c.sharedClassifier() ? embeddingInt8
+                    : vocabHybrid("classifier", weights.classifier, sharedBlockGradients ? gradients.get("token_embedding") : null);
+            Tensor classifierFp32 = qft != null ? null : c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
             dEmbedding = gradients.get("token_embedding");
             dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
             dFinalNorm = gradients.get("final_norm");
@@ -167,7 +175,9 @@ public final class DeviceLlama implements AutoCloseable {
             dh1 = alloc(DType.F32, n, h);
             dh3 = alloc(DType.F32, n, h);
             delta = alloc(DType.F32, rows);
-            dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(dim, h));
+            dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(Math.max(dim, h), head.chunkColumns()));
+            classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
+                    : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), dequantized);
         } catch (RuntimeException | Error e) {
             owned.close();
             throw e;
@@ -246,7 +256,8 @@ public final class DeviceLlama implements AutoCloseable {
         this.T = T;
         forwardDone = false;
         upload(ids, tokens, n);
-        DeviceOps.embeddingForward(embedding, ids, n, residual[0]);
+        if (embeddingInt8 != null) DeviceOps.embeddingForward(embeddingInt8, ids, n, residual[0]);
+        else DeviceOps.embeddingForward(embedding, ids, n, residual[0]);
         for (int l = 0; l < L; l++) blockForward(l, residual[l], residual[l + 1]);
         rmsnormForward(residual[L], finalNorm, n, cfg.normEps(), xf, rstdF);
         withTargets = targets != null;
@@ -318,6 +329,7 @@ public final class DeviceLlama implements AutoCloseable {
                 hook.ready(List.of(p + "w2", p + "w3", p + "w1", p + "ffn_norm", p + "wo", p + "wv", p + "wk", p + "wq", p + "attention_norm"));
             }
         }
+        if (dEmbedding == dClassifier && !cfg.sharedClassifier()) zero(dEmbedding); // the shared buffer: the classifier's is consumed
         DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
         if (hook != null) hook.ready(List.of("token_embedding"));
     }
@@ -344,7 +356,13 @@ public final class DeviceLlama implements AutoCloseable {
         return lookup(parameters, name);
     }
 
-    /** The live hybrid INT8 weight of a block's linear layer when built with a {@link HybridConfig} (owned by this model). */
+    /** Whether parameter name is a hybrid INT8 weight (with a {@link HybridConfig}: every matrix, the norms are not). */
+    public boolean isHybrid(String name) { return hybrids.containsKey(name); }
+
+    /**
+     * The live hybrid INT8 weight of a matrix (a block's linear layer, the token embedding, an untied classifier) when
+     * built with a {@link HybridConfig} (owned by this model).
+     */
     public HybridWeight hybridWeight(String name) {
         HybridWeight w = hybrids.get(name);
         if (w == null) throw new IllegalArgumentException("DeviceLlama: no hybrid INT8 weight '" + name + "'; known: " + hybrids.keySet());
@@ -416,7 +434,7 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     private void validate(int[] tokens, int[] targets, int batch, int T) {
-        if (embedding.isClosed()) throw new IllegalStateException("DeviceLlama: use after close");
+        if (ids.isClosed()) throw new IllegalStateException("DeviceLlama: use after close");
         if (batch <= 0 || batch > maxBatch || T <= 0 || T > maxT)
             throw new IllegalArgumentException("forward: batch " + batch + " x T " + T + " exceeds the capacity " + maxBatch + " x " + maxT);
         int n = batch * T, vocab = cfg.vocabSize();
@@ -457,8 +475,27 @@ public final class DeviceLlama implements AutoCloseable {
         parameters.remove(name);
         w.close();
         hybrids.put(name, h);
+        return new HybridLinear(owned.add(new QftLinear(h, workspace())));
+    }
+
+    /** The quantized-activation scratch shared by every QftLinear, made on first use. */
+    private QftLinear.Workspace workspace() {
         if (qftWorkspace == null) qftWorkspace = owned.add(new QftLinear.Workspace(device, maxBatch * maxT, Math.max(cfg.dim(), cfg.hiddenDim())));
-        return new HybridLinear(owned.add(new QftLinear(h, qftWorkspace)));
+        return qftWorkspace;
+    }
+
+    /**
+     * The embedding or the classifier (V, C) as a hybrid INT8 weight under name, its fp32 gradient sharedGradient (or a
+     * new one when null).
+     */
+    private HybridWeight vocabHybrid(String name, WeightMatrix m, Tensor sharedGradient) {
+        HybridWeight h;
+        try (Tensor w = Tensor.of(device, values(m), m.rows(), m.cols())) {
+            h = owned.add(HybridWeight.quantize(w, qft));
+        }
+        hybrids.put(name, h);
+        gradients.put(name, sharedGradient != null ? sharedGradient : alloc(DType.F32, m.rows(), m.cols()));
+        return h;
     }
 
     private Tensor parameter(String name, float[] vector) {

@@ -6,6 +6,7 @@ import org.qft4j.Natives;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.RopeLayout;
 import org.qft4j.nativ.EngineNative;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Tensor;
 
@@ -29,6 +30,18 @@ public final class DeviceOps {
         need(op, "ids", ids, DType.I32, n, d);
         need(op, "out", out, DType.F32, n * c, d);
         check(EngineNative.qft_embedding_forward(d.nativeId(), table.address(), v, c, ids.address(), n, out.address()), op, table);
+    }
+
+    /** out (n, C) = row ids[i] of a hybrid INT8 table (V, C) (dense codes times the row scale, outliers in place). */
+    public static void embeddingForward(HybridWeight table, Tensor ids, int n, Tensor out) {
+        String op = "embeddingForward (hybrid INT8 table)";
+        Device d = device(ids);
+        long v = table.rows(), c = table.cols();
+        if (!table.device().equals(d)) throw new IllegalArgumentException(op + ": table " + table + " is not on " + d);
+        need(op, "ids", ids, DType.I32, n, d);
+        need(op, "out", out, DType.F32, n * c, d);
+        check(EngineNative.qft_embedding_forward_hybrid(d.nativeId(), table.codes().address(), table.scales().address(), table.rowPtr().address(),
+                table.colIdx().address(), table.values().address(), v, c, ids.address(), n, out.address()), op, ids);
     }
 
     /** dtable[ids[i], :] += dout[i, :]; dout (n, C), dtable (V, C). */

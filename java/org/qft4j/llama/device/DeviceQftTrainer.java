@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
@@ -40,8 +39,9 @@ import org.qft4j.train.UpdatePolicy;
 
 /**
  * QFT training (Li et al. 2023, arXiv 2310.07147) on the device engine: the same code trains with the C++ reference
- * ops on {@link Device#CPU} and with the CUDA kernels on a GPU. Owns a {@link DeviceLlama} whose block matrices are
- * hybrid INT8 weights, and all optimizer state on the model's device.
+ * ops on {@link Device#CPU} and with the CUDA kernels on a GPU. Owns a {@link DeviceLlama} whose matrices (the blocks'
+ * linear layers, the token embedding and the classifier) are hybrid INT8 weights, and all optimizer state on the
+ * model's device: INT8 momentum for every matrix, fp32 only for the norms (as the CPU trainer's QFT).
  *
  * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; as soon as backward completes
  * a block, its hybrid weights' fp32 gradients become INT8 blocks (rounded as the config's rounding says:
@@ -51,7 +51,11 @@ import org.qft4j.train.UpdatePolicy;
  * taken over the INT8 gradients and the fp32 tensors' gradients; a non-finite norm skips the step whole (nothing
  * changes but the step counter); otherwise the clip factor is folded into the INT8 gradient scales, one fused
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
- * factor) updates the embedding, the classifier and the norms. The learning rate follows {@link LrSchedule}.
+ * factor) updates the norms. The learning rate follows {@link LrSchedule}.
+ *
+ * <p>Non-finite activations cannot reach a loss here: every matrix is an INT8 matmul on per-token quantized
+ * activations, so forward fails with an error that names the rows, before anything is updated or counted. Non-finite
+ * logits or gradients (an infinite fp32 outlier, an overflow in backward) follow the rules above.
  *
  * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor group
  * by tensor group during backward, as each block's gradients complete (see {@link #step(int[], int[], int, int)}):
@@ -75,7 +79,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         public long rows() { return param.weight().rows(); }
     }
 
-    /** An fp32 parameter (embedding, classifier, norm) viewed as (rows, cols), with its fp32 gradient and Lion momentum. */
+    /** An fp32 parameter (a norm) viewed as (rows, cols), with its fp32 gradient and Lion momentum. */
     private record Dense(String name, Tensor weight, Tensor gradient, Tensor momentum, long rows, long cols) implements Trained {}
 
     /** A trained tensor of either kind. */
@@ -88,8 +92,6 @@ public final class DeviceQftTrainer implements AutoCloseable {
 
     /** Mixed into the seed for the gradients' stochastic rounding, so that it draws apart from the weights'. */
     static final long GRADIENT_STREAM = 0x6772616469656e74L;
-
-    private static final Pattern BLOCK_LINEAR = Pattern.compile("layers\\.\\d+\\.w[qkvo123]");
 
     private final TrainConfig config;
     private final LrSchedule schedule;
@@ -141,13 +143,13 @@ public final class DeviceQftTrainer implements AutoCloseable {
                 recompute, true));
         try {
             int id = 0, rows = 0;
-            Map<String, Int8Blocks> sharedInt8 = new HashMap<>(); // fused: one INT8 gradient per linear kind, as the fp32 ones
+            Map<String, Int8Blocks> sharedInt8 = new HashMap<>(); // fused: one INT8 gradient per kind, as the fp32 ones
             for (String name : model.parameterNames()) {
                 Tensor g = model.gradient(name);
-                if (isHybrid(name)) {
+                if (model.isHybrid(name)) {
                     HybridWeight w = model.hybridWeight(name);
                     int b = Math.min(block, w.cols());
-                    Int8Blocks gq = fused ? sharedInt8.computeIfAbsent(name.substring(name.lastIndexOf('.') + 1),
+                    Int8Blocks gq = fused ? sharedInt8.computeIfAbsent(gradientKind(name),
                             k -> owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b)))
                             : owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
                     Int8Blocks m = owned.add(Int8Blocks.zeros(device, w.rows(), w.cols(), b));
@@ -173,9 +175,13 @@ public final class DeviceQftTrainer implements AutoCloseable {
         }
     }
 
-    /** DeviceLlama built with a HybridConfig holds exactly the seven linear layers of every block as hybrid weights. */
-    private static boolean isHybrid(String name) {
-        return BLOCK_LINEAR.matcher(name).matches();
+    /**
+     * Which INT8 gradient a matrix shares under FUSED_PER_LAYER: one per linear kind of the blocks (wq .. w3: a block's
+     * are updated together, so two kinds never share), one for the embedding and an untied classifier (same shape,
+     * updated at different points of backward).
+     */
+    private static String gradientKind(String name) {
+        return name.equals("token_embedding") || name.equals("classifier") ? "vocabulary" : name.substring(name.lastIndexOf('.') + 1);
     }
 
     /** One step on a batch of sequences (packed into (batch, longest) with ignored padding). */

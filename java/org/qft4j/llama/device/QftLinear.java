@@ -86,18 +86,9 @@ public final class QftLinear implements AutoCloseable {
     /** y (n, out) = x (n, in) · Wᵀ (overwrites y). x must be finite (a NaN/Inf row is an error naming the row count). */
     public void forward(Tensor x, int n, Tensor y) {
         String op = "QftLinear.forward";
-        checkTokens(op, n);
-        Device d = w.device();
-        long in = w.cols(), out = w.rows();
-        need(op, "x", x, n * in, d);
-        need(op, "y", y, n * out, d);
-        int dev = d.nativeId();
-        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(dev, x.address(), n, in, ws.xq.address(), ws.xScale.address()),
-                op + ": quantizing x (" + n + ", " + in + ")");
-        NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, ws.xq.address(), ws.xScale.address(), w.codes().address(), w.scales().address(),
-                0L, y.address(), 0, 0, n, out, in), op + ": INT8 GEMM (" + n + ", " + in + ") x (" + out + ", " + in + ")ᵀ");
-        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, out, in, w.rowPtr().address(), w.colIdx().address(), w.values().address(),
-                x.address(), n, y.address()), op + ": outliers of " + w);
+        need(op, "y", y, (long) n * w.rows(), w.device());
+        quantizeInput(x, n);
+        forwardRows(x, n, 0, w.rows(), y.address());
     }
 
     /**
@@ -105,23 +96,60 @@ public final class QftLinear implements AutoCloseable {
      * shared by every layer).
      */
     public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate, Tensor scratch) {
-        String op = "QftLinear.backwardInput";
+        need("QftLinear.backwardInput", "dy", dy, (long) n * w.rows(), w.device());
+        backwardInputRows(dy.address(), n, 0, w.rows(), dx, accumulate, scratch);
+    }
+
+    /** Quantizes x (n, in) per token into the workspace, for the {@link #forwardRows} calls that follow. */
+    void quantizeInput(Tensor x, int n) {
+        String op = "QftLinear.forward";
         checkTokens(op, n);
+        need(op, "x", x, (long) n * w.cols(), w.device());
+        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(w.device().nativeId(), x.address(), n, w.cols(), ws.xq.address(),
+                ws.xScale.address()), op + ": quantizing x (" + n + ", " + w.cols() + ")");
+    }
+
+    /**
+     * y (n, rows) = x · W[r0 : r0 + rows]ᵀ, y packed with row stride rows (the caller's buffer of at least n*rows F32), from
+     * the x of the last {@link #quantizeInput} (its INT8 codes for the dense part, x itself for the outliers).
+     */
+    void forwardRows(Tensor x, int n, int r0, int rows, long y) {
+        String op = "QftLinear.forward";
+        checkRows(op, n, r0, rows);
+        int dev = w.device().nativeId();
+        long in = w.cols();
+        NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, ws.xq.address(), ws.xScale.address(), w.codes().address() + r0 * in,
+                w.scales().address() + 4L * r0, 0L, y, 0, 0, n, rows, in), op + ": INT8 GEMM (" + n + ", " + in + ") x rows [" + r0 + ", "
+                + (r0 + rows) + ") of " + w);
+        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
+                w.values().address(), x.address(), n, y), op + ": outliers of rows [" + r0 + ", " + (r0 + rows) + ") of " + w);
+    }
+
+    /** dx (n, in) (+)= dy (n, rows) · W[r0 : r0 + rows], dy packed with row stride rows, W's rows dequantized into scratch. */
+    void backwardInputRows(long dy, int n, int r0, int rows, Tensor dx, boolean accumulate, Tensor scratch) {
+        String op = "QftLinear.backwardInput";
+        checkRows(op, n, r0, rows);
         Device d = w.device();
-        long in = w.cols(), out = w.rows();
-        need(op, "dy", dy, n * out, d);
+        long in = w.cols();
         need(op, "dx", dx, n * in, d);
-        need(op, "scratch", scratch, out * in, d);
+        need(op, "scratch", scratch, rows * in, d);
         int dev = d.nativeId();
-        NativeStatus.check(QftNative.qft_hybrid_dequantize(dev, out, in, w.codes().address(), w.scales().address(), w.rowPtr().address(),
-                w.colIdx().address(), w.values().address(), scratch.address()), op + ": dequantizing " + w);
-        NativeStatus.check(EngineNative.qft_matmul_f32_nn(dev, dy.address(), scratch.address(), n, out, in, dx.address(), accumulate ? 1 : 0),
-                op + ": dy (" + n + ", " + out + ") · W (" + out + ", " + in + ")");
+        NativeStatus.check(QftNative.qft_hybrid_dequantize(dev, rows, in, w.codes().address() + r0 * in, w.scales().address() + 4L * r0,
+                w.rowPtr().address() + 4L * r0, w.colIdx().address(), w.values().address(), scratch.address()), op + ": dequantizing rows ["
+                + r0 + ", " + (r0 + rows) + ") of " + w);
+        NativeStatus.check(EngineNative.qft_matmul_f32_nn(dev, dy, scratch.address(), n, rows, in, dx.address(), accumulate ? 1 : 0),
+                op + ": dy (" + n + ", " + rows + ") · W rows [" + r0 + ", " + (r0 + rows) + ") of (" + w.rows() + ", " + in + ")");
     }
 
     @Override
     public void close() {
         if (ownsWorkspace) ws.close();
+    }
+
+    private void checkRows(String op, int n, int r0, int rows) {
+        checkTokens(op, n);
+        if (r0 < 0 || rows < 0 || r0 + rows > w.rows())
+            throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + (r0 + rows) + ") are outside the " + w.rows() + " of " + w);
     }
 
     private void checkTokens(String op, int n) {

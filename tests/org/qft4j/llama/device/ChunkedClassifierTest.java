@@ -13,6 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.GpuTest;
 import org.qft4j.Gpus;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Scope;
 import org.qft4j.tensor.Tensor;
@@ -65,12 +67,52 @@ class ChunkedClassifierTest {
         try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(d, N, V, C, chunkBytes)) {
             Tensor tx = s.add(Tensor.of(d, x, N, C)), tw = s.add(Tensor.of(d, w, V, C)), tt = s.add(Tensor.of(d, targets, N));
             Tensor dx = s.add(Tensor.zeros(d, DType.F32, N, C)), dw = s.add(Tensor.of(d, dw0, V, C));
-            head.lossForward(tx, tw, N, tt);
+            ChunkedClassifier.Weight weight = new ChunkedClassifier.Fp32(tw);
+            head.lossForward(tx, weight, N, tt);
             float[] losses = head.losses().toFloats();
-            int predicted = 0;
-            for (int t : targets) if (t >= 0) predicted++;
-            head.backward(tx, tw, tt, 1f / predicted, dx, dw);
+            head.backward(tx, weight, tt, 1f / predicted(targets), dx, dw);
             return new float[][] {losses, dx.toFloats(), dw.toFloats()};
+        }
+    }
+
+    private static int predicted(int[] targets) {
+        int predicted = 0;
+        for (int t : targets) if (t >= 0) predicted++;
+        return predicted;
+    }
+
+    /** As {@link #run} with w as QFT's hybrid INT8 weight (1% outliers). */
+    private static float[][] runHybrid(Device d, long chunkBytes, float[] x, float[] w, int[] targets, float[] dw0) {
+        try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(d, N, V, C, chunkBytes)) {
+            Tensor tx = s.add(Tensor.of(d, x, N, C)), tt = s.add(Tensor.of(d, targets, N));
+            Tensor dx = s.add(Tensor.zeros(d, DType.F32, N, C)), dw = s.add(Tensor.of(d, dw0, V, C));
+            HybridWeight h = s.add(HybridWeight.quantize(s.add(Tensor.of(d, w, V, C)), HybridConfig.DEFAULT)); // bit-identical on CUDA
+            QftLinear q = s.add(new QftLinear(h, N));
+            ChunkedClassifier.Weight weight = new ChunkedClassifier.Hybrid(q, s.add(Tensor.zeros(d, DType.F32, (long) head.chunkColumns() * C)));
+            head.lossForward(tx, weight, N, tt);
+            float[] losses = head.losses().toFloats();
+            head.backward(tx, weight, tt, 1f / predicted(targets), dx, dw);
+            return new float[][] {losses, dx.toFloats(), dw.toFloats()};
+        }
+    }
+
+    @Test
+    void hybridInt8WeightGivesTheSameResultInAnyChunkingAndTracksItsFp32Values() {
+        float[] x = randn(N * C, 11, 1), w = randn(V * C, 12, 0.5), dw0 = new float[V * C];
+        int[] targets = targets();
+        float[][] one = runHybrid(Device.CPU, 4L * N * V, x, w, targets, dw0);
+        float[][] three = runHybrid(Device.CPU, 4L * N * 150, x, w, targets, dw0);
+        // Same INT8 products per element; only the order of the chunk sums in dx differs.
+        assertClose(one[0], three[0], 1e-6, "losses, 1 vs 3 chunks");
+        assertClose(one[1], three[1], 1e-6, "dx, 1 vs 3 chunks");
+        assertClose(one[2], three[2], 1e-6, "dW, 1 vs 3 chunks");
+        try (HybridWeight h = HybridWeight.quantize(w, V, C, HybridConfig.DEFAULT)) {
+            float[] deq = new float[V * C];
+            h.dequantize(deq);
+            float[][] fp32 = reference(x, deq, targets, dw0);
+            assertClose(fp32[0], one[0], 2e-2, "losses: INT8 activations vs fp32 of the same weight");
+            assertClose(fp32[1], one[1], 2e-2, "dx: the same dequantized rows");
+            assertClose(fp32[2], one[2], 2e-2, "dW");
         }
     }
 
@@ -103,15 +145,16 @@ class ChunkedClassifierTest {
         try (Scope s = new Scope()) {
             Tensor tx = s.add(Tensor.of(Device.CPU, x, N, C)), tw = s.add(Tensor.of(Device.CPU, w, V, C));
             Tensor tt = s.add(Tensor.of(Device.CPU, targets(), N));
+            ChunkedClassifier.Weight weight = new ChunkedClassifier.Fp32(tw);
             ChunkedClassifier one = s.add(new ChunkedClassifier(Device.CPU, N, V, C, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
             ChunkedClassifier three = s.add(new ChunkedClassifier(Device.CPU, N, V, C, 4L * N * 150));
             assertEquals(3, three.chunks());
-            one.lossForward(tx, tw, N, tt);
+            one.lossForward(tx, weight, N, tt);
             assertNotNull(one.heldLogits());
             float[] held = one.heldLogits().toFloats();
-            three.lossForward(tx, tw, N, tt);
+            three.lossForward(tx, weight, N, tt);
             assertNull(three.heldLogits(), "chunked: no (n, V) logits exist");
-            float[] full = three.logitsForward(tx, tw, N).toFloats();
+            float[] full = three.logitsForward(tx, weight, N).toFloats();
             for (int t = 0; t < N; t++)
                 for (int v = 0; v < V; v++) {
                     double z = 0;
@@ -120,7 +163,7 @@ class ChunkedClassifierTest {
                     assertEquals(full[t * V + v], held[t * V + v], 0f, "one chunk holds the same logits");
                 }
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> three.backward(tx, tw, tt, 1f, s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), s.add(Tensor.zeros(Device.CPU, DType.F32, V, C))));
+                    () -> three.backward(tx, weight, tt, 1f, s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), s.add(Tensor.zeros(Device.CPU, DType.F32, V, C))));
             assertTrue(e.getMessage().contains("run lossForward first"), e.getMessage());
         }
     }
@@ -130,9 +173,10 @@ class ChunkedClassifierTest {
         try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(Device.CPU, N, V, C, 1 << 20)) {
             Tensor x = s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), wSmall = s.add(Tensor.zeros(Device.CPU, DType.F32, V - 1, C));
             Tensor tt = s.add(Tensor.of(Device.CPU, targets(), N));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, wSmall, N, tt));
-            assertTrue(e.getMessage().contains("w must be a F32 tensor") && e.getMessage().contains("4800 elements (vocab 300, dim 16)"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, wSmall, N + 1, tt));
+            ChunkedClassifier.Weight small = new ChunkedClassifier.Fp32(wSmall);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, small, N, tt));
+            assertTrue(e.getMessage().contains("the weight must be (vocab 300, dim 16), got (299, 16)"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> head.lossForward(x, small, N + 1, tt));
             assertTrue(e.getMessage().contains("25 tokens exceed the capacity 24"), e.getMessage());
         }
     }
@@ -148,6 +192,10 @@ class ChunkedClassifierTest {
             assertClose(want[0], got[0], 1e-5, "losses, budget " + budget);
             assertClose(want[1], got[1], 1e-5, "dx, budget " + budget);
             assertClose(want[2], got[2], 1e-5, "dw0 + dW, budget " + budget);
+            float[][] wantQ = runHybrid(Device.CPU, budget, x, w, targets, dw0), gotQ = runHybrid(gpu, budget, x, w, targets, dw0);
+            assertClose(wantQ[0], gotQ[0], 1e-5, "hybrid losses, budget " + budget);
+            assertClose(wantQ[1], gotQ[1], 1e-5, "hybrid dx, budget " + budget);
+            assertClose(wantQ[2], gotQ[2], 1e-5, "hybrid dw0 + dW, budget " + budget);
         }
     }
 }
