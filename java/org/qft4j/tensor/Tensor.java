@@ -10,12 +10,16 @@ import org.qft4j.nativ.CoreNative;
  * A dense row-major block of native memory on one device, with a dtype and a shape. It has exactly one
  * owner, which closes it; {@link #close()} is idempotent, and a closed tensor refuses every use.
  * Register tensors in a {@link Scope} to close a step's temporaries together.
+ *
+ * <p>A {@link #view} is another shape over the start of a tensor's memory (e.g. one scratch buffer serving
+ * several matrices in turn): it owns nothing, closing it does nothing, and it is unusable once its base is closed.
  */
 public final class Tensor implements AutoCloseable {
     private final Device device;
     private final DType dtype;
     private final long[] shape;
     private final long numel;
+    private final Tensor base;  // the owner of the memory for a view, else null
     private long address;
 
     private Tensor(Device device, DType dtype, long[] shape) {
@@ -23,12 +27,22 @@ public final class Tensor implements AutoCloseable {
         this.dtype = dtype;
         this.shape = shape.clone();
         this.numel = numel(shape);
+        this.base = null;
         Natives.load(CoreNative.class);
         device.requireUsable();
         long[] out = new long[1];
         NativeStatus.check(CoreNative.qft_alloc(device.nativeId(), Math.multiplyExact(numel, (long) dtype.bytes()), out),
                 "allocating " + describe(dtype, shape) + " on " + device);
         this.address = out[0];
+    }
+
+    private Tensor(Tensor base, long[] shape) {
+        this.device = base.device;
+        this.dtype = base.dtype;
+        this.shape = shape.clone();
+        this.numel = numel(shape);
+        this.base = base;
+        this.address = base.address();
     }
 
     /** Uninitialised tensor. */
@@ -84,6 +98,19 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
+    /** A view of the first elements of this tensor's memory as shape (at most this tensor's element count). */
+    public Tensor view(long... shape) {
+        Tensor owner = base();
+        if (numel(shape) > owner.numel)
+            throw new IllegalArgumentException("a view " + describe(dtype, shape) + " does not fit in " + owner);
+        return new Tensor(owner, shape);
+    }
+
+    /** The tensor that owns this one's memory: itself unless this is a {@link #view}. */
+    public Tensor base() {
+        return base == null ? this : base;
+    }
+
     /** A copy of this tensor on another device. */
     public Tensor to(Device target) {
         Tensor t = new Tensor(target, dtype, shape);
@@ -102,17 +129,17 @@ public final class Tensor implements AutoCloseable {
 
     /** The native address, for passing to ops; throws when the tensor is closed. */
     public long address() {
-        if (address == 0) throw new IllegalStateException("use of a closed tensor " + describe(dtype, shape) + " on " + device);
+        if (isClosed()) throw new IllegalStateException("use of a closed tensor " + describe(dtype, shape) + " on " + device);
         return address;
     }
 
     public boolean isClosed() {
-        return address == 0;
+        return base != null ? base.isClosed() : address == 0;
     }
 
     @Override
     public void close() {
-        if (address == 0) return;
+        if (base != null || address == 0) return;
         long a = address;
         address = 0;
         NativeStatus.check(CoreNative.qft_free(device.nativeId(), a), "freeing " + describe(dtype, shape) + " on " + device);
@@ -120,7 +147,7 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return describe(dtype, shape) + " on " + device + (address == 0 ? " (closed)" : "");
+        return describe(dtype, shape) + " on " + device + (isClosed() ? " (closed)" : "") + (base != null ? " (a view)" : "");
     }
 
     public static String describe(DType dtype, long[] shape) {

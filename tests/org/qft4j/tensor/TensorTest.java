@@ -42,6 +42,25 @@ class TensorTest {
     }
 
     @Test
+    void aViewSharesItsBasesMemoryOwnsNothingAndDiesWithIt() {
+        long live = MemoryStats.of(Device.CPU).liveHandles();
+        Tensor base = Tensor.of(Device.CPU, new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+        Tensor v = base.view(2, 2), vv = v.view(4);
+        assertEquals(base.address(), v.address());
+        assertArrayEquals(new float[] {1, 2, 3, 4}, vv.toFloats(), "the first elements of the base, in a new shape");
+        assertEquals(base, vv.base(), "a view of a view has the same owner");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> v.view(7));
+        assertTrue(e.getMessage().contains("F32[7] does not fit in F32[2, 3]"), e.getMessage());
+        v.close();
+        assertEquals(4f, vv.toFloats()[3], "closing a view frees nothing");
+        assertEquals(live + 1, MemoryStats.of(Device.CPU).liveHandles(), "views allocate nothing");
+        base.close();
+        assertTrue(v.isClosed() && vv.isClosed());
+        assertThrows(IllegalStateException.class, vv::address);
+        assertEquals(live, MemoryStats.of(Device.CPU).liveHandles());
+    }
+
+    @Test
     void scopeClosesEverythingInReverseOrder() {
         long live = MemoryStats.of(Device.CPU).liveHandles();
         Tensor kept;

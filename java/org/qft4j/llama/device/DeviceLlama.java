@@ -67,8 +67,9 @@ public final class DeviceLlama implements AutoCloseable {
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
     private final boolean recompute;
-    private final boolean sharedBlockGradients;              // one gradient tensor per linear kind, reused by every block
-    private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its shared gradient
+    private final boolean sharedBlockGradients;              // the matrices' fp32 gradients are views of one staging buffer
+    private final Tensor staging;                             // F32 (largest shared matrix) with sharedBlockGradients, else null
+    private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its view of staging
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
     private final Tensor xf, rstdF;                           // (n, C), (n): the final norm's output and its 1/rms
@@ -110,9 +111,10 @@ public final class DeviceLlama implements AutoCloseable {
 
     /**
      * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig, boolean)}; with sharedBlockGradients the
-     * blocks' linear layers share one gradient tensor per kind (wq, wk, ... w3): one block's worth of fp32 gradients
-     * instead of one per layer. A block's gradients then hold their values only until the next block's backward, so
-     * such a model runs backward only with a {@link GradientsReady} hook that consumes them (fused per-layer updates).
+     * gradients of the blocks' linear layers (and, with a HybridConfig, of an untied embedding and classifier) are views
+     * of one fp32 staging buffer the size of the largest of them: one matrix's worth of fp32 gradients instead of one
+     * per matrix. A matrix's gradient then holds its values only until the next matrix's, so such a model runs
+     * backward only with a {@link GradientsReady} hook that consumes each as it completes (QFT quantizes it to INT8).
      */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute,
                        boolean sharedBlockGradients) {
@@ -129,8 +131,12 @@ public final class DeviceLlama implements AutoCloseable {
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, rows = (long) maxBatch * c.nHeads() * maxT;
+            // A tied embedding accumulates the classifier's gradient and its own across backward: it keeps its own buffer.
+            boolean stagedVocab = sharedBlockGradients && qft != null && !c.sharedClassifier();
+            staging = sharedBlockGradients ? alloc(DType.F32, Math.max((long) Math.max(dim, kv) * Math.max(dim, h), stagedVocab ? (long) v * dim : 0))
+                    : null;
             embedding = qft == null ? parameter("token_embedding", weights.tokenEmbedding) : null;
-            embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, null);
+            embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, stagedVocab ? staging.view(v, dim) : null);
             layer = new LayerWeights[L];
             dLayer = new LayerTensors[L];
             for (int l = 0; l < L; l++) {
@@ -147,7 +153,7 @@ public final class DeviceLlama implements AutoCloseable {
             // With shared block gradients the classifier's gradient is consumed (by backward's hook) before the embedding's
             // is written, so an untied pair shares one fp32 buffer as the blocks do.
             HybridWeight classifierInt8 = qft == null ? null : c.sharedClassifier() ? embeddingInt8
-                    : vocabHybrid("classifier", weights.classifier, sharedBlockGradients ? gradients.get("token_embedding") : null);
+                    : vocabHybrid("classifier", weights.classifier, stagedVocab ? gradients.get("token_embedding") : null);
             Tensor classifierFp32 = qft != null ? null : c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
             dEmbedding = gradients.get("token_embedding");
             dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
@@ -306,8 +312,9 @@ public final class DeviceLlama implements AutoCloseable {
 
     /**
      * As {@link #backward()}, telling hook (when not null) which gradients are complete as soon as they are: the
-     * classifier's and the final norm's, then each block's (last block first), then the embedding's. With shared block
-     * gradients a block's tensors are zeroed before its backward, so the hook must use them before it returns.
+     * classifier's and the final norm's, then each block's (last block first) one tensor at a time in the order w2 w3 w1
+     * ffn_norm wo wv wk wq attention_norm, then the embedding's. With shared gradients the next matrix overwrites a
+     * matrix's gradient, so the hook must use it before it returns.
      */
     public void backward(GradientsReady hook) {
         if (!forwardDone || !withTargets) throw new IllegalStateException("backward: run forward with targets first");
@@ -322,12 +329,7 @@ public final class DeviceLlama implements AutoCloseable {
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
         for (int l = L - 1; l >= 0; l--) {
             if (recompute) blockForward(l, residual[l], residual[l + 1]);
-            if (sharedBlockGradients) for (Tensor g : blockGradients.values()) zero(g);
-            blockBackward(l, residual[l]);
-            if (hook != null) {
-                String p = "layers." + l + ".";
-                hook.ready(List.of(p + "w2", p + "w3", p + "w1", p + "ffn_norm", p + "wo", p + "wv", p + "wk", p + "wq", p + "attention_norm"));
-            }
+            blockBackward(l, residual[l], hook);
         }
         if (dEmbedding == dClassifier && !cfg.sharedClassifier()) zero(dEmbedding); // the shared buffer: the classifier's is consumed
         DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
@@ -337,7 +339,7 @@ public final class DeviceLlama implements AutoCloseable {
     /** Sets every gradient tensor to zero. */
     public void zeroGradients() {
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
-        distinct.addAll(gradients.values());
+        for (Tensor g : gradients.values()) distinct.add(g.base());
         for (Tensor g : distinct) zero(g);
     }
 
@@ -399,34 +401,46 @@ public final class DeviceLlama implements AutoCloseable {
         residualAdd(xOut, a.x2, n * c);
     }
 
-    /** On entry dx holds d loss / d (block output); on return d loss / d (block input). */
-    private void blockBackward(int l, Tensor xIn) {
+    /**
+     * On entry dx holds d loss / d (block output); on return d loss / d (block input). Each weight gradient is handed to
+     * hook (when not null) as soon as it is complete; shared (staged) ones are overwritten, the others accumulate.
+     */
+    private void blockBackward(int l, Tensor xIn, GradientsReady hook) {
         LayerWeights y = layer[l];
         LayerTensors d = dLayer[l];
         BlockBuffers a = act(l);
         int n = batch * T, hs = cfg.headSize();
+        String p = "layers." + l + ".";
         // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2)
         y.w2.backwardInput(dx, n, dg, false);
-        linearBackwardWeight(dx, a.g, n, d.w2, true);
+        weightGradient(dx, a.g, n, d.w2, hook, p + "w2");
         DeviceOps.swigluBackward(dg, a.h1, a.h3, (long) n * cfg.hiddenDim(), dh1, dh3);
         y.w3.backwardInput(dh3, n, dxn, false);
-        linearBackwardWeight(dh3, a.xn2, n, d.w3, true);
+        weightGradient(dh3, a.xn2, n, d.w3, hook, p + "w3");
         y.w1.backwardInput(dh1, n, dxn, true);
-        linearBackwardWeight(dh1, a.xn2, n, d.w1, true);
+        weightGradient(dh1, a.xn2, n, d.w1, hook, p + "w1");
         rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
+        if (hook != null) hook.ready(List.of(p + "ffn_norm"));
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
         y.wo.backwardInput(dx, n, dao, false);
-        linearBackwardWeight(dx, a.ao, n, d.wo, true);
+        weightGradient(dx, a.ao, n, d.wo, hook, p + "wo");
         attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv);
         rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         y.wv.backwardInput(dv, n, dxn, false);
-        linearBackwardWeight(dv, a.xn1, n, d.wv, true);
+        weightGradient(dv, a.xn1, n, d.wv, hook, p + "wv");
         y.wk.backwardInput(dk, n, dxn, true);
-        linearBackwardWeight(dk, a.xn1, n, d.wk, true);
+        weightGradient(dk, a.xn1, n, d.wk, hook, p + "wk");
         y.wq.backwardInput(dq, n, dxn, true);
-        linearBackwardWeight(dq, a.xn1, n, d.wq, true);
+        weightGradient(dq, a.xn1, n, d.wq, hook, p + "wq");
         rmsnormBackward(dxn, xIn, y.attentionNorm, a.rstd1, n, dx, d.attentionNorm);
+        if (hook != null) hook.ready(List.of(p + "attention_norm"));
+    }
+
+    /** dw (+)= dyᵀ x: written over a staged (shared) gradient, accumulated into an own one; then handed to hook. */
+    private void weightGradient(Tensor dy, Tensor x, int n, Tensor dw, GradientsReady hook, String name) {
+        linearBackwardWeight(dy, x, n, dw, !sharedBlockGradients);
+        if (hook != null) hook.ready(List.of(name));
     }
 
     private BlockBuffers act(int l) {
@@ -468,7 +482,7 @@ public final class DeviceLlama implements AutoCloseable {
         Tensor w = owned.add(Tensor.of(device, values(m), m.rows(), m.cols()));
         parameters.put(name, w);
         String kind = name.substring(name.lastIndexOf('.') + 1);
-        gradients.put(name, sharedBlockGradients ? blockGradients.computeIfAbsent(kind, k -> alloc(DType.F32, m.rows(), m.cols()))
+        gradients.put(name, sharedBlockGradients ? blockGradients.computeIfAbsent(kind, k -> staging.view(m.rows(), m.cols()))
                 : alloc(DType.F32, m.rows(), m.cols()));
         if (qft == null) return new Fp32Linear(w);
         HybridWeight h = owned.add(HybridWeight.quantize(w, qft));

@@ -44,10 +44,10 @@ import org.qft4j.train.UpdatePolicy;
  * model's device: INT8 momentum for every matrix, fp32 only for the norms (as the CPU trainer's QFT).
  *
  * <p>One step under the stash policy ({@link UpdatePolicy#STASH}): forward and backward; as soon as backward completes
- * a block, its hybrid weights' fp32 gradients become INT8 blocks (rounded as the config's rounding says:
- * stochastically, keyed by (seed, step, tensor), or to nearest) that are all kept until the update (QFT's gradient
- * stack, sec. 3.3), so the blocks share one set of fp32 gradient buffers and only one block's fp32 gradients exist
- * at a time; after backward the global gradient norm is
+ * a matrix's fp32 gradient it becomes INT8 blocks (rounded as the config's rounding says: stochastically, keyed by
+ * (seed, step, tensor), or to nearest) that are all kept until the update (QFT's gradient stack, sec. 3.3), so the
+ * matrices share one fp32 staging buffer and only one matrix's fp32 gradient exists at a time (see
+ * {@link DeviceLlama}'s sharedBlockGradients); after backward the global gradient norm is
  * taken over the INT8 gradients and the fp32 tensors' gradients; a non-finite norm skips the step whole (nothing
  * changes but the step counter); otherwise the clip factor is folded into the INT8 gradient scales, one fused
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
@@ -57,10 +57,10 @@ import org.qft4j.train.UpdatePolicy;
  * activations, so forward fails with an error that names the rows, before anything is updated or counted. Non-finite
  * logits or gradients (an infinite fp32 outlier, an overflow in backward) follow the rules above.
  *
- * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor group
- * by tensor group during backward, as each block's gradients complete (see {@link #step(int[], int[], int, int)}):
- * the blocks also share one set of INT8 gradient buffers, so one block's gradients exist at a time instead of the
- * whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
+ * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor by
+ * tensor during backward, as each gradient completes (see {@link #step(int[], int[], int, int)}): the blocks also
+ * share one set of INT8 gradient buffers (one per linear kind, one for the vocabulary matrices), so one block's INT8
+ * gradients exist at a time instead of the whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
  * train bit-identically while every gradient is finite.
  *
  * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
@@ -138,7 +138,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         this.schedule = LrSchedule.of(config);
         this.device = config.device;
         this.fused = config.updatePolicy == UpdatePolicy.FUSED_PER_LAYER;
-        // Both policies consume a block's fp32 gradients in backward's hook, so the blocks share one set of them.
+        // Both policies consume each matrix's fp32 gradient in backward's hook, so the matrices share one staging buffer.
         this.model = owned.add(new DeviceLlama(initial, device, config.batchSize, config.seqLen, HybridConfig.outliers(config.outlierFraction),
                 recompute, true));
         try {
@@ -515,13 +515,14 @@ public final class DeviceQftTrainer implements AutoCloseable {
     }
 
     /**
-     * Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8: one
-     * block's under either policy (the blocks share them).
+     * Bytes of the fp32 gradients that backward writes for the hybrid matrices before they are quantized to INT8: under
+     * either policy one buffer the size of the largest matrix, which every matrix's gradient uses in turn (a tied
+     * embedding and classifier keep their own, which accumulates across backward).
      */
     public long fp32StagingGradientBytes() {
         long b = 0;
         Set<Tensor> counted = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Hybrid h : hybrids) if (counted.add(h.fp32Gradient)) b += h.fp32Gradient.byteSize();
+        for (Hybrid h : hybrids) if (counted.add(h.fp32Gradient.base())) b += h.fp32Gradient.base().byteSize();
         return b;
     }
 
