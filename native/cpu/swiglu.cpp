@@ -15,11 +15,14 @@ void swiglu_forward_ref(const float* h1, const float* h3, int64_t i0, int64_t i1
     }
 }
 
+// dh1 may alias h1 and dh3 h3: both outputs are computed before either is stored.
 void swiglu_backward_ref(const float* dg, const float* h1, const float* h3, int64_t i0, int64_t i1, float* dh1, float* dh3) {
     for (int64_t i = i0; i < i1; ++i) {
-        float h = h1[i], s = 1.0f / (1.0f + std::exp(-h));
-        dh3[i] = dg[i] * h * s;
-        dh1[i] = dg[i] * h3[i] * s * (1.0f + h * (1.0f - s));
+        const float h = h1[i], s = 1.0f / (1.0f + std::exp(-h));
+        const float d3 = dg[i] * h * s;
+        const float d1 = dg[i] * h3[i] * s * (1.0f + h * (1.0f - s));
+        dh3[i] = d3;
+        dh1[i] = d1;
     }
 }
 

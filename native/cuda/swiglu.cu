@@ -13,13 +13,15 @@ __global__ void swiglu_forward_kernel(const float* __restrict__ h1, const float*
     }
 }
 
-__global__ void swiglu_backward_kernel(const float* __restrict__ dg, const float* __restrict__ h1,
-                                       const float* __restrict__ h3, int64_t n, float* __restrict__ dh1,
-                                       float* __restrict__ dh3) {
+// dh1 may alias h1 and dh3 h3 (no __restrict__ on them): each thread reads its element before storing.
+__global__ void swiglu_backward_kernel(const float* __restrict__ dg, const float* h1, const float* h3, int64_t n, float* dh1,
+                                       float* dh3) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const float h = h1[i], s = 1.0f / (1.0f + expf(-h));
-        dh3[i] = dg[i] * h * s;
-        dh1[i] = dg[i] * h3[i] * s * (1.0f + h * (1.0f - s));
+        const float h = h1[i], s = 1.0f / (1.0f + expf(-h)), g = dg[i], h3i = h3[i];
+        const float d3 = g * h * s;
+        const float d1 = g * h3i * s * (1.0f + h * (1.0f - s));
+        dh3[i] = d3;
+        dh1[i] = d1;
     }
 }
 

@@ -3,7 +3,9 @@
  *
  * h1, h3, g, dg, dh1, dh3: (n) fp32 (any shape flattened).
  *   forward:  g = silu(h1) * h3, silu(h) = h * sigmoid(h)
- *   backward: dh3 = dg * silu(h1);  dh1 = dg * h3 * s * (1 + h1 * (1 - s)), s = sigmoid(h1)   (overwrite) */
+ *   backward: dh3 = dg * silu(h1);  dh1 = dg * h3 * s * (1 + h1 * (1 - s)), s = sigmoid(h1)   (overwrite)
+ *             in place allowed: dh1 may be h1 and dh3 may be h3 (each element is read before it is written),
+ *             so a backward needs no buffers beyond forward's (issue 10: memory at LLaMA-7B). */
 #ifndef QFT4J_SWIGLU_H
 #define QFT4J_SWIGLU_H
 

@@ -91,6 +91,16 @@ final class DeviceOpRuns {
         }
     }
 
+    /** {dh1, dh3} of a backward that writes them over h1 and h3 (in place). */
+    static float[][] swigluBackwardInPlace(Device d, float[] h1, float[] h3, float[] dg) {
+        int n = h1.length;
+        try (Scope s = new Scope()) {
+            Tensor a = s.add(Tensor.of(d, h1, n)), b = s.add(Tensor.of(d, h3, n)), tdg = s.add(Tensor.of(d, dg, n));
+            DeviceOps.swigluBackward(tdg, a, b, n, a, b);
+            return new float[][] {a.toFloats(), b.toFloats()};
+        }
+    }
+
     /**
      * {losses (n), dlogits (n, V)} through the chunked cross-entropy ops (cross_entropy.h), the vocabulary in chunks of
      * chunk columns (the last one partial): pass 1 folds every chunk, finish, pass 2 turns every chunk into its gradient.

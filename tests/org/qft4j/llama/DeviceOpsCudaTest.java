@@ -87,6 +87,9 @@ class DeviceOpsCudaTest {
         assertClose(want[0], got[0], REL, "g");
         assertClose(want[1], got[1], REL, "dh1");
         assertClose(want[2], got[2], REL, "dh3");
+        float[][] inPlace = DeviceOpRuns.swigluBackwardInPlace(gpu, h1, h3, dg);
+        assertArrayEquals(got[1], inPlace[0], "dh1 written over h1: the same bits");
+        assertArrayEquals(got[2], inPlace[1], "dh3 written over h3: the same bits");
     }
 
     @Test

@@ -143,6 +143,9 @@ class DeviceOpsTest {
         assertClose(g, got[0], REL, "g");
         assertClose(dh1, got[1], REL, "dh1");
         assertClose(dh3, got[2], REL, "dh3");
+        float[][] inPlace = DeviceOpRuns.swigluBackwardInPlace(CPU, h1, h3, dg);
+        assertArrayEquals(got[1], inPlace[0], "dh1 written over h1: the same bits");
+        assertArrayEquals(got[2], inPlace[1], "dh3 written over h3: the same bits");
     }
 
     @Test

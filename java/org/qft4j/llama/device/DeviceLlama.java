@@ -77,7 +77,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ids, targetIds;                      // (n) I32
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
-    private final Tensor dx, dxn, dq, dk, dv, dao, dg, dh1, dh3, delta;
+    private final Tensor dx, dxn, dq, dk, dv, dao, delta;   // the FFN's gradients go over its activations (g, h1, h3)
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
 
@@ -177,9 +177,6 @@ public final class DeviceLlama implements AutoCloseable {
             dk = alloc(DType.F32, n, kv);
             dv = alloc(DType.F32, n, kv);
             dao = alloc(DType.F32, n, dim);
-            dg = alloc(DType.F32, n, h);
-            dh1 = alloc(DType.F32, n, h);
-            dh3 = alloc(DType.F32, n, h);
             delta = alloc(DType.F32, rows);
             dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(Math.max(dim, h), head.chunkColumns()));
             classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
@@ -411,14 +408,17 @@ public final class DeviceLlama implements AutoCloseable {
         BlockBuffers a = act(l);
         int n = batch * T, hs = cfg.headSize();
         String p = "layers." + l + ".";
-        // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2)
-        y.w2.backwardInput(dx, n, dg, false);
-        weightGradient(dx, a.g, n, d.w2, hook, p + "w2");
-        DeviceOps.swigluBackward(dg, a.h1, a.h3, (long) n * cfg.hiddenDim(), dh1, dh3);
-        y.w3.backwardInput(dh3, n, dxn, false);
-        weightGradient(dh3, a.xn2, n, d.w3, hook, p + "w3");
-        y.w1.backwardInput(dh1, n, dxn, true);
-        weightGradient(dh1, a.xn2, n, d.w1, hook, p + "w1");
+        // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2). Its gradients overwrite the activations they come from (dg over g
+        // once w2's gradient has read g, dh1 and dh3 over h1 and h3): no (n, hidden) backward buffers. W2 reaches the hook
+        // only after its input gradient is taken (a fused update changes it).
+        linearBackwardWeight(dx, a.g, n, d.w2, !sharedBlockGradients);
+        y.w2.backwardInput(dx, n, a.g, false);
+        if (hook != null) hook.ready(List.of(p + "w2"));
+        DeviceOps.swigluBackward(a.g, a.h1, a.h3, (long) n * cfg.hiddenDim(), a.h1, a.h3);
+        y.w3.backwardInput(a.h3, n, dxn, false);
+        weightGradient(a.h3, a.xn2, n, d.w3, hook, p + "w3");
+        y.w1.backwardInput(a.h1, n, dxn, true);
+        weightGradient(a.h1, a.xn2, n, d.w1, hook, p + "w1");
         rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
         if (hook != null) hook.ready(List.of(p + "ffn_norm"));
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)

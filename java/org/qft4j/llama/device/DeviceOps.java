@@ -168,7 +168,7 @@ public final class DeviceOps {
         check(EngineNative.qft_swiglu_forward(d.nativeId(), h1.address(), h3.address(), n, g.address()), op, h1);
     }
 
-    /** dh1, dh3 (overwritten) from dg. */
+    /** dh1, dh3 (overwritten) from dg; in place allowed: dh1 may be h1 and dh3 may be h3. */
     public static void swigluBackward(Tensor dg, Tensor h1, Tensor h3, long n, Tensor dh1, Tensor dh3) {
         String op = "swigluBackward";
         Device d = device(dg);
