@@ -14,6 +14,7 @@ import org.qft4j.Qft4jException;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.RopeLayout;
+import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.llama.device.PhaseTimer;
 import org.qft4j.llama.device.PhaseTimer.Phase;
@@ -33,7 +34,7 @@ import org.qft4j.train.UpdatePolicy;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) \
- *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute]
+ *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments]
  * </pre>
  *
  * Timed steps run as training does, with no synchronisation inside a step; the time split comes from separate steps
@@ -77,7 +78,7 @@ public final class TrainBench {
 
     /** What to run: warmup untimed steps, steps timed ones, then splitSteps with the phase timer. */
     public record Options(Shape shape, Device device, UpdatePolicy policy, int batch, int seq, int warmup, int steps, int splitSteps,
-                          boolean recompute, long seed) {
+                          DeviceLlama.Recompute recompute, long seed) {
         public Options {
             if (policy == null) throw new IllegalArgumentException("TrainBench: an update policy is required");
             if (batch <= 0 || seq <= 0 || steps <= 0 || warmup < 0 || splitSteps < 0)
@@ -90,12 +91,12 @@ public final class TrainBench {
             Device device = Device.CPU;
             UpdatePolicy policy = UpdatePolicy.STASH;
             int batch = 1, seq = 256, warmup = 1, steps = 3, split = 1;
-            boolean recompute = false;
+            DeviceLlama.Recompute recompute = DeviceLlama.Recompute.NONE;
             long seed = 1;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
-                if (a.equals("--recompute")) {
-                    recompute = true;
+                if (a.equals("--recompute") || a.equals("--recompute-segments")) {
+                    recompute = a.equals("--recompute") ? DeviceLlama.Recompute.BLOCKS : DeviceLlama.Recompute.SEGMENTS;
                     continue;
                 }
                 if (i + 1 >= args.length) throw new IllegalArgumentException("TrainBench: " + a + " needs a value");
@@ -149,7 +150,8 @@ public final class TrainBench {
         r.put("mode", fused ? "qft-lion-fused" : "qft-lion-stash");
         r.put("batch", o.batch);
         r.put("seq", o.seq);
-        r.put("recompute", o.recompute);
+        r.put("recompute", o.recompute != DeviceLlama.Recompute.NONE);
+        r.put("recompute_mode", o.recompute.name().toLowerCase(Locale.ROOT));
         // Clipping as each policy can: by the global norm under STASH, per tensor under FUSED_PER_LAYER.
         TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1)
                 .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy)

@@ -9,19 +9,20 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.llama.LlamaConfig;
+import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.tensor.MemoryStats;
 import org.qft4j.train.UpdatePolicy;
 
 /** The CI guard of the GPU training benchmark: it builds and trains the tiny shape on the CPU (no timing is checked). */
 class TrainBenchTest {
-    static TrainBench.Options tiny(UpdatePolicy policy, boolean recompute) {
+    static TrainBench.Options tiny(UpdatePolicy policy, DeviceLlama.Recompute recompute) {
         return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, 5);
     }
 
     @Test
     void tinyShapeTrainsOnCpuAndReportsEveryFigure() {
         long liveBefore = MemoryStats.of(Device.CPU).liveBytes();
-        Map<String, Object> r = TrainBench.run(tiny(UpdatePolicy.STASH, false));
+        Map<String, Object> r = TrainBench.run(tiny(UpdatePolicy.STASH, DeviceLlama.Recompute.NONE));
         assertEquals(liveBefore, MemoryStats.of(Device.CPU).liveBytes(), "native memory left after the bench");
         assertEquals(true, r.get("fits"), r.toString());
         assertEquals(TrainBench.Shape.TINY.config(32).parameterCount(), r.get("params"));
@@ -41,12 +42,17 @@ class TrainBenchTest {
 
     @Test
     void recomputationTrainsTheSameSteps() {
-        assertEquals(TrainBench.run(tiny(UpdatePolicy.STASH, false)).get("final_loss"), TrainBench.run(tiny(UpdatePolicy.STASH, true)).get("final_loss"));
+        Object kept = TrainBench.run(tiny(UpdatePolicy.STASH, DeviceLlama.Recompute.NONE)).get("final_loss");
+        assertEquals(kept, TrainBench.run(tiny(UpdatePolicy.STASH, DeviceLlama.Recompute.BLOCKS)).get("final_loss"));
+        Map<String, Object> segments = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, DeviceLlama.Recompute.SEGMENTS));
+        assertEquals("segments", segments.get("recompute_mode"));
+        assertEquals(kept, TrainBench.run(tiny(UpdatePolicy.STASH, DeviceLlama.Recompute.SEGMENTS)).get("final_loss"));
     }
 
     @Test
     void bothPoliciesStageOneBlockOfFp32Gradients() {
-        Map<String, Object> stash = TrainBench.run(tiny(UpdatePolicy.STASH, false)), fused = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, true));
+        Map<String, Object> stash = TrainBench.run(tiny(UpdatePolicy.STASH, DeviceLlama.Recompute.NONE)),
+                fused = TrainBench.run(tiny(UpdatePolicy.FUSED_PER_LAYER, DeviceLlama.Recompute.BLOCKS));
         assertEquals(true, fused.get("fits"), fused.toString());
         assertEquals("qft-lion-fused", fused.get("mode"));
         assertEquals((Double) stash.get("fp32_staging_grad_bytes_per_param"), (Double) fused.get("fp32_staging_grad_bytes_per_param"), 1e-3);

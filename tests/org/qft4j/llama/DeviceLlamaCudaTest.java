@@ -71,8 +71,8 @@ class DeviceLlamaCudaTest {
         Device gpu = Gpus.require();
         LlamaWeights w = LlamaWeights.random(DeviceLlamaTest.tiny(RopeLayout.ROTATE_HALF, false), 17, 0.2f);
         int[][] b = DeviceLlamaTest.batch(2, 10, 50, 18);
-        float[][] kept = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 2, 10, false);
-        float[][] recomputed = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 2, 10, true);
+        float[][] kept = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 2, 10, DeviceLlama.Recompute.NONE);
+        float[][] recomputed = DeviceLlamaTest.gradientsOfOneStep(w, gpu, b[0], b[1], 2, 10, DeviceLlama.Recompute.SEGMENTS);
         for (int i = 0; i < kept.length; i++) org.junit.jupiter.api.Assertions.assertArrayEquals(kept[i], recomputed[i], "parameter " + i);
     }
 

@@ -144,10 +144,11 @@ class DeviceLlamaTest {
 
     /** Every gradient of one forward + backward on a fresh model, in parameter order. */
     static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
-        return gradientsOfOneStep(w, device, tokens, targets, batch, T, false);
+        return gradientsOfOneStep(w, device, tokens, targets, batch, T, DeviceLlama.Recompute.NONE);
     }
 
-    static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T, boolean recompute) {
+    static float[][] gradientsOfOneStep(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T,
+                                        DeviceLlama.Recompute recompute) {
         try (DeviceLlama m = new DeviceLlama(w, device, batch, T, null, recompute)) {
             m.forward(tokens, targets, batch, T);
             m.backward();
@@ -166,18 +167,32 @@ class DeviceLlamaTest {
     }
 
     @Test
-    void recomputingBlocksGivesTheSameGradientsBitForBit() {
-        LlamaWeights w = LlamaWeights.random(tiny(RopeLayout.ROTATE_HALF, false), 17, 0.2f);
-        int[][] b = batch(2, 10, 50, 18);
-        float[][] kept = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, false), recomputed = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, true);
-        for (int i = 0; i < kept.length; i++) assertArrayEquals(kept[i], recomputed[i], "parameter " + i);
-        long before = MemoryStats.of(Device.CPU).liveBytes();
-        try (DeviceLlama perLayer = new DeviceLlama(w, Device.CPU, 2, 10, null, false)) {
-            long perLayerBytes = MemoryStats.of(Device.CPU).liveBytes() - before;
-            try (DeviceLlama shared = new DeviceLlama(w, Device.CPU, 2, 10, null, true)) {
-                long sharedBytes = MemoryStats.of(Device.CPU).liveBytes() - before - perLayerBytes;
-                assertTrue(sharedBytes < perLayerBytes, "with recompute the model holds " + sharedBytes + " bytes, without " + perLayerBytes);
+    void recomputingBlocksOrSegmentsGivesTheSameGradientsBitForBit() {
+        // 2, 5 and 7 layers: segments of 2 (one) , 3 (a full and a short one) and 3 (two full and a short one).
+        for (int layers : new int[] {2, 5, 7}) {
+            LlamaConfig c = tiny(RopeLayout.ROTATE_HALF, false);
+            LlamaWeights w = LlamaWeights.random(new LlamaConfig(c.dim(), c.hiddenDim(), layers, c.nHeads(), c.nKvHeads(), c.vocabSize(),
+                    c.seqLen(), c.normEps(), c.ropeTheta(), c.ropeLayout(), c.sharedClassifier()), 17, 0.2f);
+            int[][] b = batch(2, 10, 50, 18);
+            float[][] kept = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, DeviceLlama.Recompute.NONE);
+            for (DeviceLlama.Recompute mode : new DeviceLlama.Recompute[] {DeviceLlama.Recompute.BLOCKS, DeviceLlama.Recompute.SEGMENTS}) {
+                float[][] recomputed = gradientsOfOneStep(w, Device.CPU, b[0], b[1], 2, 10, mode);
+                for (int i = 0; i < kept.length; i++) assertArrayEquals(kept[i], recomputed[i], layers + " layers, " + mode + ": parameter " + i);
             }
+            long none = modelBytes(w, DeviceLlama.Recompute.NONE), blocks = modelBytes(w, DeviceLlama.Recompute.BLOCKS);
+            long segments = modelBytes(w, DeviceLlama.Recompute.SEGMENTS), residual = 4L * 2 * 10 * c.dim();
+            assertTrue(blocks < none, "recomputing blocks holds " + blocks + " bytes, keeping every block's activations " + none);
+            // Inputs kept: every block's (layers + 1) under BLOCKS; under SEGMENTS the segment starts, the last output
+            // and one segment's slots.
+            int k = (int) Math.ceil(Math.sqrt(layers)), keptInputs = (layers + k - 1) / k + 1 + (k - 1);
+            assertEquals(blocks - (long) (layers + 1 - keptInputs) * residual, segments, layers + " layers: " + keptInputs + " inputs kept");
+        }
+    }
+
+    private static long modelBytes(LlamaWeights w, DeviceLlama.Recompute mode) {
+        long before = MemoryStats.of(Device.CPU).liveBytes();
+        try (DeviceLlama m = new DeviceLlama(w, Device.CPU, 2, 10, null, mode)) {
+            return MemoryStats.of(Device.CPU).liveBytes() - before;
         }
     }
 

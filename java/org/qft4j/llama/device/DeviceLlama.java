@@ -15,6 +15,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
@@ -47,6 +48,23 @@ public final class DeviceLlama implements AutoCloseable {
     /** Targets below zero are not predicted (prompt tokens, padding). */
     public static final int IGNORE = LlamaModel.IGNORE;
 
+    /**
+     * What forward keeps for backward (activation checkpointing, Chen et al. 2016, arXiv 1604.06174). The results are
+     * the same bit for bit in every mode: the kernels are deterministic, so a block run again repeats itself.
+     */
+    public enum Recompute {
+        /** Every block's activations: no second forward, the most memory. */
+        NONE,
+        /** Each block's input; backward runs each block again for its activations (one more forward of the blocks). */
+        BLOCKS,
+        /**
+         * Every k-th block's input, k = ceil(sqrt(layers)): backward first runs each segment of k blocks again for their
+         * inputs, then each block for its activations (about two more forwards of the blocks); at LLaMA-7B 12 inputs
+         * instead of 33.
+         */
+        SEGMENTS
+    }
+
     /** Called by {@link #backward(GradientsReady)} each time some parameters' gradients are complete. */
     public interface GradientsReady {
         /** names: the parameters whose gradients hold their final values for this backward, in the order they completed. */
@@ -66,12 +84,14 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
-    private final boolean recompute;
+    private final Recompute recompute;
+    private final int segment;                                // blocks per checkpoint segment (SEGMENTS), else 1
     private final boolean sharedBlockGradients;              // the matrices' fp32 gradients are views of one staging buffer
     private final Tensor staging;                             // F32 (largest shared matrix) with sharedBlockGradients, else null
     private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its view of staging
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
-    private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output
+    private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output;
+                                                              // under SEGMENTS the inputs inside a segment share segment slots
     private final Tensor xf, rstdF;                           // (n, C), (n): the final norm's output and its 1/rms
     private final ChunkedClassifier head;                     // logits and loss a vocabulary chunk at a time
     private final Tensor ids, targetIds;                      // (n) I32
@@ -89,7 +109,7 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** Copies the weights (any {@link WeightMatrix}, read row by row as fp32) and allocates for (maxBatch, maxT). */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT) {
-        this(weights, device, maxBatch, maxT, null, false);
+        this(weights, device, maxBatch, maxT, null, Recompute.NONE);
     }
 
     /**
@@ -97,26 +117,25 @@ public final class DeviceLlama implements AutoCloseable {
      * INT8 format by qft (null keeps them fp32).
      */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft) {
-        this(weights, device, maxBatch, maxT, qft, false);
+        this(weights, device, maxBatch, maxT, qft, Recompute.NONE);
     }
 
     /**
-     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig)}; with recompute, only each block's input is
-     * kept and the block is run again during backward (activation checkpointing, as {@link LlamaModel}'s option): one
-     * block's activations instead of one per layer, for a second forward pass.
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig)}, keeping for backward what recompute says
+     * ({@link Recompute#BLOCKS} is {@link LlamaModel}'s recompute option: one block's activations instead of one per layer).
      */
-    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute) {
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, Recompute recompute) {
         this(weights, device, maxBatch, maxT, qft, recompute, false);
     }
 
     /**
-     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig, boolean)}; with sharedBlockGradients the
+     * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig, Recompute)}; with sharedBlockGradients the
      * gradients of the blocks' linear layers (and, with a HybridConfig, of an untied embedding and classifier) are views
      * of one fp32 staging buffer the size of the largest of them: one matrix's worth of fp32 gradients instead of one
      * per matrix. A matrix's gradient then holds its values only until the next matrix's, so such a model runs
      * backward only with a {@link GradientsReady} hook that consumes each as it completes (QFT quantizes it to INT8).
      */
-    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, boolean recompute,
+    public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, Recompute recompute,
                        boolean sharedBlockGradients) {
         LlamaConfig c = weights.config;
         if (maxBatch <= 0 || maxT <= 0 || maxT > c.seqLen())
@@ -126,7 +145,8 @@ public final class DeviceLlama implements AutoCloseable {
         this.maxBatch = maxBatch;
         this.maxT = maxT;
         this.qft = qft;
-        this.recompute = recompute;
+        this.recompute = Objects.requireNonNull(recompute, "recompute");
+        this.segment = recompute == Recompute.SEGMENTS ? (int) Math.ceil(Math.sqrt(c.nLayers())) : 1;
         this.sharedBlockGradients = sharedBlockGradients;
         try {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
@@ -159,10 +179,15 @@ public final class DeviceLlama implements AutoCloseable {
             dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
             dFinalNorm = gradients.get("final_norm");
 
-            acts = new BlockBuffers[recompute ? 1 : L];
+            acts = new BlockBuffers[recompute == Recompute.NONE ? L : 1];
             for (int l = 0; l < acts.length; l++) acts[l] = new BlockBuffers(n, dim, kv, h, rows);
             residual = new Tensor[L + 1];
-            for (int l = 0; l <= L; l++) residual[l] = alloc(DType.F32, n, dim);
+            Tensor[] slots = new Tensor[segment];  // slot i % segment holds input i inside a segment (slot 0 unused)
+            for (int l = 0; l <= L; l++) {
+                boolean kept = l % segment == 0 || l == L;
+                if (!kept && slots[l % segment] == null) slots[l % segment] = alloc(DType.F32, n, dim);
+                residual[l] = kept ? alloc(DType.F32, n, dim) : slots[l % segment];
+            }
             xf = alloc(DType.F32, n, dim);
             rstdF = alloc(DType.F32, n);
             head = owned.add(new ChunkedClassifier(device, Math.toIntExact(n), v, dim, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
@@ -325,7 +350,10 @@ public final class DeviceLlama implements AutoCloseable {
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
         for (int l = L - 1; l >= 0; l--) {
-            if (recompute) blockForward(l, residual[l], residual[l + 1]);
+            // SEGMENTS: entering a segment other than the last, run it again from its kept input to refill its slots.
+            if (recompute == Recompute.SEGMENTS && (l + 1) % segment == 0 && l + 1 < L)
+                for (int r = l + 1 - segment; r < l; r++) blockForward(r, residual[r], residual[r + 1]);
+            if (recompute != Recompute.NONE) blockForward(l, residual[l], residual[l + 1]);
             blockBackward(l, residual[l], hook);
         }
         if (dEmbedding == dClassifier && !cfg.sharedClassifier()) zero(dEmbedding); // the shared buffer: the classifier's is consumed
@@ -444,7 +472,7 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     private BlockBuffers act(int l) {
-        return recompute ? acts[0] : acts[l];
+        return recompute == Recompute.NONE ? acts[l] : acts[0];
     }
 
     private void validate(int[] tokens, int[] targets, int batch, int T) {

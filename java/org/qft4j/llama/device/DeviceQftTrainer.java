@@ -118,14 +118,14 @@ public final class DeviceQftTrainer implements AutoCloseable {
      * @param block   INT8 block size of gradients and momentum (see {@link Int8Blocks#DEFAULT_BLOCK}; >= cols: per row)
      */
     public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block) {
-        this(initial, config, block, false);
+        this(initial, config, block, DeviceLlama.Recompute.NONE);
     }
 
     /**
-     * @param recompute activation checkpointing: keep only each block's input and run the block again in backward
-     *                  (see {@link DeviceLlama}), one block's activations instead of one per layer
+     * @param recompute activation checkpointing ({@link DeviceLlama.Recompute}): what forward keeps for backward; the
+     *                  steps are the same bit for bit in every mode
      */
-    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block, boolean recompute) {
+    public DeviceQftTrainer(LlamaWeights initial, TrainConfig config, int block, DeviceLlama.Recompute recompute) {
         if (config.optimizer != OptimizerKind.QFT_LION)
             throw new IllegalArgumentException("DeviceQftTrainer trains QFT (QFT_LION), not " + config.optimizer);
         if (config.gradAccumulation != 1)
