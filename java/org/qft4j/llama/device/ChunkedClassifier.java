@@ -16,7 +16,7 @@ import org.qft4j.tensor.Tensor;
  * the budget there is one chunk, and backward reuses forward's logits instead of computing them again.
  *
  * <p>Memory: one (maxTokens, chunk) fp32 buffer instead of logits and their gradient, 2 (maxTokens, vocab) fp32
- * (at LLaMA-7B's 32000 x 2048 tokens: 64 MiB instead of 500 MiB; at the 125M bench's 50304 x 8192 tokens: 64 MiB
+ * (at LLaMA-7B's 32000 x 2048 tokens: 32 MiB instead of 500 MiB; at the 125M bench's 50304 x 8192 tokens: 32 MiB
  * instead of 3.1 GiB). Time: when chunked, the classifier's forward GEMM runs twice.
  *
  * <p>W is the caller's (V, C) {@link Weight}: fp32, or QFT's hybrid INT8 (per-token INT8 activations times the INT8
@@ -45,8 +45,8 @@ final class ChunkedClassifier implements AutoCloseable {
         public long cols() { return q.weight().cols(); }
     }
 
-    /** The default logits budget: 64 MiB, e.g. 8192 columns at 2048 tokens, and all of a small model's vocabulary. */
-    static final long DEFAULT_CHUNK_BYTES = 64L << 20;
+    /** The default logits budget: 32 MiB, e.g. 4096 columns at 2048 tokens, and all of a small model's vocabulary. */
+    static final long DEFAULT_CHUNK_BYTES = 32L << 20;
 
     private final Device device;
     private final int maxTokens, vocab, dim, chunk, chunks;

@@ -97,7 +97,7 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ids, targetIds;                      // (n) I32
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
-    private final Tensor dx, dxn, dq, dk, dv, dao, delta;   // the FFN's gradients go over its activations (g, h1, h3)
+    private final Tensor dx, dxn, delta;                      // the other gradients go over dead activations (BlockBuffers)
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
 
@@ -198,10 +198,6 @@ public final class DeviceLlama implements AutoCloseable {
             ropeSin = owned.add(Tensor.of(device, tables[1], maxT, c.headSize() / 2));
             dx = alloc(DType.F32, n, dim);
             dxn = alloc(DType.F32, n, dim);
-            dq = alloc(DType.F32, n, dim);
-            dk = alloc(DType.F32, n, kv);
-            dv = alloc(DType.F32, n, kv);
-            dao = alloc(DType.F32, n, dim);
             delta = alloc(DType.F32, rows);
             dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(Math.max(dim, h), head.chunkColumns()));
             classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
@@ -249,6 +245,9 @@ public final class DeviceLlama implements AutoCloseable {
         final Tensor ao, x2;     // (n, C): attention output before wo; the residual after attention
         final Tensor xn2, rstd2; // (n, C), (n): FFN RMSNorm output and its 1/rms
         final Tensor h1, h3, g;  // (n, H): w1 x, w3 x, silu(w1 x) * w3 x
+        // Backward's attention gradients, over activations that are dead by then (the FFN's backward is done): dao (n, C)
+        // over x2, dq (n, C) dk dv (n, KV) over h1 h3 g (own buffers if the FFN is narrower than the model).
+        final Tensor dao, dq, dk, dv;
 
         BlockBuffers(long n, int dim, int kv, int h, long rows) {
             xn1 = alloc(DType.F32, n, dim);
@@ -264,6 +263,10 @@ public final class DeviceLlama implements AutoCloseable {
             h1 = alloc(DType.F32, n, h);
             h3 = alloc(DType.F32, n, h);
             g = alloc(DType.F32, n, h);
+            dao = x2.view(n, dim);
+            dq = h >= dim ? h1.view(n, dim) : alloc(DType.F32, n, dim);
+            dk = h >= kv ? h3.view(n, kv) : alloc(DType.F32, n, kv);
+            dv = h >= kv ? g.view(n, kv) : alloc(DType.F32, n, kv);
         }
     }
 
@@ -450,6 +453,7 @@ public final class DeviceLlama implements AutoCloseable {
         rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
         if (hook != null) hook.ready(List.of(p + "ffn_norm"));
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
+        Tensor dao = a.dao, dq = a.dq, dk = a.dk, dv = a.dv;
         y.wo.backwardInput(dx, n, dao, false);
         weightGradient(dx, a.ao, n, d.wo, hook, p + "wo");
         attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv);

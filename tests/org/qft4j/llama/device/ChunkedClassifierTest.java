@@ -121,7 +121,7 @@ class ChunkedClassifierTest {
         assertEquals(V, ChunkedClassifier.chunkColumns(N, V, 4L * N * V), "all of it fits: one chunk");
         assertEquals(128, ChunkedClassifier.chunkColumns(N, V, 4L * N * 150), "150 columns fit: 128, a multiple of 64");
         assertEquals(64, ChunkedClassifier.chunkColumns(N, V, 4), "at least 64 columns");
-        assertEquals(8192, ChunkedClassifier.chunkColumns(2048, 32000, ChunkedClassifier.DEFAULT_CHUNK_BYTES), "LLaMA-7B at 2048 tokens");
+        assertEquals(4096, ChunkedClassifier.chunkColumns(2048, 32000, ChunkedClassifier.DEFAULT_CHUNK_BYTES), "LLaMA-7B at 2048 tokens");
     }
 
     @Test
