@@ -41,16 +41,17 @@ int64_t embedding_forward_hybrid_ref(const int8_t* codes, const float* scales, c
     return bad;
 }
 
-// Columns [c0, c1) of dtable[ids[i], :] += dout[i, :], summed in order of i.
-int64_t embedding_backward_ref(const float* dout, const int32_t* ids, int64_t n, int64_t vocab, int64_t dim, int64_t c0,
-                               int64_t c1, float* dtable) {
+// Columns [c0, c1) of dtable[ids[i] - row0, :] += dout[i, :] for the ids in [row0, row0 + rows), summed in order of i.
+int64_t embedding_backward_ref(const float* dout, const int32_t* ids, int64_t n, int64_t vocab, int64_t dim, int64_t row0,
+                               int64_t rows, int64_t c0, int64_t c1, float* dtable) {
     int64_t bad = 0;
     for (int64_t i = 0; i < n; ++i) {
         if (ids[i] < 0 || ids[i] >= vocab) {
             ++bad;
             continue;
         }
-        float* row = dtable + ids[i] * dim;
+        if (ids[i] < row0 || ids[i] >= row0 + rows) continue;
+        float* row = dtable + (ids[i] - row0) * dim;
         const float* g = dout + i * dim;
         for (int64_t c = c0; c < c1; ++c) row[c] += g[c];
     }
@@ -92,11 +93,13 @@ extern "C" int qft_embedding_forward_hybrid(int32_t device, int64_t codes, int64
 }
 
 extern "C" int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab, int64_t dim,
-                                      int64_t dtable) {
-    if (dout == 0 || ids == 0 || dtable == 0 || vocab <= 0 || dim <= 0 || n < 0)
-        return qft_set_error(QFT_EINVAL, "qft_embedding_backward: bad arguments (dtable (%lld, %lld), n %lld, null pointer?)",
-                             (long long)vocab, (long long)dim, (long long)n);
-    if (device != QFT_DEVICE_CPU) return qft::cuda_call("qft_cuda_embedding_backward", device, dout, ids, n, vocab, dim, dtable);
+                                      int64_t row0, int64_t rows, int64_t dtable) {
+    if (dout == 0 || ids == 0 || dtable == 0 || vocab <= 0 || dim <= 0 || n < 0 || row0 < 0 || rows < 0 || row0 + rows > vocab)
+        return qft_set_error(QFT_EINVAL,
+                             "qft_embedding_backward: bad arguments (dtable rows [%lld, %lld) of (%lld, %lld), n %lld, null pointer?)",
+                             (long long)row0, (long long)(row0 + rows), (long long)vocab, (long long)dim, (long long)n);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_embedding_backward", device, dout, ids, n, vocab, dim, row0, rows, dtable);
     return qft::guarded("qft_embedding_backward", [&] {
         const int32_t* id = qft::ptr<int32_t>(ids);
         int64_t bad = 0;
@@ -104,7 +107,7 @@ extern "C" int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids,
         if (bad > 0) return bad_ids("qft_embedding_backward", bad, n, vocab);
         // Split by columns: threads never share an output element, and each sums over i in order.
         qft::parallel_for(dim, qft::grain_for(n), [&](int64_t c0, int64_t c1) {
-            qft::embedding_backward_ref(qft::ptr<float>(dout), id, n, vocab, dim, c0, c1, qft::ptr<float>(dtable));
+            qft::embedding_backward_ref(qft::ptr<float>(dout), id, n, vocab, dim, row0, rows, c0, c1, qft::ptr<float>(dtable));
         });
         return QFT_OK;
     });

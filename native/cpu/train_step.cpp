@@ -30,8 +30,9 @@ double f32_row_sumsq_ref(const float* x, int64_t r, int64_t cols) {
 }
 
 // Block b of row r: scale over the block, then stochastic codes; a non-finite block gets a NaN scale and zero codes.
+// key0: the tensor's element index of x[0] (row0 * cols for a row range).
 void int8_blocks_quantize_stochastic_ref(const float* x, int64_t r, int64_t b, int64_t cols, int64_t block, uint64_t stream,
-                                         int8_t* codes, float* scales) {
+                                         int64_t key0, int8_t* codes, float* scales) {
     const int64_t nb = div_up(cols, block), c0 = b * block, c1 = std::min(cols, c0 + block);
     float absmax = 0.0f;
     bool ok = true;
@@ -47,7 +48,7 @@ void int8_blocks_quantize_stochastic_ref(const float* x, int64_t r, int64_t b, i
     const float s = absmax_scale(absmax);
     scales[r * nb + b] = s;
     for (int64_t c = c0; c < c1; ++c)
-        codes[r * cols + c] = static_cast<int8_t>(quantize_code(x[r * cols + c], s, true, rng_bits(stream, r * cols + c)));
+        codes[r * cols + c] = static_cast<int8_t>(quantize_code(x[r * cols + c], s, true, rng_bits(stream, key0 + r * cols + c)));
 }
 
 }  // namespace qft
@@ -85,18 +86,21 @@ extern "C" int qft_f32_row_sumsq(int32_t device, int64_t x, int64_t rows, int64_
 }
 
 extern "C" int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t block,
-                                                   int64_t seed, int64_t step, int64_t tensor, int64_t codes, int64_t scales) {
-    if (!x || !codes || !scales || rows < 0 || cols < 0 || block < 1)
-        return qft_set_error(QFT_EINVAL, "qft_int8_blocks_quantize_stochastic: bad arguments ((%lld, %lld), block %lld, null pointer?)",
-                             (long long)rows, (long long)cols, (long long)block);
+                                                   int64_t seed, int64_t step, int64_t tensor, int64_t row0, int64_t codes,
+                                                   int64_t scales) {
+    if (!x || !codes || !scales || rows < 0 || cols < 0 || block < 1 || row0 < 0)
+        return qft_set_error(QFT_EINVAL,
+                             "qft_int8_blocks_quantize_stochastic: bad arguments ((%lld, %lld) from row %lld, block %lld, null pointer?)",
+                             (long long)rows, (long long)cols, (long long)row0, (long long)block);
     if (device != QFT_DEVICE_CPU)
-        return qft::cuda_call("qft_cuda_int8_blocks_quantize_stochastic", device, x, rows, cols, block, seed, step, tensor, codes, scales);
+        return qft::cuda_call("qft_cuda_int8_blocks_quantize_stochastic", device, x, rows, cols, block, seed, step, tensor, row0, codes,
+                              scales);
     return qft::guarded("qft_int8_blocks_quantize_stochastic", [&] {
         const uint64_t stream = qft::rng_stream(static_cast<uint64_t>(seed), static_cast<uint64_t>(step), static_cast<uint64_t>(tensor));
         const int64_t nb = qft::div_up(cols, block);
         qft::parallel_for(rows * nb, 1, [&](int64_t i0, int64_t i1) {
             for (int64_t i = i0; i < i1; ++i)
-                qft::int8_blocks_quantize_stochastic_ref(qft::ptr<const float>(x), i / nb, i % nb, cols, block, stream,
+                qft::int8_blocks_quantize_stochastic_ref(qft::ptr<const float>(x), i / nb, i % nb, cols, block, stream, row0 * cols,
                                                          qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
         });
         return QFT_OK;

@@ -40,7 +40,7 @@ __global__ void embedding_forward_hybrid_kernel(const int8_t* __restrict__ codes
 }
 
 __global__ void embedding_backward_kernel(const float* __restrict__ dout, const int32_t* __restrict__ ids, int64_t n,
-                                          int64_t vocab, int64_t dim, float* __restrict__ dtable, int* bad) {
+                                          int64_t vocab, int64_t dim, int64_t row0, int64_t rows, float* __restrict__ dtable, int* bad) {
     const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (c >= dim) return;
     for (int64_t i = 0; i < n; ++i) {
@@ -49,7 +49,8 @@ __global__ void embedding_backward_kernel(const float* __restrict__ dout, const 
             if (c == 0) atomicAdd(bad, 1);
             continue;
         }
-        dtable[id * dim + c] += dout[i * dim + c];
+        if (id < row0 || id >= row0 + rows) continue;
+        dtable[(id - row0) * dim + c] += dout[i * dim + c];
     }
 }
 
@@ -92,13 +93,13 @@ extern "C" QFT_API int qft_cuda_embedding_forward_hybrid(int32_t device, int64_t
 }
 
 extern "C" QFT_API int qft_cuda_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab,
-                                                   int64_t dim, int64_t dtable) {
+                                                   int64_t dim, int64_t row0, int64_t rows, int64_t dtable) {
     if (n == 0) return QFT_OK;
     QFT_CUDA_CHECK(cudaSetDevice(device));
     qft::BadCount bad;
     if (int st = bad.init()) return st;
     embedding_backward_kernel<<<static_cast<unsigned>(qft::ceil_div(dim, kThreads)), kThreads, 0, qft::stream()>>>(
-        qft::ptr<const float>(dout), qft::ptr<const int32_t>(ids), n, vocab, dim, qft::ptr<float>(dtable), bad.ptr);
+        qft::ptr<const float>(dout), qft::ptr<const int32_t>(ids), n, vocab, dim, row0, rows, qft::ptr<float>(dtable), bad.ptr);
     QFT_LAUNCH_CHECK("embedding_backward_kernel");
     int count = 0;
     if (int st = bad.read(&count)) return st;

@@ -47,10 +47,12 @@ __global__ void f32_row_sumsq_kernel(const float* __restrict__ x, int64_t cols, 
 }
 
 // One thread block per quantization block, as int8_blocks_quantize_kernel, with stochastic codes.
+// key0: the tensor's element index of x[0] (row0 * cols for a row range), as the CPU reference.
 __global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
-                                                       uint64_t stream, int8_t* __restrict__ codes, float* __restrict__ scales) {
-    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [stream](float v, float s, int64_t i) {
-        return qft::quantize_code(v, s, true, qft::rng_bits(stream, i));
+                                                       uint64_t stream, int64_t key0, int8_t* __restrict__ codes,
+                                                       float* __restrict__ scales) {
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [stream, key0](float v, float s, int64_t i) {
+        return qft::quantize_code(v, s, true, qft::rng_bits(stream, key0 + i));
     });
 }
 
@@ -96,14 +98,14 @@ extern "C" QFT_API int qft_cuda_f32_row_sumsq(int32_t device, int64_t x, int64_t
 
 extern "C" QFT_API int qft_cuda_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols,
                                                                 int64_t block, int64_t seed, int64_t step, int64_t tensor,
-                                                                int64_t codes, int64_t scales) {
+                                                                int64_t row0, int64_t codes, int64_t scales) {
     const int64_t nb = qft::div_up(cols, block), grid = rows * nb;
     if (grid == 0) return QFT_OK;
     if (int st = check_rows("qft_int8_blocks_quantize_stochastic", grid)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
     const uint64_t stream = qft::rng_stream(static_cast<uint64_t>(seed), static_cast<uint64_t>(step), static_cast<uint64_t>(tensor));
     int8_blocks_quantize_stochastic_kernel<<<static_cast<unsigned>(grid), kThreads, 0, qft::stream()>>>(
-        qft::ptr<const float>(x), cols, block, nb, stream, qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
+        qft::ptr<const float>(x), cols, block, nb, stream, row0 * cols, qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
     QFT_LAUNCH_CHECK("int8_blocks_quantize_stochastic_kernel");
     return QFT_OK;
 }

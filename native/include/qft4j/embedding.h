@@ -5,7 +5,9 @@
  * out, dout: (n, dim) fp32 row-major.
  *   forward:  out[i, :] = table[ids[i], :]
  *   backward: dtable[ids[i], :] += dout[i, :]   (accumulates; a repeated id sums its rows in order of i,
- *             on both backends, so the result is deterministic)
+ *             on both backends, so the result is deterministic). dtable holds rows [row0, row0 + rows) of
+ *             the (vocab, dim) gradient (row0 = 0, rows = vocab: all of it); ids outside that range are
+ *             skipped, so a gradient can be built a row range at a time (streamed into its INT8 form).
  *   forward_hybrid: the same lookup from a hybrid INT8 table (hybrid_weight.h: codes (vocab, dim) int8,
  *             scales (vocab) fp32, outliers in CSR row_ptr (vocab+1) int32, col_idx, values fp32): out[i, :] =
  *             codes[ids[i], :] * scales[ids[i]] with the row's outliers in place, bit for bit the row that
@@ -25,7 +27,7 @@ QFT_API int qft_embedding_forward(int32_t device, int64_t table, int64_t vocab, 
 QFT_API int qft_embedding_forward_hybrid(int32_t device, int64_t codes, int64_t scales, int64_t row_ptr, int64_t col_idx,
                                          int64_t values, int64_t vocab, int64_t dim, int64_t ids, int64_t n, int64_t out);
 QFT_API int qft_embedding_backward(int32_t device, int64_t dout, int64_t ids, int64_t n, int64_t vocab, int64_t dim,
-                                   int64_t dtable);
+                                   int64_t row0, int64_t rows, int64_t dtable);
 
 #ifdef __cplusplus
 }

@@ -21,7 +21,8 @@ public final class EngineNative {
     public static native int qft_embedding_forward_hybrid(int device, long codes, long scales, long rowPtr, long colIdx, long values,
             long vocab, long dim, long ids, long n, long out);
 
-    public static native int qft_embedding_backward(int device, long dout, long ids, long n, long vocab, long dim, long dtable);
+    public static native int qft_embedding_backward(int device, long dout, long ids, long n, long vocab, long dim, long row0, long rows,
+            long dtable);
 
     public static native int qft_rmsnorm_forward(int device, long x, long w, long n, long c, float eps, long y, long rstd);
 

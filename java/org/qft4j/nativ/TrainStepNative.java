@@ -16,7 +16,7 @@ public final class TrainStepNative {
     public static native int qft_f32_row_sumsq(int device, long x, long rows, long cols, long out);
 
     public static native int qft_int8_blocks_quantize_stochastic(int device, long x, long rows, long cols, long block, long seed,
-            long step, long tensor, long codes, long scales);
+            long step, long tensor, long row0, long codes, long scales);
 
     public static native int qft_f32_scale(int device, long x, long n, float alpha);
 

@@ -21,6 +21,7 @@ import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.LeakCheck;
 import org.qft4j.tensor.MemoryStats;
+import org.qft4j.tensor.Tensor;
 
 /** DeviceLlama on Device.CPU (the C++ reference ops) against the Java engine LlamaModel, and its resource handling. */
 class DeviceLlamaTest {
@@ -187,6 +188,45 @@ class DeviceLlamaTest {
             int k = (int) Math.ceil(Math.sqrt(layers)), keptInputs = (layers + k - 1) / k + 1 + (k - 1);
             assertEquals(blocks - (long) (layers + 1 - keptInputs) * residual, segments, layers + " layers: " + keptInputs + " inputs kept");
         }
+    }
+
+    /**
+     * With shared gradients (QFT's trainer) every gradient reaches the hook as it completes, the untied embedding's and
+     * classifier's a vocabulary chunk of rows at a time; collected, they are the model's own gradients bit for bit.
+     */
+    @Test
+    void sharedAndStreamedGradientsReachTheHookBitForBit() {
+        // 70,000 x 128 tokens of fp32 logits exceed the 32 MiB chunk: the vocabulary comes in two chunks.
+        LlamaConfig c = new LlamaConfig(32, 40, 2, 4, 2, 70_000, 64, 1e-5f, 10000f, RopeLayout.ROTATE_HALF, false);
+        LlamaWeights w = LlamaWeights.random(c, 21, 0.2f);
+        int[][] b = batch(2, 64, 70_000, 22);
+        Map<String, float[]> want = new java.util.HashMap<>(), got = new java.util.HashMap<>();
+        java.util.List<String> streamedRows = new ArrayList<>();
+        try (DeviceLlama own = new DeviceLlama(w, Device.CPU, 2, 64, HybridConfig.DEFAULT, DeviceLlama.Recompute.NONE, false)) {
+            own.forward(b[0], b[1], 2, 64);
+            own.backward();
+            for (String name : own.parameterNames()) want.put(name, own.gradient(name).toFloats());
+        }
+        try (DeviceLlama shared = new DeviceLlama(w, Device.CPU, 2, 64, HybridConfig.DEFAULT, DeviceLlama.Recompute.SEGMENTS, true)) {
+            assertTrue(shared.streamsGradient("classifier") && shared.streamsGradient("token_embedding") && !shared.streamsGradient("layers.0.w1"));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> shared.gradient("classifier"));
+            assertTrue(e.getMessage().contains("streamed a row range at a time"), e.getMessage());
+            shared.forward(b[0], b[1], 2, 64);
+            shared.backward(new DeviceLlama.GradientsReady() {
+                public void ready(List<String> names) {
+                    for (String name : names) if (!shared.streamsGradient(name)) got.put(name, shared.gradient(name).toFloats());
+                }
+
+                public void rowsReady(String name, int row0, int count, Tensor chunk) {
+                    float[] whole = got.computeIfAbsent(name, k -> new float[70_000 * 32]);
+                    System.arraycopy(chunk.toFloats(), 0, whole, row0 * 32, count * 32);
+                    streamedRows.add(name + "@" + row0);
+                }
+            });
+        }
+        assertEquals(List.of("classifier@0", "classifier@65536", "token_embedding@0", "token_embedding@65536"), streamedRows);
+        assertEquals(want.keySet(), got.keySet());
+        for (String name : want.keySet()) assertArrayEquals(want.get(name), got.get(name), name);
     }
 
     private static long modelBytes(LlamaWeights w, DeviceLlama.Recompute mode) {

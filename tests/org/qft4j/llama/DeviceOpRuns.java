@@ -28,6 +28,16 @@ final class DeviceOpRuns {
         }
     }
 
+    /** Rows [row0, row0 + rows) of the embedding gradient, built from only those rows. */
+    static float[] embeddingGradientRows(Device d, float[] dout, int[] ids, int vocab, int c, int row0, int rows) {
+        int n = ids.length;
+        try (Scope s = new Scope()) {
+            Tensor g = s.add(Tensor.of(d, dout, n, c)), id = s.add(Tensor.of(d, ids, n)), part = s.add(Tensor.zeros(d, DType.F32, rows, c));
+            DeviceOps.embeddingBackwardRows(g, id, n, vocab, row0, rows, part);
+            return part.toFloats();
+        }
+    }
+
     /** Rows ids of table (vocab, c) quantized to QFT's hybrid INT8 format (1% outliers) on d, looked up from its codes. */
     static float[] hybridEmbedding(Device d, float[] table, int vocab, int c, int[] ids) {
         int n = ids.length;

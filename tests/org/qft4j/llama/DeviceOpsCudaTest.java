@@ -36,6 +36,8 @@ class DeviceOpsCudaTest {
         assertClose(want[1], got[1], REL, "dtable");
         assertArrayEquals(DeviceOpRuns.hybridEmbedding(CPU, table, vocab, c, ids), DeviceOpRuns.hybridEmbedding(gpu, table, vocab, c, ids),
                 "hybrid INT8 table: the same rows bit for bit");
+        assertClose(DeviceOpRuns.embeddingGradientRows(CPU, dout, ids, vocab, c, 10, 100),
+                DeviceOpRuns.embeddingGradientRows(gpu, dout, ids, vocab, c, 10, 100), REL, "gradient rows [10, 110)");
     }
 
     @Test

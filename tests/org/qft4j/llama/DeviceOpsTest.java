@@ -37,6 +37,10 @@ class DeviceOpsTest {
         float[][] got = DeviceOpRuns.embedding(CPU, table, vocab, c, ids, dout, new float[vocab * c]);
         assertArrayEquals(out, got[0]);
         assertArrayEquals(m.gradient(), got[1]);
+        // A row range of the gradient from its own buffer (ids outside it skipped): the same rows bit for bit.
+        for (int[] range : new int[][] {{0, 4}, {3, 5}, {10, 1}})
+            assertArrayEquals(java.util.Arrays.copyOfRange(m.gradient(), range[0] * c, (range[0] + range[1]) * c),
+                    DeviceOpRuns.embeddingGradientRows(CPU, dout, ids, vocab, c, range[0], range[1]), "rows from " + range[0]);
     }
 
     @Test

@@ -45,6 +45,20 @@ final class ChunkedClassifier implements AutoCloseable {
         public long cols() { return q.weight().cols(); }
     }
 
+    /** Where backward puts dW: added to a whole (V, C) gradient, or handed over a chunk of rows at a time. */
+    sealed interface WeightGradient permits Accumulate, Stream {}
+
+    /** dw (V, C) += dlogitsᵀ x. */
+    record Accumulate(Tensor dw) implements WeightGradient {}
+
+    /** Each chunk's rows of dW, written over buffer (F32, at least chunk columns x C) and handed to rows before the next. */
+    record Stream(Tensor buffer, Rows rows) implements WeightGradient {}
+
+    /** Takes rows [row0, row0 + count) of dW, (count, C) in chunk, valid until it returns. */
+    interface Rows {
+        void ready(int row0, int count, Tensor chunk);
+    }
+
     /** The default logits budget: 32 MiB, e.g. 4096 columns at 2048 tokens, and all of a small model's vocabulary. */
     static final long DEFAULT_CHUNK_BYTES = 32L << 20;
 
@@ -138,15 +152,16 @@ final class ChunkedClassifier implements AutoCloseable {
     Tensor heldLogits() { return logitsHeld ? logits : null; }
 
     /**
-     * Backward of the last loss forward's mean loss: dx (n, C) = dlogits · W (overwritten) and dW (V, C) += dlogitsᵀ · x,
+     * Backward of the last loss forward's mean loss: dx (n, C) = dlogits · W (overwritten) and dW = dlogitsᵀ · x into dw,
      * with dlogits = dscale (softmax - onehot) (dscale: 1 / predicted positions for a mean).
      */
-    void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, Tensor dw) {
+    void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, WeightGradient dw) {
         String op = "ChunkedClassifier.backward";
         if (n < 0) throw new IllegalStateException(op + ": run lossForward first");
         shapes(op, x, w, n);
         need(op, "dx", dx, DType.F32, (long) n * dim);
-        need(op, "dw", dw, DType.F32, (long) vocab * dim);
+        if (dw instanceof Accumulate a) need(op, "dw", a.dw, DType.F32, (long) vocab * dim);
+        else if (dw instanceof Stream s) need(op, "the dW chunk buffer", s.buffer, DType.F32, (long) chunk * dim);
         int dev = device.nativeId();
         if (w instanceof Hybrid h) {
             need(op, "scratch", h.scratch, DType.F32, (long) chunk * dim);
@@ -163,7 +178,12 @@ final class ChunkedClassifier implements AutoCloseable {
                         v0 == 0 ? 0 : 1), op, n, v0);
             else if (w instanceof Hybrid h)
                 h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, h.scratch);
-            check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, dw.address() + 4L * v0 * dim, 1), op, n, v0);
+            if (dw instanceof Accumulate a) {
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, a.dw.address() + 4L * v0 * dim, 1), op, n, v0);
+            } else if (dw instanceof Stream s) {
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
+                s.rows.ready(v0, cols, s.buffer.view(cols, dim));
+            }
         }
         n = -1;
     }

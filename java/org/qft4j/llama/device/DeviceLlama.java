@@ -69,25 +69,36 @@ public final class DeviceLlama implements AutoCloseable {
     public interface GradientsReady {
         /** names: the parameters whose gradients hold their final values for this backward, in the order they completed. */
         void ready(List<String> names);
+
+        /**
+         * Rows [row0, row0 + count) of name's gradient, (count, cols) fp32 in chunk, valid until this returns: how backward
+         * hands over the gradients it streams ({@link #streamsGradient}); ready(name) follows the last rows.
+         */
+        default void rowsReady(String name, int row0, int count, Tensor chunk) {
+            throw new IllegalStateException("the gradient of " + name + " is streamed a row range at a time: this hook must take rowsReady");
+        }
     }
 
     private final Device device;
     private final LlamaConfig cfg;
     private final int maxBatch, maxT;
     private final Scope owned = new Scope();
-    private final Map<String, Tensor> parameters = new LinkedHashMap<>(), gradients = new LinkedHashMap<>();
+    private final Map<String, Tensor> parameters = new LinkedHashMap<>(), gradients = new LinkedHashMap<>(); // streamed: null
     private final Map<String, HybridWeight> hybrids = new LinkedHashMap<>();
     private final HybridConfig qft;                           // null: fp32 linear layers
     private final Tensor embedding, finalNorm;                // (V, C) fp32 table (null when hybrid INT8), (C)
     private final HybridWeight embeddingInt8;                 // (V, C) hybrid INT8 table with a HybridConfig, else null
     private final ChunkedClassifier.Weight classifier;        // (V, C), the embedding's when tied
-    private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes
+    private final Tensor dEmbedding, dClassifier, dFinalNorm; // gradients of the same shapes (the vocabulary's null when streamed)
     private final LayerWeights[] layer;
     private final LayerTensors[] dLayer;
     private final Recompute recompute;
     private final int segment;                                // blocks per checkpoint segment (SEGMENTS), else 1
     private final boolean sharedBlockGradients;              // the matrices' fp32 gradients are views of one staging buffer
-    private final Tensor staging;                             // F32 (largest shared matrix) with sharedBlockGradients, else null
+    private final Tensor staging;                             // F32 (largest shared matrix or vocabulary chunk) with sharedBlockGradients, else null
+    private final int vocabRows;                              // rows of a vocabulary chunk (classifier logits, streamed gradients)
+    private final ChunkedClassifier.WeightGradient classifierGradient; // into dClassifier, or streamed to the hook
+    private GradientsReady hook;                              // the running backward's hook (the classifier's streamed rows go there)
     private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its view of staging
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output;
@@ -130,10 +141,12 @@ public final class DeviceLlama implements AutoCloseable {
 
     /**
      * As {@link #DeviceLlama(LlamaWeights, Device, int, int, HybridConfig, Recompute)}; with sharedBlockGradients the
-     * gradients of the blocks' linear layers (and, with a HybridConfig, of an untied embedding and classifier) are views
-     * of one fp32 staging buffer the size of the largest of them: one matrix's worth of fp32 gradients instead of one
-     * per matrix. A matrix's gradient then holds its values only until the next matrix's, so such a model runs
-     * backward only with a {@link GradientsReady} hook that consumes each as it completes (QFT quantizes it to INT8).
+     * gradients of the blocks' linear layers are views of one fp32 staging buffer the size of the largest of them: one
+     * matrix's worth of fp32 gradients instead of one per matrix; with a HybridConfig too, an untied embedding's and
+     * classifier's gradients are streamed a vocabulary chunk of rows at a time through the same buffer
+     * ({@link GradientsReady#rowsReady}) and never exist whole. A gradient then holds its values only until the next
+     * one's, so such a model runs backward only with a {@link GradientsReady} hook that consumes each as it completes
+     * (QFT quantizes it to INT8).
      */
     public DeviceLlama(LlamaWeights weights, Device device, int maxBatch, int maxT, HybridConfig qft, Recompute recompute,
                        boolean sharedBlockGradients) {
@@ -152,11 +165,12 @@ public final class DeviceLlama implements AutoCloseable {
             int dim = c.dim(), kv = c.kvDim(), h = c.hiddenDim(), v = c.vocabSize(), L = c.nLayers();
             long n = (long) maxBatch * maxT, rows = (long) maxBatch * c.nHeads() * maxT;
             // A tied embedding accumulates the classifier's gradient and its own across backward: it keeps its own buffer.
-            boolean stagedVocab = sharedBlockGradients && qft != null && !c.sharedClassifier();
-            staging = sharedBlockGradients ? alloc(DType.F32, Math.max((long) Math.max(dim, kv) * Math.max(dim, h), stagedVocab ? (long) v * dim : 0))
+            boolean streamVocab = sharedBlockGradients && qft != null && !c.sharedClassifier();
+            vocabRows = ChunkedClassifier.chunkColumns(n, v, ChunkedClassifier.DEFAULT_CHUNK_BYTES);
+            staging = sharedBlockGradients ? alloc(DType.F32, Math.max((long) Math.max(dim, kv) * Math.max(dim, h), streamVocab ? (long) vocabRows * dim : 0))
                     : null;
             embedding = qft == null ? parameter("token_embedding", weights.tokenEmbedding) : null;
-            embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, stagedVocab ? staging.view(v, dim) : null);
+            embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, streamVocab);
             layer = new LayerWeights[L];
             dLayer = new LayerTensors[L];
             for (int l = 0; l < L; l++) {
@@ -173,7 +187,7 @@ public final class DeviceLlama implements AutoCloseable {
             // With shared block gradients the classifier's gradient is consumed (by backward's hook) before the embedding's
             // is written, so an untied pair shares one fp32 buffer as the blocks do.
             HybridWeight classifierInt8 = qft == null ? null : c.sharedClassifier() ? embeddingInt8
-                    : vocabHybrid("classifier", weights.classifier, stagedVocab ? gradients.get("token_embedding") : null);
+                    : vocabHybrid("classifier", weights.classifier, streamVocab);
             Tensor classifierFp32 = qft != null ? null : c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
             dEmbedding = gradients.get("token_embedding");
             dClassifier = c.sharedClassifier() ? dEmbedding : gradients.get("classifier");
@@ -191,6 +205,8 @@ public final class DeviceLlama implements AutoCloseable {
             xf = alloc(DType.F32, n, dim);
             rstdF = alloc(DType.F32, n);
             head = owned.add(new ChunkedClassifier(device, Math.toIntExact(n), v, dim, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
+            classifierGradient = dClassifier != null ? new ChunkedClassifier.Accumulate(dClassifier)
+                    : new ChunkedClassifier.Stream(staging, (row0, count, chunk) -> hook.rowsReady("classifier", row0, count, chunk));
             ids = alloc(DType.I32, n);
             targetIds = alloc(DType.I32, n);
             float[][] tables = DeviceOps.ropeTables(c, maxT);
@@ -348,7 +364,8 @@ public final class DeviceLlama implements AutoCloseable {
         int n = batch * T, L = cfg.nLayers();
         lastLogits = null;
         // The mean loss's gradient: dlogits = (softmax - onehot) / predicted, a vocabulary chunk at a time.
-        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dClassifier);
+        this.hook = hook;
+        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, classifierGradient);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
@@ -359,15 +376,27 @@ public final class DeviceLlama implements AutoCloseable {
             if (recompute != Recompute.NONE) blockForward(l, residual[l], residual[l + 1]);
             blockBackward(l, residual[l], hook);
         }
-        if (dEmbedding == dClassifier && !cfg.sharedClassifier()) zero(dEmbedding); // the shared buffer: the classifier's is consumed
-        DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
+        if (dEmbedding != null) {
+            DeviceOps.embeddingBackward(dx, ids, n, dEmbedding);
+        } else {
+            // Streamed: each vocabulary chunk's rows from the tokens in it, through the staging buffer.
+            int v = cfg.vocabSize();
+            for (int row0 = 0; row0 < v; row0 += vocabRows) {
+                int count = Math.min(vocabRows, v - row0);
+                Tensor rows = staging.view(count, cfg.dim());
+                zero(rows);
+                DeviceOps.embeddingBackwardRows(dx, ids, n, v, row0, count, rows);
+                hook.rowsReady("token_embedding", row0, count, rows);
+            }
+        }
+        this.hook = null;
         if (hook != null) hook.ready(List.of("token_embedding"));
     }
 
     /** Sets every gradient tensor to zero. */
     public void zeroGradients() {
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Tensor g : gradients.values()) distinct.add(g.base());
+        for (Tensor g : gradients.values()) if (g != null) distinct.add(g.base());
         for (Tensor g : distinct) zero(g);
     }
 
@@ -386,6 +415,12 @@ public final class DeviceLlama implements AutoCloseable {
         return lookup(parameters, name);
     }
 
+    /** Whether backward streams name's gradient a row range at a time ({@link GradientsReady#rowsReady}) instead of holding it. */
+    public boolean streamsGradient(String name) {
+        if (!gradients.containsKey(name)) throw new IllegalArgumentException("DeviceLlama: no parameter '" + name + "'; known: " + gradients.keySet());
+        return gradients.get(name) == null;
+    }
+
     /** Whether parameter name is a hybrid INT8 weight (with a {@link HybridConfig}: every matrix, the norms are not). */
     public boolean isHybrid(String name) { return hybrids.containsKey(name); }
 
@@ -400,7 +435,12 @@ public final class DeviceLlama implements AutoCloseable {
     }
 
     /** The live device tensor of a parameter's gradient (owned by this model), same shape as the parameter. */
-    public Tensor gradient(String name) { return lookup(gradients, name); }
+    public Tensor gradient(String name) {
+        if (streamsGradient(name))
+            throw new IllegalStateException("DeviceLlama: the gradient of '" + name + "' is streamed a row range at a time during backward "
+                    + "(GradientsReady.rowsReady); it never exists whole");
+        return gradients.get(name);
+    }
 
     @Override
     public void close() {
@@ -530,17 +570,14 @@ public final class DeviceLlama implements AutoCloseable {
         return qftWorkspace;
     }
 
-    /**
-     * The embedding or the classifier (V, C) as a hybrid INT8 weight under name, its fp32 gradient sharedGradient (or a
-     * new one when null).
-     */
-    private HybridWeight vocabHybrid(String name, WeightMatrix m, Tensor sharedGradient) {
+    /** The embedding or the classifier (V, C) as a hybrid INT8 weight under name; its fp32 gradient streamed or whole. */
+    private HybridWeight vocabHybrid(String name, WeightMatrix m, boolean streamed) {
         HybridWeight h;
         try (Tensor w = Tensor.of(device, values(m), m.rows(), m.cols())) {
             h = owned.add(HybridWeight.quantize(w, qft));
         }
         hybrids.put(name, h);
-        gradients.put(name, sharedGradient != null ? sharedGradient : alloc(DType.F32, m.rows(), m.cols()));
+        gradients.put(name, streamed ? null : alloc(DType.F32, m.rows(), m.cols()));
         return h;
     }
 

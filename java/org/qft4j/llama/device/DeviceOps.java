@@ -46,14 +46,24 @@ public final class DeviceOps {
 
     /** dtable[ids[i], :] += dout[i, :]; dout (n, C), dtable (V, C). */
     public static void embeddingBackward(Tensor dout, Tensor ids, int n, Tensor dtable) {
+        matrix("embeddingBackward", "dtable", dtable);
+        embeddingBackwardRows(dout, ids, n, Math.toIntExact(dtable.dim(0)), 0, Math.toIntExact(dtable.dim(0)), dtable);
+    }
+
+    /**
+     * Rows [row0, row0 + rows) of the (vocab, C) table's gradient: rowsOut (rows, C) += dout[i, :] at row ids[i] - row0 for
+     * the ids in that range (every id must be in [0, vocab)).
+     */
+    public static void embeddingBackwardRows(Tensor dout, Tensor ids, int n, int vocab, int row0, int rows, Tensor rowsOut) {
         String op = "embeddingBackward";
         Device d = device(dout);
-        matrix(op, "dtable", dtable);
-        long v = dtable.dim(0), c = dtable.dim(1);
+        matrix(op, "dtable", rowsOut);
+        long c = rowsOut.dim(1);
         need(op, "dout", dout, DType.F32, n * c, d);
         need(op, "ids", ids, DType.I32, n, d);
-        need(op, "dtable", dtable, DType.F32, v * c, d);
-        check(EngineNative.qft_embedding_backward(d.nativeId(), dout.address(), ids.address(), n, v, c, dtable.address()), op, dtable);
+        need(op, "dtable", rowsOut, DType.F32, rows * c, d);
+        check(EngineNative.qft_embedding_backward(d.nativeId(), dout.address(), ids.address(), n, vocab, c, row0, rows, rowsOut.address()), op,
+                rowsOut);
     }
 
     /** y (n, C) = w * x * rstd, rstd (n) = 1/sqrt(mean(x^2) + eps); C = w.numel(). */

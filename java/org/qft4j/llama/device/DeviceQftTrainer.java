@@ -19,6 +19,7 @@ import org.qft4j.checkpoint.CheckpointStore;
 import org.qft4j.checkpoint.TensorBuffer;
 import org.qft4j.llama.LlamaWeights;
 import org.qft4j.nativ.CoreNative;
+import org.qft4j.nativ.QftNative;
 import org.qft4j.nativ.TrainStepNative;
 import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
@@ -74,7 +75,10 @@ public final class DeviceQftTrainer implements AutoCloseable {
      */
     public record Step(int step, float loss, double lr, double gradNorm, boolean skipped) {}
 
-    /** A hybrid INT8 block weight with its INT8 gradient and momentum, and the engine's fp32 gradient it is quantized from. */
+    /**
+     * A hybrid INT8 weight with its INT8 gradient and momentum, and the engine's fp32 gradient it is quantized from (null
+     * when backward streams it a row range at a time: an untied embedding's and classifier's).
+     */
     private record Hybrid(String name, QuantLion.Param param, Tensor fp32Gradient) implements Trained {
         public long rows() { return param.weight().rows(); }
     }
@@ -145,7 +149,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
             int id = 0, rows = 0;
             Map<String, Int8Blocks> sharedInt8 = new HashMap<>(); // fused: one INT8 gradient per kind, as the fp32 ones
             for (String name : model.parameterNames()) {
-                Tensor g = model.gradient(name);
+                Tensor g = model.streamsGradient(name) ? null : model.gradient(name);
                 if (model.isHybrid(name)) {
                     HybridWeight w = model.hybridWeight(name);
                     int b = Math.min(block, w.cols());
@@ -213,7 +217,11 @@ public final class DeviceQftTrainer implements AutoCloseable {
         if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
         FusedStep f = new FusedStep(++step);
         try (QuantLion opt = new QuantLion(device, f.lion)) {
-            model.backward(names -> f.ready(names, opt));
+            model.backward(new DeviceLlama.GradientsReady() {
+                public void ready(List<String> names) { f.ready(names, opt); }
+
+                public void rowsReady(String name, int row0, int count, Tensor chunk) { quantizeRows(name, f.step, row0, count, chunk); }
+            });
         }
         return new Step(step, loss, f.lr, f.poisoned ? Double.NaN : f.maxNorm, f.updated == 0 && f.skipped > 0);
     }
@@ -274,10 +282,14 @@ public final class DeviceQftTrainer implements AutoCloseable {
         float loss = model.forward(tokens, targets, batch, T);
         if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
         int next = step + 1;  // the step update() takes: it keys the gradients' stochastic rounding
-        model.backward(names -> {
-            if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
-            for (String name : names) if (byName.get(name) instanceof Hybrid h) quantizeGradient(h, next);
-            if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
+        model.backward(new DeviceLlama.GradientsReady() {
+            public void ready(List<String> names) {
+                if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
+                for (String name : names) if (byName.get(name) instanceof Hybrid h) quantizeGradient(h, next);
+                if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
+            }
+
+            public void rowsReady(String name, int row0, int count, Tensor chunk) { quantizeRows(name, next, row0, count, chunk); }
         });
         if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
         return loss;
@@ -349,14 +361,35 @@ public final class DeviceQftTrainer implements AutoCloseable {
      * tensor) on a stream apart from the weights' (seed ^ {@link #GRADIENT_STREAM}), or to nearest.
      */
     private void quantizeGradient(Hybrid h, int step) {
+        if (h.fp32Gradient == null) return; // streamed: its rows were quantized as they came (quantizeRows)
         Int8Blocks g = h.param.gradient();
         if (config.rounding == Rounding.NEAREST) {
             g.quantizeFrom(h.fp32Gradient, false);
             return;
         }
         NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(device.nativeId(), h.fp32Gradient.address(), g.rows(),
-                g.cols(), g.block(), config.seed ^ GRADIENT_STREAM, step, h.param.tensorId(), g.codes().address(), g.scales().address()),
+                g.cols(), g.block(), config.seed ^ GRADIENT_STREAM, step, h.param.tensorId(), 0, g.codes().address(), g.scales().address()),
                 "quantizing the gradient of " + h.name);
+    }
+
+    /**
+     * Rows [row0, row0 + count) of a streamed gradient, (count, cols) fp32 in chunk, into the same rows of its INT8
+     * gradient, with the same rounding keys as {@link #quantizeGradient} (the tensor's element index): the codes are those
+     * of the whole gradient quantized at once.
+     */
+    private void quantizeRows(String name, int step, int row0, int count, Tensor chunk) {
+        if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
+        if (!(byName.get(name) instanceof Hybrid h) || h.fp32Gradient != null)
+            throw new IllegalStateException("DeviceQftTrainer: " + name + " is not a streamed hybrid weight");
+        Int8Blocks g = h.param.gradient();
+        long nb = (g.cols() + g.block() - 1) / g.block();
+        long codes = g.codes().address() + (long) row0 * g.cols(), scales = g.scales().address() + 4L * row0 * nb;
+        int status = config.rounding == Rounding.NEAREST
+                ? QftNative.qft_int8_blocks_quantize(device.nativeId(), chunk.address(), count, g.cols(), g.block(), 0, codes, scales)
+                : TrainStepNative.qft_int8_blocks_quantize_stochastic(device.nativeId(), chunk.address(), count, g.cols(), g.block(),
+                        config.seed ^ GRADIENT_STREAM, step, h.param.tensorId(), row0, codes, scales);
+        NativeStatus.check(status, "quantizing rows [" + row0 + ", " + (row0 + count) + ") of the gradient of " + h.name);
+        if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
     }
 
     private float clipScale(double norm) {
@@ -522,7 +555,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
     public long fp32StagingGradientBytes() {
         long b = 0;
         Set<Tensor> counted = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Hybrid h : hybrids) if (counted.add(h.fp32Gradient.base())) b += h.fp32Gradient.base().byteSize();
+        for (Hybrid h : hybrids) if (h.fp32Gradient != null && counted.add(h.fp32Gradient.base())) b += h.fp32Gradient.base().byteSize();
         return b;
     }
 

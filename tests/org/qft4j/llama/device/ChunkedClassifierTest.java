@@ -1,5 +1,6 @@
 package org.qft4j.llama.device;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -70,7 +71,7 @@ class ChunkedClassifierTest {
             ChunkedClassifier.Weight weight = new ChunkedClassifier.Fp32(tw);
             head.lossForward(tx, weight, N, tt);
             float[] losses = head.losses().toFloats();
-            head.backward(tx, weight, tt, 1f / predicted(targets), dx, dw);
+            head.backward(tx, weight, tt, 1f / predicted(targets), dx, new ChunkedClassifier.Accumulate(dw));
             return new float[][] {losses, dx.toFloats(), dw.toFloats()};
         }
     }
@@ -91,7 +92,7 @@ class ChunkedClassifierTest {
             ChunkedClassifier.Weight weight = new ChunkedClassifier.Hybrid(q, s.add(Tensor.zeros(d, DType.F32, (long) head.chunkColumns() * C)));
             head.lossForward(tx, weight, N, tt);
             float[] losses = head.losses().toFloats();
-            head.backward(tx, weight, tt, 1f / predicted(targets), dx, dw);
+            head.backward(tx, weight, tt, 1f / predicted(targets), dx, new ChunkedClassifier.Accumulate(dw));
             return new float[][] {losses, dx.toFloats(), dw.toFloats()};
         }
     }
@@ -114,6 +115,29 @@ class ChunkedClassifierTest {
             assertClose(fp32[1], one[1], 2e-2, "dx: the same dequantized rows");
             assertClose(fp32[2], one[2], 2e-2, "dW");
         }
+    }
+
+    @Test
+    void streamedRowsAreTheAccumulatedGradientAChunkAtATime() {
+        float[] x = randn(N * C, 13, 1), w = randn(V * C, 14, 0.5);
+        int[] targets = targets();
+        long budget = 4L * N * 150;
+        float[] whole = run(Device.CPU, budget, x, w, targets, new float[V * C])[2], streamed = new float[V * C];
+        java.util.List<Integer> starts = new java.util.ArrayList<>();
+        try (Scope s = new Scope(); ChunkedClassifier head = new ChunkedClassifier(Device.CPU, N, V, C, budget)) {
+            Tensor tx = s.add(Tensor.of(Device.CPU, x, N, C)), tt = s.add(Tensor.of(Device.CPU, targets, N));
+            ChunkedClassifier.Weight weight = new ChunkedClassifier.Fp32(s.add(Tensor.of(Device.CPU, w, V, C)));
+            Tensor buffer = s.add(Tensor.zeros(Device.CPU, DType.F32, (long) head.chunkColumns() * C));
+            head.lossForward(tx, weight, N, tt);
+            head.backward(tx, weight, tt, 1f / predicted(targets), s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)),
+                    new ChunkedClassifier.Stream(buffer, (row0, count, chunk) -> {
+                        assertEquals(count, chunk.dim(0));
+                        System.arraycopy(chunk.toFloats(), 0, streamed, row0 * C, count * C);
+                        starts.add(row0);
+                    }));
+        }
+        assertEquals(java.util.List.of(0, 128, 256), starts);
+        assertArrayEquals(whole, streamed, "the same rows, bit for bit");
     }
 
     @Test
@@ -163,7 +187,8 @@ class ChunkedClassifierTest {
                     assertEquals(full[t * V + v], held[t * V + v], 0f, "one chunk holds the same logits");
                 }
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> three.backward(tx, weight, tt, 1f, s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)), s.add(Tensor.zeros(Device.CPU, DType.F32, V, C))));
+                    () -> three.backward(tx, weight, tt, 1f, s.add(Tensor.zeros(Device.CPU, DType.F32, N, C)),
+                            new ChunkedClassifier.Accumulate(s.add(Tensor.zeros(Device.CPU, DType.F32, V, C)))));
             assertTrue(e.getMessage().contains("run lossForward first"), e.getMessage());
         }
     }

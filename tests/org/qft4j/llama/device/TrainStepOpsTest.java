@@ -113,12 +113,36 @@ class TrainStepOpsTest {
         }
     }
 
+    /**
+     * As {@link #stochastic}, quantizing rows [0, cuts[0]), [cuts[0], cuts[1]), ... .. rows one range at a time from a buffer
+     * holding only that range, as backward streams a gradient; the same codes and scales as at once.
+     */
+    static float[] stochasticInRowRanges(Device d, float[] x, int rows, int cols, int block, long seed, long step, long tensor, int... cuts) {
+        Natives.load(TrainStepNative.class);
+        try (Int8Blocks q = Int8Blocks.zeros(d, rows, cols, block)) {
+            int nb = (cols + block - 1) / block, r0 = 0;
+            for (int i = 0; i <= cuts.length; i++) {
+                int r1 = i < cuts.length ? cuts[i] : rows;
+                try (Tensor part = Tensor.of(d, java.util.Arrays.copyOfRange(x, r0 * cols, r1 * cols), r1 - r0, cols)) {
+                    NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(d.nativeId(), part.address(), r1 - r0, cols, block, seed,
+                            step, tensor, r0, q.codes().address() + (long) r0 * cols, q.scales().address() + 4L * r0 * nb), "rows " + r0);
+                }
+                r0 = r1;
+            }
+            byte[] codes = q.codes().toBytes();
+            float[] scales = q.scales().toFloats(), out = new float[codes.length + scales.length];
+            for (int i = 0; i < codes.length; i++) out[i] = codes[i];
+            System.arraycopy(scales, 0, out, codes.length, scales.length);
+            return out;
+        }
+    }
+
     /** codes then scales (as floats after the codes) of a stochastic quantization. */
     static float[] stochastic(Device d, float[] x, int rows, int cols, int block, long seed, long step, long tensor) {
         Natives.load(TrainStepNative.class);
         try (Tensor t = Tensor.of(d, x, rows, cols); Int8Blocks q = Int8Blocks.zeros(d, rows, cols, block)) {
             NativeStatus.check(TrainStepNative.qft_int8_blocks_quantize_stochastic(d.nativeId(), t.address(), rows, cols, block, seed, step,
-                    tensor, q.codes().address(), q.scales().address()), "stochastic");
+                    tensor, 0, q.codes().address(), q.scales().address()), "stochastic");
             byte[] codes = q.codes().toBytes();
             float[] scales = q.scales().toFloats(), out = new float[codes.length + scales.length];
             for (int i = 0; i < codes.length; i++) out[i] = codes[i];
@@ -138,6 +162,8 @@ class TrainStepOpsTest {
         float[] first = stochastic(Device.CPU, x, rows, cols, block, 1, 2, 3);
         assertArrayEquals(nearestScales, java.util.Arrays.copyOfRange(first, n, first.length), "the same block scales as round to nearest");
         assertArrayEquals(first, stochastic(Device.CPU, x, rows, cols, block, 1, 2, 3), "same key, same codes");
+        assertArrayEquals(first, stochasticInRowRanges(Device.CPU, x, rows, cols, block, 1, 2, 3, 1), "row ranges {0}, {1, 2}: the same codes");
+        assertArrayEquals(first, stochasticInRowRanges(Device.CPU, x, rows, cols, block, 1, 2, 3, 1, 2), "one row at a time: the same codes");
         for (long[] key : new long[][] {{9, 2, 3}, {1, 5, 3}, {1, 2, 4}})
             assertTrue(!java.util.Arrays.equals(first, stochastic(Device.CPU, x, rows, cols, block, key[0], key[1], key[2])),
                     "key " + java.util.Arrays.toString(key) + " draws other bits");
@@ -198,6 +224,8 @@ class TrainStepOpsTest {
         for (int block : new int[] {64, 1000})
             assertArrayEquals(stochastic(Device.CPU, x, rows, cols, block, 3, 4, 5), stochastic(gpu, x, rows, cols, block, 3, 4, 5),
                     "stochastic INT8 blocks bit-identical, block " + block);
+        assertArrayEquals(stochastic(gpu, x, rows, cols, 64, 3, 4, 5), stochasticInRowRanges(gpu, x, rows, cols, 64, 3, 4, 5, rows / 3, rows / 2),
+                "CUDA: in row ranges, the same codes");
         float[] w = gaussian(5000, 8), g = gaussian(5000, 9), m = gaussian(5000, 10);
         LionConfig c = LionConfig.of(1e-3f).withWeightDecay(0.1f);
         assertArrayEquals(lion(Device.CPU, w, g, m, 0.61f, c), lion(gpu, w, g, m, 0.61f, c), "fp32 Lion bit-identical");
