@@ -21,6 +21,7 @@ import org.qft4j.qft.Rounding;
 import org.qft4j.train.ClipMode;
 import org.qft4j.train.CliRun;
 import org.qft4j.train.EmbeddedDefault;
+import org.qft4j.train.ModelPart;
 import org.qft4j.train.OptimizerKind;
 import org.qft4j.train.SyntheticTokenizer;
 import org.qft4j.train.TrainConfig;
@@ -44,6 +45,8 @@ final class TrainCommands {
             "      --method peqa       PEQA instead: RTN-quantize the block matrices, train only their scales (AdamW, no decay)",
             "      --bits 3|4          PEQA code width (4)",
             "      --group-size N|channel  PEQA columns per scale (128); channel: one scale per output row",
+            "      --train-parts P,... what trains, the rest stays frozen: embedding (token embedding/classifier; PEQA",
+            "                          quantizes it too and trains its scales), blocks, norms (default: all; PEQA: blocks)",
             "      --lr X --betas B1,B2 --weight-decay X --steps N --warmup N --min-lr-fraction F",
             "      --batch N --accum N --seq N --outliers F --reselect N --rounding weyl|sr|rtn (default weyl)",
             "      --clip none|global:NORM|tensor:NORM --policy stash|fused --fp32-below N",
@@ -87,6 +90,7 @@ final class TrainCommands {
                     b.groupSize(v.equals("channel") ? TrainConfig.PER_CHANNEL : positive(o, v));
                     peqaLayout = true;
                 }
+                case "--train-parts" -> b.trainedParts(ModelPart.parse(v));
                 case "--optimizer" -> b.optimizer(switch (optimizer = v) {
                     case "qft" -> OptimizerKind.QFT_LION;
                     case "lion" -> OptimizerKind.FP32_LION;

@@ -16,7 +16,9 @@ import org.qft4j.llama.WeightMatrix;
 /**
  * A LLaMA model with PEQA linear layers: every transformer-block matrix (wq wk wv wo w1 w2 w3) becomes a
  * b-bit {@link PeqaMatrix} by RTN; the token embedding / classifier and the norms stay fp32, as in PEQA's
- * and GPTQ's setups (only linear layers are quantized). Tuning then updates the scales only.
+ * and GPTQ's setups (only linear layers are quantized). Tuning then updates the scales only. The trainer can also
+ * quantize the embedding / classifier (a linear layer too) and tune its scales; {@link #export} and {@link #load}
+ * keep it b-bit then.
  */
 public final class PeqaModel {
     private PeqaModel() {}
@@ -48,15 +50,15 @@ public final class PeqaModel {
     }
 
     /**
-     * Writes the tuned b-bit model ({@link PeqaFile}): packed block matrices with their current scales, and
-     * the fp32 embedding ("token_embedding", plus "classifier" when untied) and norms ("layers.L.attention_norm",
-     * "layers.L.ffn_norm", "final_norm", each (1, dim)).
+     * Writes the tuned b-bit model ({@link PeqaFile}): packed block matrices with their current scales, the
+     * embedding ("token_embedding", plus "classifier" when untied: packed when they are PEQA matrices, else fp32) and the
+     * fp32 norms ("layers.L.attention_norm", "layers.L.ffn_norm", "final_norm", each (1, dim)).
      */
     public static void export(LlamaWeights model, Path file) throws IOException {
         Map<String, PackedWeight> packed = new LinkedHashMap<>();
         Map<String, PeqaFile.Dense> dense = new LinkedHashMap<>();
-        dense.put("token_embedding", dense(model.tokenEmbedding));
-        if (model.classifier != model.tokenEmbedding) dense.put("classifier", dense(model.classifier));
+        put("token_embedding", model.tokenEmbedding, packed, dense);
+        if (model.classifier != model.tokenEmbedding) put("classifier", model.classifier, packed, dense);
         for (int l = 0; l < model.layers.length; l++) {
             LlamaWeights.Layer y = model.layers[l];
             String p = "layers." + l + ".";
@@ -91,8 +93,8 @@ public final class PeqaModel {
                         norm(c, p + "ffn_norm", file), matrix(c, p + "w1", made, file), matrix(c, p + "w2", made, file),
                         matrix(c, p + "w3", made, file));
             }
-            Fp32Matrix emb = fp32(c, "token_embedding", file);
-            Fp32Matrix cls = cfg.sharedClassifier() ? emb : fp32(c, "classifier", file);
+            WeightMatrix emb = embedding(c, "token_embedding", made, file);
+            WeightMatrix cls = cfg.sharedClassifier() ? emb : embedding(c, "classifier", made, file);
             LlamaWeights model = new LlamaWeights(cfg, emb, cls, layers, norm(c, "final_norm", file));
             c.close(); // packed tensors the model does not use
             return model;
@@ -143,6 +145,16 @@ public final class PeqaModel {
             throw e;
         }
         return made.get(made.size() - 1);
+    }
+
+    /** The embedding or classifier as written: a PEQA matrix when packed, else fp32. */
+    private static WeightMatrix embedding(PeqaFile.Contents c, String name, List<PeqaMatrix> made, Path file) throws IOException {
+        return c.packed().containsKey(name) ? matrix(c, name, made, file) : fp32(c, name, file);
+    }
+
+    private static void put(String name, WeightMatrix w, Map<String, PackedWeight> packed, Map<String, PeqaFile.Dense> dense) {
+        if (w instanceof PeqaMatrix m) packed.put(name, m.syncedWeight());
+        else dense.put(name, dense(w));
     }
 
     private static Fp32Matrix fp32(PeqaFile.Contents c, String name, Path file) throws IOException {

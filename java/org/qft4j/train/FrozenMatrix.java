@@ -4,8 +4,8 @@ import org.qft4j.llama.Fp32Matrix;
 import org.qft4j.llama.WeightMatrix;
 
 /**
- * An fp32 weight that training leaves as it is (PEQA's token embedding and classifier): forward and the input
- * gradient as usual, no weight gradient, so backward spends nothing on it.
+ * An fp32 weight that training leaves as it is (PEQA's token embedding and classifier, or any {@link ModelPart} a run
+ * freezes): forward and the input gradient as usual, no weight gradient, so backward spends nothing on it.
  */
 final class FrozenMatrix implements WeightMatrix {
     private final Fp32Matrix w;

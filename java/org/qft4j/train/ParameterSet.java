@@ -2,7 +2,9 @@ package org.qft4j.train;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.qft4j.Device;
 import org.qft4j.llama.WeightMatrix;
 import org.qft4j.peqa.PeqaMatrix;
@@ -11,8 +13,9 @@ import org.qft4j.qft.HybridConfig;
 /**
  * The trained tensors of one model, in forward order, created as the model is built: QFT hybrid INT8
  * matrices or fp32 tensors, as the optimizer and the size threshold decide; for PEQA, the block matrices' scales
- * ({@link PeqaTensor}) while the embedding, classifier and norms stay frozen. It routes completed gradients
- * to the current step's {@link GradientPolicy}. One per trainer: nothing here is static.
+ * ({@link PeqaTensor}) while the embedding, classifier and norms stay frozen (unless {@link ModelPart}s say otherwise:
+ * a parts set freezes what it leaves out). It routes completed gradients to the current step's {@link GradientPolicy}.
+ * One per trainer: nothing here is static.
  */
 public final class ParameterSet implements AutoCloseable {
     private final boolean qft;
@@ -21,6 +24,7 @@ public final class ParameterSet implements AutoCloseable {
     private final int peqaBits;      // 0: not PEQA
     private final int peqaGroupSize;
     private final Device peqaDevice;
+    private final Set<ModelPart> parts;
     private final List<TrainableTensor> tensors = new ArrayList<>();
     private long frozenBytes;
     private GradientPolicy policy;
@@ -28,10 +32,13 @@ public final class ParameterSet implements AutoCloseable {
 
     /** qft: matrices of at least fp32Below elements become {@link QftMatrix}; everything else stays fp32. */
     public ParameterSet(boolean qft, int fp32Below, double outlierFraction) {
-        this(qft, fp32Below, outlierFraction, 0, 0, Device.CPU);
+        this(qft, fp32Below, outlierFraction, 0, 0, Device.CPU, EnumSet.allOf(ModelPart.class));
     }
 
-    private ParameterSet(boolean qft, int fp32Below, double outlierFraction, int peqaBits, int peqaGroupSize, Device peqaDevice) {
+    private ParameterSet(boolean qft, int fp32Below, double outlierFraction, int peqaBits, int peqaGroupSize, Device peqaDevice,
+                         Set<ModelPart> parts) {
+        if (parts.isEmpty()) throw new IllegalArgumentException("no model part to train");
+        this.parts = Set.copyOf(parts);
         this.qft = qft;
         this.fp32Below = fp32Below;
         this.hybrid = HybridConfig.outliers(outlierFraction);
@@ -45,13 +52,23 @@ public final class ParameterSet implements AutoCloseable {
      * ({@link TrainConfig#PER_CHANNEL}: one per row) on {@code device}, and only its scales train.
      */
     public static ParameterSet peqa(int bits, int groupSize, Device device) {
+        return peqa(bits, groupSize, device, ModelPart.defaults(OptimizerKind.PEQA_ADAMW));
+    }
+
+    /**
+     * PEQA training {@code parts} (which must include {@link ModelPart#BLOCKS}): {@link ModelPart#EMBEDDING} quantizes the
+     * token embedding / classifier like a block matrix and trains its scales, {@link ModelPart#NORMS} trains the norm
+     * weights in fp32.
+     */
+    public static ParameterSet peqa(int bits, int groupSize, Device device, Set<ModelPart> parts) {
         if (bits != 3 && bits != 4) throw new IllegalArgumentException("PEQA bits must be 3 or 4, got " + bits);
-        return new ParameterSet(false, 0, 0, bits, groupSize, device);
+        if (!parts.contains(ModelPart.BLOCKS)) throw new IllegalArgumentException("PEQA trains the block matrices' scales; parts " + parts + " leave them out");
+        return new ParameterSet(false, 0, 0, bits, groupSize, device, parts);
     }
 
     public static ParameterSet of(TrainConfig c) {
-        if (c.optimizer == OptimizerKind.PEQA_ADAMW) return peqa(c.bits, c.groupSize, c.device);
-        return new ParameterSet(c.optimizer == OptimizerKind.QFT_LION, c.fp32Below, c.outlierFraction);
+        if (c.optimizer == OptimizerKind.PEQA_ADAMW) return peqa(c.bits, c.groupSize, c.device, c.trainedParts);
+        return new ParameterSet(c.optimizer == OptimizerKind.QFT_LION, c.fp32Below, c.outlierFraction, 0, 0, Device.CPU, c.trainedParts);
     }
 
     public boolean isPeqa() {
@@ -59,12 +76,12 @@ public final class ParameterSet implements AutoCloseable {
     }
 
     /**
-     * A model weight (rows, cols) initialised from w (row-major): trainable as {@link #matrix} decides, except under
-     * PEQA, where the matrices outside the transformer blocks (names not starting "layers.": embedding, classifier)
-     * stay frozen fp32 and are not among {@link #tensors()}.
+     * A model weight (rows, cols) initialised from w (row-major): trainable as {@link #matrix} decides when its part
+     * (names starting "layers.": {@link ModelPart#BLOCKS}; the others, embedding and classifier:
+     * {@link ModelPart#EMBEDDING}) trains; otherwise frozen fp32 and not among {@link #tensors()}.
      */
     WeightMatrix weight(String name, float[] w, int rows, int cols) {
-        if (!isPeqa() || name.startsWith("layers.")) return matrix(name, w, rows, cols);
+        if (parts.contains(name.startsWith("layers.") ? ModelPart.BLOCKS : ModelPart.EMBEDDING)) return matrix(name, w, rows, cols);
         frozenBytes += 4L * w.length;
         return new FrozenMatrix(w, rows, cols);
     }
@@ -89,12 +106,12 @@ public final class ParameterSet implements AutoCloseable {
         return t;
     }
 
-    /** Whether norm weights train (everything but PEQA, which trains the scales only). */
+    /** Whether norm weights train (by default everything but PEQA, which trains the scales only). */
     boolean trainsNorms() {
-        return !isPeqa();
+        return parts.contains(ModelPart.NORMS);
     }
 
-    /** Counts a vector that stays fixed (PEQA's norm weights) in {@link #weightBytes()}. */
+    /** Counts a vector that stays fixed (frozen norm weights) in {@link #weightBytes()}. */
     void freeze(float[] w) {
         frozenBytes += 4L * w.length;
     }

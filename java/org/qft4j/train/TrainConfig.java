@@ -4,8 +4,10 @@ import org.qft4j.qft.Rounding;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 import org.qft4j.Device;
 import org.qft4j.checkpoint.CheckpointStore;
 
@@ -61,6 +63,13 @@ public final class TrainConfig {
     public final int bits;
     /** PEQA only: columns per scale and zero-point group; {@link #PER_CHANNEL} (0): one group per output row. */
     public final int groupSize;
+    /**
+     * What trains; the rest stays as it starts. Default {@link ModelPart#defaults}: everything, and for PEQA the block
+     * matrices' scales only (the paper's recipe). PEQA with {@link ModelPart#EMBEDDING} RTN-quantizes the token
+     * embedding / classifier too and trains its scales (still "all linear layers b-bit, only scales train"); with
+     * {@link ModelPart#NORMS} the RMSNorm weights train in fp32. PEQA always trains {@link ModelPart#BLOCKS}.
+     */
+    public final Set<ModelPart> trainedParts;
 
     public final ClipMode clipMode;
     public final double clipNorm;
@@ -111,6 +120,7 @@ public final class TrainConfig {
         fp32Below = b.fp32Below;
         bits = b.bits;
         groupSize = b.groupSize;
+        trainedParts = Set.copyOf(b.trainedParts != null ? b.trainedParts : ModelPart.defaults(b.optimizer));
         clipMode = b.clipMode;
         clipNorm = b.clipNorm;
         updatePolicy = b.updatePolicy;
@@ -154,6 +164,7 @@ public final class TrainConfig {
         b.fp32Below = fp32Below;
         b.bits = bits;
         b.groupSize = groupSize;
+        b.trainedParts(trainedParts.equals(ModelPart.defaults(optimizer)) ? null : trainedParts);
         b.clipMode = clipMode;
         b.clipNorm = clipNorm;
         b.updatePolicy = updatePolicy;
@@ -178,12 +189,21 @@ public final class TrainConfig {
         return bits + "-bit " + (groupSize == PER_CHANNEL ? "per-channel" : "group " + groupSize);
     }
 
+    /** "embedding+norms": the trained parts in {@link ModelPart} order. */
+    public String trainedPartsLabel() {
+        StringBuilder s = new StringBuilder();
+        for (ModelPart p : ModelPart.values()) if (trainedParts.contains(p)) s.append(s.length() > 0 ? "+" : "").append(p.label());
+        return s.toString();
+    }
+
+    /** Names the trained parts only when they are not the optimizer's default, so that older checkpoints still resume. */
     @Override
     public String toString() {
         return (optimizer == OptimizerKind.PEQA_ADAMW ? "PEQA " + peqaLayout() + " " : "") + String.format(Locale.ROOT, "%s lr=%g betas=(%g,%g) wd=%g steps=%d warmup=%d batch=%dx%d seq=%d "
                         + "outliers=%g/%d rounding=%s clip=%s(%g) policy=%s seed=%d device=%s",
                 optimizer, learningRate, beta1, beta2, weightDecay, steps, warmupSteps, batchSize, gradAccumulation, seqLen,
-                outlierFraction, outlierReselectInterval, rounding, clipMode, clipNorm, updatePolicy, seed, device);
+                outlierFraction, outlierReselectInterval, rounding, clipMode, clipNorm, updatePolicy, seed, device)
+                + (trainedParts.equals(ModelPart.defaults(optimizer)) ? "" : " train=" + trainedPartsLabel());
     }
 
     public static final class Builder {
@@ -210,6 +230,7 @@ public final class TrainConfig {
         private int fp32Below = 1024;
         private int bits = 4;
         private int groupSize = 128;
+        private Set<ModelPart> trainedParts; // null: ModelPart.defaults(optimizer)
         private ClipMode clipMode = ClipMode.GLOBAL_NORM;
         private double clipNorm = 1.0;
         private UpdatePolicy updatePolicy = UpdatePolicy.STASH;
@@ -250,6 +271,13 @@ public final class TrainConfig {
         public Builder bits(int b) { bits = b; return this; }
         /** PEQA's columns per scale (default 128); {@link #PER_CHANNEL}: one scale per row. */
         public Builder groupSize(int g) { groupSize = g; return this; }
+        /** What trains (see {@link TrainConfig#trainedParts}); null: the optimizer's default. */
+        public Builder trainedParts(Set<ModelPart> parts) {
+            if (parts == null) trainedParts = null;
+            else (trainedParts = EnumSet.noneOf(ModelPart.class)).addAll(parts);
+            return this;
+        }
+        public Builder trainedParts(ModelPart first, ModelPart... rest) { return trainedParts(EnumSet.of(first, rest)); }
         public Builder clip(ClipMode mode, double maxNorm) { clipMode = mode; clipNorm = maxNorm; return this; }
         public Builder updatePolicy(UpdatePolicy p) { updatePolicy = p; return this; }
         public Builder evalInterval(int n) { evalInterval = n; return this; }
@@ -289,6 +317,9 @@ public final class TrainConfig {
             if (groupSize < 0) bad.add("PEQA group size must be >= 1, or 0 for per-channel scales, got " + groupSize);
             if (optimizer == OptimizerKind.PEQA_ADAMW && weightDecay != 0)
                 bad.add("PEQA trains the scales with weight decay 0 (the paper's recipe: decay would shrink the weights toward 0), got " + weightDecay);
+            if (trainedParts != null && trainedParts.isEmpty()) bad.add("trained parts must name at least one of embedding, blocks, norms");
+            if (optimizer == OptimizerKind.PEQA_ADAMW && trainedParts != null && !trainedParts.contains(ModelPart.BLOCKS))
+                bad.add("PEQA trains the block matrices' scales, so its trained parts must include blocks, got " + trainedParts);
             if (fp32Below < 0) bad.add("fp32 size threshold must be >= 0, got " + fp32Below);
             if (clipMode != ClipMode.NONE && !(clipNorm > 0 && Double.isFinite(clipNorm))) bad.add("clip norm must be > 0, got " + clipNorm);
             if (updatePolicy == UpdatePolicy.FUSED_PER_LAYER && clipMode == ClipMode.GLOBAL_NORM)

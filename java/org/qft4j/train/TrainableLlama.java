@@ -10,13 +10,13 @@ import org.qft4j.llama.LlamaWeights;
  * A LLaMA model whose tensors belong to a {@link ParameterSet}: every weight matrix becomes a
  * {@link TrainableTensor} (in {@link LlamaWeights#mapMatrices} order), every norm vector an {@link Fp32Tensor}
  * sharing its array with the model (PEQA: the block matrices become {@link PeqaTensor}s, the embedding, classifier and
- * norms stay frozen). Runs micro-batches of {@link Sequence}s, padded to the longest one.
+ * norms stay frozen by default; {@link ModelPart}s a run leaves out stay frozen). Runs micro-batches of {@link Sequence}s, padded to the longest one.
  */
 final class TrainableLlama {
     final LlamaWeights weights;
     private final List<Fp32Tensor> norms = new ArrayList<>();
     private final List<float[]> normGradients = new ArrayList<>(); // the engine's += accumulators, same order
-    private final List<float[]> frozenNormGradients = new ArrayList<>(); // PEQA: accumulated by the engine, discarded
+    private final List<float[]> frozenNormGradients = new ArrayList<>(); // frozen norms: accumulated by the engine, discarded
     private final LlamaModel model;
     private final int maxBatch;
     private final int maxT;

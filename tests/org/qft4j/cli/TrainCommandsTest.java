@@ -127,6 +127,22 @@ class TrainCommandsTest {
         assertTrue(again.out.contains("at step 6"), again.out);
     }
 
+    /** --train-parts: PEQA quantizes the embedding too and trains its scales; eval reads the export with its b-bit embedding. */
+    @Test
+    void peqaWithTheEmbeddingExportsAModelThatEvalRuns(@TempDir Path dir) throws Exception {
+        Fixture f = Fixture.write(dir);
+        Path out = dir.resolve("peqa-emb");
+        MainTest.Result r = MainTest.run("train", "--model", f.model().toString(), "--data", f.text().toString(), "--method", "peqa",
+                "--group-size", "16", "--train-parts", "embedding,blocks", "--steps", "4", "--batch", "2", "--seq", "32", "--lr", "1e-2",
+                "--out", out.toString());
+        assertEquals(0, r.status, r.out + r.err);
+        assertTrue(r.out.contains("train=embedding+blocks"), r.out);
+        MainTest.Result e = MainTest.run("eval", "--model", out.resolve("model-peqa.bin").toString(), "--tokenizer",
+                out.resolve("tokenizer.bin").toString(), "--text", f.text().toString());
+        assertEquals(0, e.status, e.err);
+        assertTrue(e.out.contains("perplexity "), e.out);
+    }
+
     @Test
     void badPeqaOptionsExitWithAMessage() {
         String[] common = {"train", "--model", "x.bin", "--data", "y.txt"};
@@ -141,6 +157,10 @@ class TrainCommandsTest {
         assertTrue(r.err.contains("--group-size: give a positive number of columns or 'channel', got '0'"), r.err);
         r = MainTest.run(concat(common, "--method", "peqa", "--weight-decay", "0.1"));
         assertTrue(r.err.contains("PEQA trains the scales with weight decay 0"), r.err);
+        r = MainTest.run(concat(common, "--method", "peqa", "--train-parts", "embedding,norms"));
+        assertTrue(r.err.contains("PEQA trains the block matrices' scales, so its trained parts must include blocks"), r.err);
+        r = MainTest.run(concat(common, "--train-parts", "blocks,heads"));
+        assertTrue(r.err.contains("model part must be embedding, blocks or norms, got 'heads'"), r.err);
         r = MainTest.run(concat(common, "--method", "lora"));
         assertTrue(r.err.contains("--method: use peqa"), r.err);
     }

@@ -16,7 +16,8 @@ import org.qft4j.qft.Rounding;
  * SHARED STEPS BATCH SEQ EVAL_SEQS [method:lr[:option=value...] ...]} with method qft (the trainer's defaults) |
  * qft-rtn (round to nearest) | lion | adamw | peqa and options outliers=FRACTION, reselect=STEPS, fp32below=ELEMENTS
  * (tensors smaller than this train entirely in fp32), round=weyl|sr|rtn (QFT's weight rounding; the default is weyl),
- * seed=N (data order and every rounding stream), and for peqa bits=3|4, group=N|channel (its "before" perplexity is the
+ * seed=N (data order and every rounding stream), parts=P[,P...] with P embedding|blocks|norms (what trains, the rest
+ * frozen: {@link TrainConfig#trainedParts}), and for peqa bits=3|4, group=N|channel (its "before" perplexity is the
  * RTN-quantized model's). Tokens are cached under target/ (delete the .tokens files after changing the tokenizer or
  * the data). After {@code mvn -B -o -Dqft4j.cuda=OFF -DskipTests package} and
  * {@code mvn -B -o dependency:build-classpath -Dmdep.outputFile=target/jmh.classpath -Dmdep.includeScope=test}, each
@@ -58,6 +59,7 @@ public final class AustenExperiment {
                     case "fp32below" -> b.fp32Below(Integer.parseInt(kv[1]));
                     case "seed" -> b.seed(Long.parseLong(kv[1]));
                     case "bits" -> b.bits(Integer.parseInt(kv[1]));
+                    case "parts" -> b.trainedParts(ModelPart.parse(kv[1]));
                     case "group" -> b.groupSize(kv[1].equals("channel") ? TrainConfig.PER_CHANNEL : Integer.parseInt(kv[1]));
                     case "round" -> b.rounding(switch (kv[1]) {
                         case "sr" -> Rounding.STOCHASTIC;
