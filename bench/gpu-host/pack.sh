@@ -3,7 +3,9 @@
 # and benches into .gpu/ (git-ignored): a minimal Java runtime, the jars, the classes, the test classes and
 # the small shared files the GPU tests read (run.sh builds the native benches on the host). Run here after a build with CUDA:
 #   mvn -B -DskipTests package && bench/gpu-host/pack.sh
-# then on the GPU host (the device tool carries .gpu): bench/gpu-host/run.sh [tests|bench|all]
+# then on the GPU host (the device tool carries .gpu): bench/gpu-host/run.sh [tests|bench|train|sotu|all]
+# The Java runtime has no java.desktop (AWT: +14.6 MB, and fonts the bare host may lack), so run.sh sotu's plot is drawn
+# here from the logs that come back.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=.gpu
@@ -37,6 +39,11 @@ cp -r target/test-classes "$out/test-classes"
 mkdir -p "$out/shared/data"
 cp -r "$shared/models" "$shared/reference" "$out/shared/"
 cp -r "$shared/data/moby-dick" "$out/shared/data/"
+# run.sh sotu's token files (the host has no ../shared and no jtokkit): GPT-2 BPE of the State of the Union addresses,
+# gzipped (8.3 MB of int32 -> 3.1 MB).
+rm -rf "$out/sotu"
+bench/gpu-host/sotu-tokens.sh "$out/sotu" "$shared/data/sotu" >/dev/null
+gzip -9 "$out/sotu/train.i32" "$out/sotu/val.i32"
 du -sh "$out"
 size=$(du -sb "$out" | cut -f1)
 [ "$size" -le $((62 << 20)) ] || echo "warning: $out holds $((size >> 20)) MiB; the device tool carries at most 64 MiB with the working tree" >&2

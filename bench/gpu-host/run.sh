@@ -6,6 +6,10 @@
 #   bench/gpu-host/run.sh train   qft4j's training bench (org.qft4j.bench.TrainBench) and the peer at the same shapes, one
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
 #                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
+#   bench/gpu-host/run.sh sotu    issue 10's loss curve on real text: QFT 125m (TrainBench --tokens, stash policy) and the
+#                                 peer's bf16 AdamW on the same windows of the State of the Union token files pack.sh put in
+#                                 .gpu/sotu, with validation; both JSONL logs, their JSON summaries and the table sotu-summary.md
+#                                 (SOTU_STEPS, SOTU_BATCH, SOTU_SEQ change the run; the plot is drawn where the runtime has AWT)
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
 set -uo pipefail
@@ -87,6 +91,31 @@ if [ "$what" = train ]; then
     done
   done
   python3 bench/gpu-host/train_table.py table "$jsonl" | tee "$out/train-table.txt"
+fi
+if [ "$what" = sotu ]; then
+  # Learning rates: AdamW 6e-4, weight decay 0.1 (GPT-2 small's / nanoGPT's); Lion 1e-4 = AdamW's / 6 with weight decay
+  # 0.6, so that lr * decay matches (Lion paper sec. 5: 3-10x smaller lr, 3-10x larger decay); same warmup + cosine.
+  # Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT steps ~250 s, the peer's ~15 s.
+  steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
+  tok=$(mktemp -d)
+  gunzip -c .gpu/sotu/train.i32.gz >"$tok/train.i32" && gunzip -c .gpu/sotu/val.i32.gz >"$tok/val.i32" ||
+    { echo "no .gpu/sotu token files: run pack.sh" >&2; exit 1; }
+  common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
+          --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
+  timeout "${SOTU_QFT_TIMEOUT:-450}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
+    --policy stash --lr 1e-4 --weight-decay 0.6 --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
+  timeout "${SOTU_PEER_TIMEOUT:-120}" python3 bench/gpu-host/torch_peer.py --mode bf16-adamw --warmup 0 --lr 6e-4 \
+    --log "$out/sotu-bf16-adamw.jsonl" "${common[@]}" 2>"$out/sotu-peer.err" | tee "$out/sotu-peer.json" || status=1
+  rm -rf "$tok"
+  runs=(torch-bf16-adamw="$out/sotu-bf16-adamw.jsonl" qft4j-qft-lion="$out/sotu-qft.jsonl")
+  "$java" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.CurveReport "${runs[@]}" | tee "$out/sotu-summary.md" || status=1
+  title="125m on SOTU (GPT-2 BPE), ${batch}x${seq}, $steps steps, H100"
+  if grep -q java.desktop .gpu/jre/release; then
+    "$java" -Djava.awt.headless=true -cp ".gpu/classes:.gpu/lib/*" org.qft4j.train.LossPlot --out "$out/sotu-loss.png" --title "$title" "${runs[@]}" || status=1
+  else
+    echo "plot (this runtime has no AWT), from the repository root where the logs came back to DIR:"
+    echo "  java -cp target/classes:\$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' torch-bf16-adamw=DIR/sotu-bf16-adamw.jsonl qft4j-qft-lion=DIR/sotu-qft.jsonl"
+  fi
 fi
 if [ "$what" = peer ]; then
   # One JSON line per run; the 7B rows are expected to report "fits": false on 80 GB (fp32 master + AdamW = 16 B/param).
