@@ -114,7 +114,7 @@ if [ "$what" = sotu ]; then
     "$java" -Djava.awt.headless=true -cp ".gpu/classes:.gpu/lib/*" org.qft4j.train.LossPlot --out "$out/sotu-loss.png" --title "$title" "${runs[@]}" || status=1
   else
     echo "plot (this runtime has no AWT), from the repository root where the logs came back to DIR:"
-    echo "  java -cp target/classes:\$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' torch-bf16-adamw=DIR/sotu-bf16-adamw.jsonl qft4j-qft-lion=DIR/sotu-qft.jsonl"
+    echo "  java -cp target/classes org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' torch-bf16-adamw=DIR/sotu-bf16-adamw.jsonl qft4j-qft-lion=DIR/sotu-qft.jsonl"
   fi
 fi
 if [ "$what" = peer ]; then
