@@ -95,26 +95,32 @@ fi
 if [ "$what" = sotu ]; then
   # Learning rates: AdamW 6e-4, weight decay 0.1 (GPT-2 small's / nanoGPT's); Lion 1e-4 = AdamW's / 6 with weight decay
   # 0.6, so that lr * decay matches (Lion paper sec. 5: 3-10x smaller lr, 3-10x larger decay); same warmup + cosine.
-  # Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT steps ~250 s, the peer's ~15 s.
+  # SOTU_QFT_LR / SOTU_QFT_WD change both Lion runs. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
+  # steps ~250 s, each peer run ~15 s plus start-up.
   steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
   tok=$(mktemp -d)
   gunzip -c .gpu/sotu/train.i32.gz >"$tok/train.i32" && gunzip -c .gpu/sotu/val.i32.gz >"$tok/val.i32" ||
     { echo "no .gpu/sotu token files: run pack.sh" >&2; exit 1; }
   common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
           --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
-  timeout "${SOTU_QFT_TIMEOUT:-450}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
-    --policy stash --lr 1e-4 --weight-decay 0.6 --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
-  timeout "${SOTU_PEER_TIMEOUT:-120}" python3 bench/gpu-host/torch_peer.py --mode bf16-adamw --warmup 0 --lr 6e-4 \
-    --log "$out/sotu-bf16-adamw.jsonl" "${common[@]}" 2>"$out/sotu-peer.err" | tee "$out/sotu-peer.json" || status=1
+  timeout "${SOTU_QFT_TIMEOUT:-420}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
+    --policy stash --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
+  # The peer with AdamW (the baseline of the issue) and with Lion at QFT's settings (the control: QFT - bf16 Lion is
+  # what INT8 costs, bf16 Lion - bf16 AdamW what the optimizer does).
+  for run in "bf16-adamw 6e-4 0.1" "bf16-lion ${SOTU_QFT_LR:-1e-4} ${SOTU_QFT_WD:-0.6}"; do
+    set -- $run
+    timeout "${SOTU_PEER_TIMEOUT:-75}" python3 bench/gpu-host/torch_peer.py --mode "$1" --warmup 0 --lr "$2" --weight-decay "$3" \
+      --log "$out/sotu-$1.jsonl" "${common[@]}" 2>"$out/sotu-$1.err" | tee "$out/sotu-$1.json" || status=1
+  done
   rm -rf "$tok"
-  runs=(torch-bf16-adamw="$out/sotu-bf16-adamw.jsonl" qft4j-qft-lion="$out/sotu-qft.jsonl")
+  runs=(torch-bf16-adamw="$out/sotu-bf16-adamw.jsonl" torch-bf16-lion="$out/sotu-bf16-lion.jsonl" qft4j-qft-lion="$out/sotu-qft.jsonl")
   "$java" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.CurveReport "${runs[@]}" | tee "$out/sotu-summary.md" || status=1
   title="125m on SOTU (GPT-2 BPE), ${batch}x${seq}, $steps steps, H100"
   if grep -q java.desktop .gpu/jre/release; then
     "$java" -Djava.awt.headless=true -cp ".gpu/classes:.gpu/lib/*" org.qft4j.train.LossPlot --out "$out/sotu-loss.png" --title "$title" "${runs[@]}" || status=1
   else
     echo "plot (this runtime has no AWT), from the repository root where the logs came back to DIR:"
-    echo "  java -cp target/classes org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' torch-bf16-adamw=DIR/sotu-bf16-adamw.jsonl qft4j-qft-lion=DIR/sotu-qft.jsonl"
+    echo "  java -cp target/classes org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' ${runs[*]//$out/DIR}"
   fi
 fi
 if [ "$what" = peer ]; then

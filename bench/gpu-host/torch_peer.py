@@ -20,6 +20,9 @@ residual; final RMSNorm; untied classifier; mean cross-entropy. Weights are rand
 memory do not depend on their values. Modes:
   bf16-adamw   fp32 master weights, bf16 autocast, torch.optim.AdamW(fused=True)   (the usual mixed precision)
   fp32-adamw   fp32 everything, TF32 off, torch.optim.AdamW(fused=True)
+  bf16-lion    as bf16-adamw with Lion (betas 0.9/0.99, below) instead of AdamW: the control that separates QFT's INT8
+               state from the choice of optimizer in the loss curves (QFT trains with Lion)
+AdamW's betas are 0.9/0.95; weight decay is --weight-decay (default 0.1) for either optimizer.
 Attention uses F.scaled_dot_product_attention (flash kernels where they apply), so the peer is a strong one.
 
 FLOPs per token, for model FLOPs utilisation (PaLM appendix B): 6 * N + 12 * layers * dim * seq, where N counts
@@ -126,6 +129,29 @@ class Llama(nn.Module):
         return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023, arXiv 2302.06675, Algorithm 2) with decoupled weight decay, as qft4j's fp32 Lion:
+    w -= lr * (sign(b1 m + (1 - b1) g) + wd w), then m = b2 m + (1 - b2) g; fp32 momentum."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "m" not in state:
+                    state["m"] = torch.zeros_like(p)
+                m = state["m"]
+                update = torch.sign(m * b1 + p.grad * (1 - b1))
+                p.mul_(1 - group["lr"] * group["weight_decay"]).add_(update, alpha=-group["lr"])
+                m.mul_(b2).add_(p.grad, alpha=1 - b2)
+
+
 def batches(args, vocab, device):
     """Random tokens, or windows of a little-endian int32 token file in qft4j's order (windows.py)."""
     g = torch.Generator(device="cpu").manual_seed(args.seed)
@@ -167,7 +193,7 @@ def evaluate(model, windows, args, cos, sin):
     losses = []
     for r in range(0, windows.shape[0], args.batch):
         t = windows[r:r + args.batch]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode == "bf16-adamw"):
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode.startswith("bf16")):
             losses.append(float(model(t[:, :-1], t[:, 1:], cos, sin)))
     return sum(losses) / len(losses)
 
@@ -197,7 +223,8 @@ def run(args):
             model = Llama(dim, layers, heads, kv_heads, ffn, vocab, args.recompute)
         n_params = sum(p.numel() for p in model.parameters())
         n_matmul = n_params - model.tok.weight.numel() - sum(p.numel() for p in model.parameters() if p.dim() == 1)
-        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
+        opt = (Lion(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay) if args.mode.endswith("lion")
+               else torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay, fused=True))
         cos, sin = rope_tables(dim // heads, args.seq, device)
         data = batches(args, vocab, device)
         val = validation_windows(args, vocab, device) if args.val_tokens else None
@@ -211,7 +238,7 @@ def run(args):
             x, y = next(data)
             torch.cuda.synchronize()
             t0 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode == "bf16-adamw"):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode.startswith("bf16")):
                 loss = model(x, y, cos, sin)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -257,7 +284,8 @@ def run(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=sorted(SHAPES), required=True)
-    p.add_argument("--mode", choices=["bf16-adamw", "fp32-adamw"], default="bf16-adamw")
+    p.add_argument("--mode", choices=["bf16-adamw", "fp32-adamw", "bf16-lion"], default="bf16-adamw")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="decoupled weight decay of AdamW or Lion")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seq", type=int, default=2048)
     p.add_argument("--steps", type=int, default=10, help="timed steps, after the warm-up")
