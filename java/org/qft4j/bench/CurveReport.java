@@ -14,7 +14,7 @@ import org.qft4j.checkpoint.Json;
  * The summary of loss-curve runs (JSONL logs of {@link LossCurve}, {@link CpuLossCurve} or the PyTorch peer): per run the
  * steps, the final training loss, the mean training loss over the last 50 steps, the last validation loss, and the gap
  * of the last two to the first run's in percent. A markdown table on stdout; no AWT (the GPU host's runtime has none),
- * the plot is {@code org.qft4j.train.LossPlot}'s main.
+ * the plot is {@code org.qft4j.train.LossPlot}'s main. A run with fewer steps than the first's window says over how many.
  *
  * <pre>
  * java ... org.qft4j.bench.CurveReport torch-bf16-adamw=peer.jsonl qft4j-qft-lion=qft.jsonl
@@ -74,7 +74,8 @@ public final class CurveReport {
                 ref.meanOver, ref.name, ref.name));
         b.append("|---|---|---|---|---|---|---|\n");
         for (Summary s : runs)
-            b.append(String.format(Locale.ROOT, "| %s | %d | %.4f | %.4f | %s | %s | %s |%n", s.name, s.steps, s.finalLoss, s.meanLast,
+            b.append(String.format(Locale.ROOT, "| %s | %d | %.4f | %.4f%s | %s | %s | %s |%n", s.name, s.steps, s.finalLoss, s.meanLast,
+                    s.meanOver == ref.meanOver ? "" : " (last " + s.meanOver + ")",
                     s == ref ? "-" : gap(s.meanLast, ref.meanLast), Double.isNaN(s.lastVal) ? "-" : String.format(Locale.ROOT, "%.4f", s.lastVal),
                     s == ref || Double.isNaN(s.lastVal) ? "-" : gap(s.lastVal, ref.lastVal)));
         return b.toString();

@@ -155,7 +155,7 @@ public final class LossPlot implements TrainListener {
                 g.setStroke(new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
                 g.draw(line(r.validation, a));
                 for (double[] p : r.validation) g.fillOval(a.x(p[0]) - 4, a.y(p[1]) - 4, 8, 8);
-                runLegend(g, i, r);
+                runLegend(g, i, runs.size(), r);
             }
             g.setColor(Color.BLACK);
             g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
@@ -213,8 +213,9 @@ public final class LossPlot implements TrainListener {
         return Math.max(1, pts.size() / 20);
     }
 
-    private static void runLegend(Graphics2D g, int i, Run r) {
-        int x = W - RIGHT - 300, y = TOP + 18 + 36 * i;
+    /** Bottom left, where falling loss curves leave room. */
+    private static void runLegend(Graphics2D g, int i, int count, Run r) {
+        int x = LEFT + 12, y = H - BOTTOM - 36 * (count - i) + 10;
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.setColor(RUNS[i]);
         g.fillRect(x, y - 8, 20, 3);
