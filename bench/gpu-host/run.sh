@@ -7,8 +7,8 @@
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
 #                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
 #   bench/gpu-host/run.sh sotu    issue 10's loss curve on real text: QFT 125m (TrainBench --tokens, stash policy) and the
-#                                 peer's bf16 AdamW on the same windows of the State of the Union token files pack.sh put in
-#                                 .gpu/sotu, with validation; both JSONL logs, their JSON summaries and the table sotu-summary.md
+#                                 peer's bf16 AdamW and bf16 Lion on the same windows of the State of the Union token files
+#                                 'pack.sh sotu' put in .gpu/sotu, with validation; the JSONL logs, their JSON summaries and the table sotu-summary.md
 #                                 (SOTU_STEPS, SOTU_BATCH, SOTU_SEQ change the run; the plot is drawn where the runtime has AWT)
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
@@ -100,7 +100,7 @@ if [ "$what" = sotu ]; then
   steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
   tok=$(mktemp -d)
   gunzip -c .gpu/sotu/train.i32.gz >"$tok/train.i32" && gunzip -c .gpu/sotu/val.i32.gz >"$tok/val.i32" ||
-    { echo "no .gpu/sotu token files: run pack.sh" >&2; exit 1; }
+    { echo "no .gpu/sotu token files: pack with 'bench/gpu-host/pack.sh sotu'" >&2; exit 1; }
   common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
           --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
   timeout "${SOTU_QFT_TIMEOUT:-420}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
