@@ -6,6 +6,10 @@
 #   bench/gpu-host/run.sh train   qft4j's training bench (org.qft4j.bench.TrainBench) and the peer at the same shapes, one
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
 #                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
+#   bench/gpu-host/run.sh sotu    issue 10's loss curve on real text: QFT 125m (TrainBench --tokens, stash policy) and the
+#                                 peer's bf16 AdamW and bf16 Lion on the same windows of the State of the Union token files
+#                                 'pack.sh sotu' put in .gpu/sotu, with validation; the JSONL logs, their JSON summaries and the table sotu-summary.md
+#                                 (SOTU_STEPS, SOTU_BATCH, SOTU_SEQ change the run; the plot is drawn where the runtime has AWT)
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
 set -uo pipefail
@@ -87,6 +91,37 @@ if [ "$what" = train ]; then
     done
   done
   python3 bench/gpu-host/train_table.py table "$jsonl" | tee "$out/train-table.txt"
+fi
+if [ "$what" = sotu ]; then
+  # Learning rates: AdamW 6e-4, weight decay 0.1 (GPT-2 small's / nanoGPT's); Lion 1e-4 = AdamW's / 6 with weight decay
+  # 0.6, so that lr * decay matches (Lion paper sec. 5: 3-10x smaller lr, 3-10x larger decay); same warmup + cosine.
+  # SOTU_QFT_LR / SOTU_QFT_WD change both Lion runs. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
+  # steps ~250 s, each peer run ~15 s plus start-up.
+  steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
+  tok=$(mktemp -d)
+  gunzip -c .gpu/sotu/train.i32.gz >"$tok/train.i32" && gunzip -c .gpu/sotu/val.i32.gz >"$tok/val.i32" ||
+    { echo "no .gpu/sotu token files: pack with 'bench/gpu-host/pack.sh sotu'" >&2; exit 1; }
+  common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
+          --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
+  timeout "${SOTU_QFT_TIMEOUT:-420}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
+    --policy stash --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
+  # The peer with AdamW (the baseline of the issue) and with Lion at QFT's settings (the control: QFT - bf16 Lion is
+  # what INT8 costs, bf16 Lion - bf16 AdamW what the optimizer does).
+  for run in "bf16-adamw 6e-4 0.1" "bf16-lion ${SOTU_QFT_LR:-1e-4} ${SOTU_QFT_WD:-0.6}"; do
+    set -- $run
+    timeout "${SOTU_PEER_TIMEOUT:-75}" python3 bench/gpu-host/torch_peer.py --mode "$1" --warmup 0 --lr "$2" --weight-decay "$3" \
+      --log "$out/sotu-$1.jsonl" "${common[@]}" 2>"$out/sotu-$1.err" | tee "$out/sotu-$1.json" || status=1
+  done
+  rm -rf "$tok"
+  runs=(torch-bf16-adamw="$out/sotu-bf16-adamw.jsonl" torch-bf16-lion="$out/sotu-bf16-lion.jsonl" qft4j-qft-lion="$out/sotu-qft.jsonl")
+  "$java" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.CurveReport "${runs[@]}" | tee "$out/sotu-summary.md" || status=1
+  title="125m on SOTU (GPT-2 BPE), ${batch}x${seq}, $steps steps, H100"
+  if grep -q java.desktop .gpu/jre/release; then
+    "$java" -Djava.awt.headless=true -cp ".gpu/classes:.gpu/lib/*" org.qft4j.train.LossPlot --out "$out/sotu-loss.png" --title "$title" "${runs[@]}" || status=1
+  else
+    echo "plot (this runtime has no AWT), from the repository root where the logs came back to DIR:"
+    echo "  java -cp target/classes org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' ${runs[*]//$out/DIR}"
+  fi
 fi
 if [ "$what" = peer ]; then
   # One JSON line per run; the 7B rows are expected to report "fits": false on 80 GB (fp32 master + AdamW = 16 B/param).

@@ -4,7 +4,15 @@ shapes, batch and sequence length, and prints the figures qft4j's bench prints, 
 
   python3 bench/gpu-host/torch_peer.py --model 1b --mode bf16-adamw --batch 1 --seq 2048 --steps 20
   python3 bench/gpu-host/torch_peer.py --model 7b --mode fp32-adamw ...      # reports "fits": false on 80 GB
-  python3 bench/gpu-host/torch_peer.py --model 125m --mode bf16-adamw --tokens sotu.i32 --steps 300 --log loss.jsonl
+  python3 bench/gpu-host/torch_peer.py --model 125m --mode bf16-adamw --tokens train.i32 --val-tokens val.i32 \
+      --warmup 0 --steps 300 --lr 6e-4 --lr-warmup 30 --min-lr-fraction 0.1 --eval-every 25 --val-windows 16 --log loss.jsonl
+
+With --tokens the batches are windows of the int32 token file in the order qft4j's TrainBench --tokens takes them
+(windows.py, the formula is there and in TokenWindows.java), and the log has one line per step,
+{"step", "loss", "lr"} (step 1-based, loss before the update), plus "val_loss" every --eval-every steps and at the
+last: the mean loss over the first --val-windows windows of --val-tokens after that step's update, as qft4j's. With
+--lr-warmup the learning rate follows qft4j's LrSchedule: linear warmup lr * s / W for s <= W, then cosine from lr to
+min_lr_fraction * lr over steps W+1 .. S (s 1-based, S = warmup + steps); without it the learning rate is constant.
 
 Architecture (as llama2.c / Hugging Face LlamaForCausalLM): token embedding, per block pre-norm RMSNorm ->
 grouped-query causal attention with rotary embeddings (rotate-half layout) -> residual, RMSNorm -> SwiGLU FFN ->
@@ -12,6 +20,9 @@ residual; final RMSNorm; untied classifier; mean cross-entropy. Weights are rand
 memory do not depend on their values. Modes:
   bf16-adamw   fp32 master weights, bf16 autocast, torch.optim.AdamW(fused=True)   (the usual mixed precision)
   fp32-adamw   fp32 everything, TF32 off, torch.optim.AdamW(fused=True)
+  bf16-lion    as bf16-adamw with Lion (betas 0.9/0.99, below) instead of AdamW: the control that separates QFT's INT8
+               state from the choice of optimizer in the loss curves (QFT trains with Lion)
+AdamW's betas are 0.9/0.95; weight decay is --weight-decay (default 0.1) for either optimizer.
 Attention uses F.scaled_dot_product_attention (flash kernels where they apply), so the peer is a strong one.
 
 FLOPs per token, for model FLOPs utilisation (PaLM appendix B): 6 * N + 12 * layers * dim * seq, where N counts
@@ -23,10 +34,16 @@ import json
 import sys
 import time
 
+import math
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from windows import Windows  # noqa: E402  (beside this file; the order qft4j's TrainBench --tokens takes)
 
 # name: (dim, layers, heads, kv_heads, ffn, vocab)
 SHAPES = {
@@ -34,6 +51,7 @@ SHAPES = {
     "1b": (2048, 22, 32, 4, 5632, 32000),      # TinyLlama-1.1B
     "125m": (768, 12, 12, 12, 2048, 50304),    # GPT-2 BPE vocabulary (50257) padded to a multiple of 64
     "tiny": (64, 2, 4, 2, 172, 512),           # a smoke test that runs on any GPU in seconds
+    "small": (64, 2, 4, 4, 172, 50304),        # qft4j's CPU stand-in of the 125m loss curve
 }
 H100_BF16_DENSE_TFLOPS = 989.4
 
@@ -111,35 +129,84 @@ class Llama(nn.Module):
         return F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023, arXiv 2302.06675, Algorithm 2) with decoupled weight decay, as qft4j's fp32 Lion:
+    w -= lr * (sign(b1 m + (1 - b1) g) + wd w), then m = b2 m + (1 - b2) g; fp32 momentum."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.99), weight_decay=0.0):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if "m" not in state:
+                    state["m"] = torch.zeros_like(p)
+                m = state["m"]
+                update = torch.sign(m * b1 + p.grad * (1 - b1))
+                p.mul_(1 - group["lr"] * group["weight_decay"]).add_(update, alpha=-group["lr"])
+                m.mul_(b2).add_(p.grad, alpha=1 - b2)
+
+
 def batches(args, vocab, device):
-    """Random tokens, or consecutive windows of a little-endian int32 token file (the same file qft4j reads)."""
+    """Random tokens, or windows of a little-endian int32 token file in qft4j's order (windows.py)."""
     g = torch.Generator(device="cpu").manual_seed(args.seed)
     if args.tokens is None:
         while True:
             t = torch.randint(0, vocab, (args.batch, args.seq + 1), generator=g)
             yield t[:, :-1].to(device), t[:, 1:].to(device)
-    data = torch.from_file(args.tokens, dtype=torch.int32, size=_count(args.tokens)).long()
-    if int(data.max()) >= vocab:
-        sys.exit(f"{args.tokens}: token {int(data.max())} is outside the vocabulary of {vocab}")
-    windows = (data.numel() - 1) // args.seq
-    order = torch.randperm(windows, generator=g)
-    i = 0
+    data = read_tokens(args.tokens, vocab)
+    order = Windows(data.numel(), args.seq, args.seed)
+    step = 0
     while True:
-        rows = []
-        for _ in range(args.batch):
-            w = int(order[i % windows]) * args.seq
-            rows.append(data[w:w + args.seq + 1])
-            i += 1
-        t = torch.stack(rows)
+        step += 1
+        t = torch.stack([data[w:w + args.seq + 1] for w in order.starts(step, args.batch)])
         yield t[:, :-1].to(device), t[:, 1:].to(device)
 
 
-def _count(path):
-    import os
+def read_tokens(path, vocab):
     size = os.path.getsize(path)
     if size % 4:
         sys.exit(f"{path}: {size} bytes is not a whole number of int32 tokens")
-    return size // 4
+    data = torch.from_file(path, dtype=torch.int32, size=size // 4).long()
+    if int(data.min()) < 0 or int(data.max()) >= vocab:
+        sys.exit(f"{path}: tokens in [{int(data.min())}, {int(data.max())}] fall outside the vocabulary [0, {vocab})")
+    return data
+
+
+def validation_windows(args, vocab, device):
+    """(val_windows, seq + 1) tokens: the first windows of --val-tokens in file order, as qft4j's firstWindows."""
+    data = read_tokens(args.val_tokens, vocab)
+    count = (data.numel() - 1) // args.seq
+    if args.val_windows > count:
+        sys.exit(f"{args.val_tokens}: {args.val_windows} validation windows of seq {args.seq} requested, the file holds {count}")
+    return torch.stack([data[w * args.seq:w * args.seq + args.seq + 1] for w in range(args.val_windows)]).to(device)
+
+
+@torch.no_grad()
+def evaluate(model, windows, args, cos, sin):
+    """Mean loss over the validation windows, batch at a time (every batch full: the mean of means is the token mean)."""
+    losses = []
+    for r in range(0, windows.shape[0], args.batch):
+        t = windows[r:r + args.batch]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode.startswith("bf16")):
+            losses.append(float(model(t[:, :-1], t[:, 1:], cos, sin)))
+    return sum(losses) / len(losses)
+
+
+def lr_factor(step, warmup, total, min_fraction):
+    """qft4j's LrSchedule.at(step) / lr for 1-based step: linear warmup, then cosine to min_fraction."""
+    if step <= warmup:
+        return step / warmup
+    decay = total - warmup
+    if decay <= 1:
+        return 1.0
+    progress = (step - warmup - 1) / (decay - 1)
+    return min_fraction + 0.5 * (1 - min_fraction) * (1 + math.cos(math.pi * progress))
 
 
 def run(args):
@@ -156,16 +223,22 @@ def run(args):
             model = Llama(dim, layers, heads, kv_heads, ffn, vocab, args.recompute)
         n_params = sum(p.numel() for p in model.parameters())
         n_matmul = n_params - model.tok.weight.numel() - sum(p.numel() for p in model.parameters() if p.dim() == 1)
-        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
+        opt = (Lion(model.parameters(), lr=args.lr, betas=(0.9, 0.99), weight_decay=args.weight_decay) if args.mode.endswith("lion")
+               else torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=args.weight_decay, fused=True))
         cos, sin = rope_tables(dim // heads, args.seq, device)
         data = batches(args, vocab, device)
+        val = validation_windows(args, vocab, device) if args.val_tokens else None
         log = open(args.log, "w") if args.log else None
-        times = []
-        for step in range(args.warmup + args.steps):
+        times, losses = [], []
+        total = args.warmup + args.steps
+        for step in range(total):
+            lr = args.lr * (lr_factor(step + 1, args.lr_warmup, total, args.min_lr_fraction) if args.lr_warmup is not None else 1.0)
+            for group in opt.param_groups:
+                group["lr"] = lr
             x, y = next(data)
             torch.cuda.synchronize()
             t0 = time.perf_counter()
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode == "bf16-adamw"):
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.mode.startswith("bf16")):
                 loss = model(x, y, cos, sin)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -174,8 +247,13 @@ def run(args):
             torch.cuda.synchronize()
             if step >= args.warmup:
                 times.append(time.perf_counter() - t0)
+            losses.append(float(loss))
             if log:
-                log.write(json.dumps({"step": step, "loss": float(loss)}) + "\n")
+                line = {"step": step + 1, "loss": losses[-1], "lr": lr}
+                if val is not None and ((step + 1) % args.eval_every == 0 or step + 1 == total):
+                    line["val_loss"] = report["final_val_loss"] = evaluate(model, val, args, cos, sin)
+                log.write(json.dumps(line) + "\n")
+                log.flush()
             if step == 0:
                 # Weights, gradients (kept allocated) and AdamW's two moments: what lives between steps.
                 state = sum(t.numel() * t.element_size() for s in opt.state.values() for t in s.values() if torch.is_tensor(t))
@@ -197,7 +275,8 @@ def run(args):
         "peak_allocated_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
         "peak_reserved_gib": round(torch.cuda.max_memory_reserved() / 2**30, 3),
         "driver_used_gib_after": round((total - free) / 2**30, 3),
-        "final_loss": round(float(loss), 4), "timed_steps": len(times),
+        "final_loss": round(float(loss), 4), f"mean_loss_last_{min(50, len(losses))}": round(sum(losses[-50:]) / len(losses[-50:]), 4),
+        "timed_steps": len(times),
     })
     return report
 
@@ -205,7 +284,8 @@ def run(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=sorted(SHAPES), required=True)
-    p.add_argument("--mode", choices=["bf16-adamw", "fp32-adamw"], default="bf16-adamw")
+    p.add_argument("--mode", choices=["bf16-adamw", "fp32-adamw", "bf16-lion"], default="bf16-adamw")
+    p.add_argument("--weight-decay", type=float, default=0.1, help="decoupled weight decay of AdamW or Lion")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seq", type=int, default=2048)
     p.add_argument("--steps", type=int, default=10, help="timed steps, after the warm-up")
@@ -214,10 +294,19 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--recompute", action="store_true", help="activation checkpointing per block")
     p.add_argument("--tokens", help="int32 little-endian token file (random tokens without it)")
-    p.add_argument("--log", help="write {step, loss} per step to this JSONL file")
+    p.add_argument("--log", help="write {step, loss, lr[, val_loss]} per step to this JSONL file")
+    p.add_argument("--val-tokens", help="int32 token file whose first --val-windows windows are the validation set")
+    p.add_argument("--val-windows", type=int, default=16)
+    p.add_argument("--eval-every", type=int, default=25)
+    p.add_argument("--lr-warmup", type=int, help="warmup steps of qft4j's warmup + cosine schedule (constant lr without)")
+    p.add_argument("--min-lr-fraction", type=float, default=0.1)
     args = p.parse_args()
     if args.batch <= 0 or args.seq <= 0 or args.steps <= 0 or args.warmup < 0:
         sys.exit("batch, seq and steps must be positive and warmup non-negative")
+    if args.val_tokens and (not args.log or not args.tokens or args.val_windows <= 0 or args.val_windows % args.batch or args.eval_every <= 0):
+        sys.exit("--val-tokens needs --tokens and --log, --eval-every > 0 and --val-windows a positive multiple of --batch")
+    if args.lr_warmup is not None and not 0 <= args.lr_warmup <= args.warmup + args.steps:
+        sys.exit(f"--lr-warmup {args.lr_warmup} must be in [0, warmup + steps]")
     if not torch.cuda.is_available():
         sys.exit("no CUDA device: the peer runs on the GPU host")
     print(json.dumps(run(args)), flush=True)

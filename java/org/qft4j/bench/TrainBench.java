@@ -37,6 +37,8 @@ import org.qft4j.train.UpdatePolicy;
  *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments]
  * </pre>
  *
+ * With {@code --tokens FILE} it trains on real text instead and logs the loss per step ({@link LossCurve}).
+ *
  * Timed steps run as training does, with no synchronisation inside a step; the time split comes from separate steps
  * that wait for the device at each split point ({@link PhaseTimer}). FLOPs per token follow the peer (PaLM appendix B):
  * 6 N + 12 layers dim seq, N counting every weight matrix but the embedding; utilisation is against the H100 SXM dense
@@ -49,6 +51,7 @@ public final class TrainBench {
     /** The benchmark's model shapes: the PyTorch peer's SHAPES, untied classifier, rotate-half RoPE. */
     public enum Shape {
         TINY("tiny", 64, 2, 4, 2, 172, 512),          // a smoke test that runs anywhere in seconds
+        SMALL("small", 64, 2, 4, 4, 172, 50304),      // the CPU stand-in of the 125m loss curve: tiny blocks, the GPT-2 vocabulary
         M125("125m", 768, 12, 12, 12, 2048, 50304),   // GPT-2 BPE vocabulary (50257) padded to a multiple of 64
         B1("1b", 2048, 22, 32, 4, 5632, 32000),       // TinyLlama-1.1B
         B7("7b", 4096, 32, 32, 32, 11008, 32000);     // LLaMA-2-7B
@@ -72,7 +75,7 @@ public final class TrainBench {
 
         static Shape parse(String s) {
             for (Shape x : values()) if (x.label.equals(s)) return x;
-            throw new IllegalArgumentException("unknown model '" + s + "': use tiny, 125m, 1b or 7b");
+            throw new IllegalArgumentException("unknown model '" + s + "': use tiny, small, 125m, 1b or 7b");
         }
     }
 
@@ -104,11 +107,7 @@ public final class TrainBench {
                 switch (a) {
                     case "--model" -> shape = Shape.parse(v);
                     case "--device" -> device = Device.parse(v);
-                    case "--policy" -> policy = switch (v) {
-                        case "stash" -> UpdatePolicy.STASH;
-                        case "fused" -> UpdatePolicy.FUSED_PER_LAYER;
-                        default -> throw new IllegalArgumentException("TrainBench: --policy stash|fused, got " + v);
-                    };
+                    case "--policy" -> policy = parsePolicy(v);
                     case "--batch" -> batch = Integer.parseInt(v);
                     case "--seq" -> seq = Integer.parseInt(v);
                     case "--warmup" -> warmup = Integer.parseInt(v);
@@ -118,14 +117,27 @@ public final class TrainBench {
                     default -> throw new IllegalArgumentException("TrainBench: unknown option " + a);
                 }
             }
-            if (shape == null) throw new IllegalArgumentException("TrainBench: --model tiny|125m|1b|7b is required");
+            if (shape == null) throw new IllegalArgumentException("TrainBench: --model tiny|small|125m|1b|7b is required");
             return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, seed);
         }
     }
 
+    static UpdatePolicy parsePolicy(String v) {
+        return switch (v) {
+            case "stash" -> UpdatePolicy.STASH;
+            case "fused" -> UpdatePolicy.FUSED_PER_LAYER;
+            default -> throw new IllegalArgumentException("TrainBench: --policy stash|fused, got " + v);
+        };
+    }
+
     private TrainBench() {}
 
+    /** With --tokens: {@link LossCurve}'s token-file mode (loss curves on real text); otherwise the speed bench. */
     public static void main(String[] args) {
+        if (Arrays.asList(args).contains("--tokens")) {
+            LossCurve.main(args);
+            return;
+        }
         Options o;
         try {
             o = Options.parse(args);
@@ -280,7 +292,7 @@ public final class TrainBench {
         return s[s.length / 2];
     }
 
-    private static double round(double v, int digits) {
+    static double round(double v, int digits) {
         if (!Double.isFinite(v)) return v;
         double f = Math.pow(10, digits);
         return Math.round(v * f) / f;
