@@ -74,17 +74,19 @@ if [ "$what" = train ]; then
   # One process per run, so each allocator's peak is its own; shapes and batches as the peer's rows above.
   jsonl="$out/train.jsonl"
   : >"$jsonl"
-  for run in "tiny 2 256" "125m 8 1024" "1b 1 2048" "1b 4 2048 --recompute" "7b 1 2048 --recompute"; do
+  # --recompute-segments (qft4j only: every ceil(sqrt(L))-th block input kept) is the 7B memory row; the peer has no such mode.
+  for run in "tiny 2 256" "125m 8 1024" "1b 1 2048" "1b 4 2048 --recompute" "7b 1 2048 --recompute" "7b 1 2048 --recompute-segments"; do
     set -- $run
     case " ${TRAIN_MODELS:-tiny 125m 1b 7b} " in *" $1 "*) ;; *) continue ;; esac
     recompute=false
-    [ "${4:-}" = --recompute ] && recompute=true
+    [ -n "${4:-}" ] && recompute=true
     echo "== $run" >&2
     for policy in ${TRAIN_POLICIES:-stash fused}; do
       train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
         org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" \
         --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
     done
+    [ "${4:-}" = --recompute-segments ] && continue
     for mode in ${TRAIN_PEER_MODES:-bf16-adamw fp32-adamw}; do
       train_run torch $mode "$1" "$2" "$3" $recompute -- python3 bench/gpu-host/torch_peer.py --model "$1" --mode $mode \
         --batch "$2" --seq "$3" --warmup 2 --steps 5 ${4:-}

@@ -32,7 +32,7 @@ def table(path):
             "fwd ms", "bwd ms", "quant ms", "opt ms", "loss")
     out = [head]
     for r in rows:
-        name = (r.get("impl") or "torch") + " " + r["mode"] + (" +recompute" if r.get("recompute") else "")
+        name = (r.get("impl") or "torch") + " " + r["mode"] + (" +recompute" if r.get("recompute") else "") + ("-segments" if r.get("recompute_mode") == "segments" else "")
         shape = f'{r["batch"]}x{r["seq"]}'
         if not r.get("fits"):
             peak = r.get("peak_allocated_gib")

@@ -225,7 +225,7 @@ public final class LossCurve {
             TrainConfig tc = TrainConfig.builder().learningRate(o.lr).betas(0.9, 0.99).weightDecay(o.weightDecay)
                     .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy).steps(o.steps)
                     .warmupSteps(o.lrWarmup).minLrFraction(o.minLrFraction).batchSize(o.batch).seqLen(o.seq).seed(o.seed).device(o.device).build();
-            DeviceQftTrainer t = new DeviceQftTrainer(TrainBench.randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, false);
+            DeviceQftTrainer t = new DeviceQftTrainer(TrainBench.randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, DeviceLlama.Recompute.NONE);
             return new Run() {
                 public double[] step(int[] tokens, int[] targets, int batch, int seq) {
                     DeviceQftTrainer.Step s = t.step(tokens, targets, batch, seq);
