@@ -132,15 +132,7 @@ public final class LossCurve {
     private LossCurve() {}
 
     public static void main(String[] args) {
-        Options o;
-        try {
-            o = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.exit(2);
-            return;
-        }
-        System.out.println(TrainBench.json(run(o)));
+        System.out.println(TrainBench.json(run(TrainBench.parseOrExit(Options::parse, args))));
     }
 
     /** Trains as o says, writing o.log; returns the summary (the keys of the JSON line main prints). */

@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Function;
 import org.qft4j.Cuda;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
@@ -138,17 +139,21 @@ public final class TrainBench {
             LossCurve.main(args);
             return;
         }
-        Options o;
-        try {
-            o = Options.parse(args);
-        } catch (IllegalArgumentException e) {
-            System.err.println(e.getMessage());
-            System.exit(2);
-            return;
-        }
+        Options o = parseOrExit(Options::parse, args);
         Map<String, Object> r = run(o);
         System.out.println(json(r));
         if (Boolean.FALSE.equals(r.get("fits"))) System.err.println(o.shape.label + ": does not fit: " + r.get("error"));
+    }
+
+    /** A command line's options, or exit status 2 with the parser's message (which names the bad option). */
+    static <T> T parseOrExit(Function<String[], T> parse, String[] args) {
+        try {
+            return parse.apply(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.exit(2);
+            throw e;
+        }
     }
 
     /** Builds the model, trains and measures; the result's keys are those of the JSON line. */
