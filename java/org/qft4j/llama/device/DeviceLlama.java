@@ -97,8 +97,6 @@ public final class DeviceLlama implements AutoCloseable {
     private final boolean sharedBlockGradients;              // the matrices' fp32 gradients are views of one staging buffer
     private final Tensor staging;                             // F32 (largest shared matrix or vocabulary chunk) with sharedBlockGradients, else null
     private final int vocabRows;                              // rows of a vocabulary chunk (classifier logits, streamed gradients)
-    private final ChunkedClassifier.WeightGradient classifierGradient; // into dClassifier, or streamed to the hook
-    private GradientsReady hook;                              // the running backward's hook (the classifier's streamed rows go there)
     private final Map<String, Tensor> blockGradients = new LinkedHashMap<>(); // kind (wq .. w3) -> its view of staging
     private final BlockBuffers[] acts;                        // one per layer, or a single shared one with recomputation
     private final Tensor[] residual;                          // (L+1) x (n, C): the input of each block, then the last output;
@@ -167,8 +165,8 @@ public final class DeviceLlama implements AutoCloseable {
             // A tied embedding accumulates the classifier's gradient and its own across backward: it keeps its own buffer.
             boolean streamVocab = sharedBlockGradients && qft != null && !c.sharedClassifier();
             vocabRows = ChunkedClassifier.chunkColumns(n, v, ChunkedClassifier.DEFAULT_CHUNK_BYTES);
-            staging = sharedBlockGradients ? alloc(DType.F32, Math.max((long) Math.max(dim, kv) * Math.max(dim, h), streamVocab ? (long) vocabRows * dim : 0))
-                    : null;
+            long largestBlockMatrix = (long) dim * Math.max(dim, h), vocabChunk = (long) vocabRows * dim;
+            staging = sharedBlockGradients ? alloc(DType.F32, Math.max(largestBlockMatrix, streamVocab ? vocabChunk : 0)) : null;
             embedding = qft == null ? parameter("token_embedding", weights.tokenEmbedding) : null;
             embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, streamVocab);
             layer = new LayerWeights[L];
@@ -184,8 +182,6 @@ public final class DeviceLlama implements AutoCloseable {
                         gradients.get(p + "w2"), gradients.get(p + "w3"));
             }
             finalNorm = parameter("final_norm", weights.finalNorm);
-            // With shared block gradients the classifier's gradient is consumed (by backward's hook) before the embedding's
-            // is written, so an untied pair shares one fp32 buffer as the blocks do.
             HybridWeight classifierInt8 = qft == null ? null : c.sharedClassifier() ? embeddingInt8
                     : vocabHybrid("classifier", weights.classifier, streamVocab);
             Tensor classifierFp32 = qft != null ? null : c.sharedClassifier() ? embedding : parameter("classifier", weights.classifier);
@@ -205,8 +201,6 @@ public final class DeviceLlama implements AutoCloseable {
             xf = alloc(DType.F32, n, dim);
             rstdF = alloc(DType.F32, n);
             head = owned.add(new ChunkedClassifier(device, Math.toIntExact(n), v, dim, ChunkedClassifier.DEFAULT_CHUNK_BYTES));
-            classifierGradient = dClassifier != null ? new ChunkedClassifier.Accumulate(dClassifier)
-                    : new ChunkedClassifier.Stream(staging, (row0, count, chunk) -> hook.rowsReady("classifier", row0, count, chunk));
             ids = alloc(DType.I32, n);
             targetIds = alloc(DType.I32, n);
             float[][] tables = DeviceOps.ropeTables(c, maxT);
@@ -215,7 +209,7 @@ public final class DeviceLlama implements AutoCloseable {
             dx = alloc(DType.F32, n, dim);
             dxn = alloc(DType.F32, n, dim);
             delta = alloc(DType.F32, rows);
-            dequantized = qft == null ? null : alloc(DType.F32, (long) dim * Math.max(Math.max(dim, h), head.chunkColumns()));
+            dequantized = qft == null ? null : alloc(DType.F32, Math.max(largestBlockMatrix, vocabChunk));
             classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
                     : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), dequantized);
         } catch (RuntimeException | Error e) {
@@ -364,8 +358,9 @@ public final class DeviceLlama implements AutoCloseable {
         int n = batch * T, L = cfg.nLayers();
         lastLogits = null;
         // The mean loss's gradient: dlogits = (softmax - onehot) / predicted, a vocabulary chunk at a time.
-        this.hook = hook;
-        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, classifierGradient);
+        ChunkedClassifier.WeightGradient dW = dClassifier != null ? new ChunkedClassifier.Accumulate(dClassifier)
+                : new ChunkedClassifier.Stream(staging, (row0, count, chunk) -> hook.rowsReady("classifier", row0, count, chunk));
+        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dW);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
@@ -389,7 +384,6 @@ public final class DeviceLlama implements AutoCloseable {
                 hook.rowsReady("token_embedding", row0, count, rows);
             }
         }
-        this.hook = null;
         if (hook != null) hook.ready(List.of("token_embedding"));
     }
 

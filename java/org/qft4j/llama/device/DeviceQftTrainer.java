@@ -382,8 +382,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         if (!(byName.get(name) instanceof Hybrid h) || h.fp32Gradient != null)
             throw new IllegalStateException("DeviceQftTrainer: " + name + " is not a streamed hybrid weight");
         Int8Blocks g = h.param.gradient();
-        long nb = (g.cols() + g.block() - 1) / g.block();
-        long codes = g.codes().address() + (long) row0 * g.cols(), scales = g.scales().address() + 4L * row0 * nb;
+        long codes = g.codes().address() + (long) row0 * g.cols(), scales = g.scales().address() + 4L * row0 * g.scales().dim(1);
         int status = config.rounding == Rounding.NEAREST
                 ? QftNative.qft_int8_blocks_quantize(device.nativeId(), chunk.address(), count, g.cols(), g.block(), 0, codes, scales)
                 : TrainStepNative.qft_int8_blocks_quantize_stochastic(device.nativeId(), chunk.address(), count, g.cols(), g.block(),
