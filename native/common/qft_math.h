@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #ifdef __CUDACC__
 #define QFT_HD __host__ __device__ __forceinline__
@@ -69,8 +70,6 @@ QFT_HD int round_even(float x) {
 #endif
 }
 
-QFT_HD int clamp127(int v) { return v > 127 ? 127 : (v < -127 ? -127 : v); }
-
 // splitmix64's finaliser (Steele, Lea, Flood 2014): a bijective 64-bit mix with full avalanche.
 QFT_HD uint64_t mix64(uint64_t z) {
     z += 0x9e3779b97f4a7c15ULL;
@@ -79,50 +78,96 @@ QFT_HD uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// Counter-based RNG: the random bits of element `index` of tensor `tensor` at optimizer step `step`
-// under `seed`, with no state. A resumed run that restores (seed, step) replays the same stream.
+// A bijective 32-bit mix ("lowbias32", C. Wellons' hash-prospector, 2020): two multiplies, bias 0.17 of the
+// ideal avalanche. It is the per-element hash because a 64-bit multiply costs 3-4 instructions on the GPU
+// and the per-element RNG dominated the Lion step's instruction count (bench/results/lion-step-h100.md).
+QFT_HD uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    return x ^ (x >> 16);
+}
+
+// Counter-based RNG, with no state: a resumed run that restores (seed, step) replays the same bits.
+// rng_stream keys a tensor at an optimizer step (64-bit, once per call); rng_row keys one row of it (64-bit,
+// once per row); rng_bits gives 32 bits for column `col` of that row from one 32-bit mix. Distinct columns of
+// a row get distinct inputs to the bijective mix, so a row never repeats a draw (rows have < 2^32 columns).
 QFT_HD uint64_t rng_stream(uint64_t seed, uint64_t step, uint64_t tensor) {
     return mix64(mix64(mix64(seed) ^ step) ^ (tensor * 0xd1b54a32d192ed03ULL));
 }
-QFT_HD uint64_t rng_bits(uint64_t stream, uint64_t index) { return mix64(stream ^ (index * 0x9e3779b97f4a7c15ULL)); }
+QFT_HD uint64_t rng_row(uint64_t stream, uint64_t row) { return mix64(stream ^ (row * 0x9e3779b97f4a7c15ULL)); }
+QFT_HD uint32_t rng_bits(uint64_t row_key, uint32_t col) {
+    return mix32(static_cast<uint32_t>(row_key) ^ (col * 0x9e3779b9u)) + static_cast<uint32_t>(row_key >> 32);
+}
 
-// The rounding bits of element `index` are rng_bits(rounding_stream(...), index) + rounding_offset(...).
+// The rounding bits of element (row, col) are rng_bits(rng_row(rounding_stream(...), row), col) + rounding_offset(...).
 // Independent draws (weyl false): a fresh stream every step. Low-discrepancy draws (weyl true,
 // QFT_ROUND_STOCHASTIC_WEYL): the element starts at a random point fixed by (seed, tensor) and advances by
-// the golden-ratio Weyl increment 2^64/phi every step, so its uniforms over consecutive steps are spread
+// the golden-ratio Weyl increment 2^32/phi every step, so its uniforms over consecutive steps are spread
 // evenly over [0, 1) while each one alone is still uniform (unbiased). A weight nudged the same way by a
 // fraction of a code for many steps then moves by the sum of the nudges to within about one code, instead
 // of a random walk with sqrt(steps) spread (the time-domain analogue of error diffusion, with no memory).
 QFT_HD uint64_t rounding_stream(uint64_t seed, uint64_t step, uint64_t tensor, bool weyl) {
     return weyl ? rng_stream(seed, ~0ULL, tensor) : rng_stream(seed, step, tensor);
 }
-QFT_HD uint64_t rounding_offset(uint64_t step, bool weyl) { return weyl ? step * 0x9e3779b97f4a7c15ULL : 0; }
+QFT_HD uint32_t rounding_offset(uint64_t step, bool weyl) { return weyl ? static_cast<uint32_t>(step) * 0x9e3779b9u : 0u; }
 
-// INT8 code of x/scale. Stochastic rounding (bits != nullptr semantics via `stochastic`):
-// floor(v) + 1 with probability frac(v), using the top 24 bits of `bits` as u in [0, 1), so
-// E[code] = v (up to the fp32 rounding of frac); round-to-nearest-even otherwise. Clamped to ±127.
-QFT_HD int quantize_code(float x, float scale, bool stochastic, uint64_t bits) {
-    float v = fdiv(x, scale);
-    if (!stochastic) return clamp127(round_even(v));
-    float fl = ffloor(v);
-    float frac = fadd(v, -fl);
-    float u = static_cast<float>(static_cast<uint32_t>(bits >> 40)) * (1.0f / 16777216.0f);
-    int q = static_cast<int>(fl) + (u < frac ? 1 : 0);
-    return clamp127(q);
+// A uniform float in [0, 1) from the top 23 bits of `bits`, without an int-to-float conversion (a quarter-rate
+// instruction on the GPU): the bits become the mantissa of a float in [1, 2), and subtracting 1 is exact.
+QFT_HD float unit_float(uint32_t bits) {
+    const uint32_t one_plus = 0x3f800000u | (bits >> 9);
+#ifdef __CUDA_ARCH__
+    const float f = __uint_as_float(one_plus);
+#else
+    float f;
+    std::memcpy(&f, &one_plus, sizeof f);
+#endif
+    return fadd(f, -1.0f);
+}
+
+// Clamp to [-127, 127]; NaN gives -127 on both backends (fmaxf returns the non-NaN operand, as the ternary does).
+QFT_HD float clamp127f(float v) {
+#ifdef __CUDA_ARCH__
+    return fminf(fmaxf(v, -127.0f), 127.0f);
+#else
+    v = v > -127.0f ? v : -127.0f;
+    return v < 127.0f ? v : 127.0f;
+#endif
+}
+
+QFT_HD int floor_int(float x) {
+#ifdef __CUDA_ARCH__
+    return __float2int_rd(x);
+#else
+    return static_cast<int>(std::floor(x));
+#endif
+}
+
+// Groups (rows, blocks) are quantized with scale = absmax/127, stored for dequantization (code * scale), and
+// codes computed by multiplying with inv_scale = 127/absmax, computed once per group: one multiply per
+// element instead of a correctly rounded division (about ten instructions on the GPU). x * inv_scale can
+// differ from x / scale in the last bit, which moves a code only at an exact rounding boundary.
+// An all-zero group gets scale 1 and inv_scale 1, so codes stay 0 and dequantization is exact.
+QFT_HD float absmax_scale(float absmax) { return absmax > 0.0f ? fdiv(absmax, 127.0f) : 1.0f; }
+QFT_HD float absmax_inv_scale(float absmax) { return absmax > 0.0f ? fdiv(127.0f, absmax) : 1.0f; }
+
+// Round-to-nearest-even code of x * inv_scale, clamped to +-127.
+QFT_HD int quantize_nearest(float x, float inv_scale) { return round_even(clamp127f(fmul(x, inv_scale))); }
+
+// Stochastic code of v = x * inv_scale: floor(v + u) with u = unit_float(bits), which is floor(v) + 1 with
+// probability frac(v) (up to the fp32 rounding of v + u, below 2^-17 of a code), so E[code] = v. Clamped.
+QFT_HD int quantize_stochastic(float x, float inv_scale, uint32_t bits) {
+    return floor_int(clamp127f(fadd(fmul(x, inv_scale), unit_float(bits))));
 }
 
 // Round-to-nearest code that never turns a nonzero value into 0 (Lion reads only sign(m), so a small
 // momentum must keep its sign; bitsandbytes nudges the code the same way).
-QFT_HD int quantize_code_sign_kept(float x, float scale) {
-    int q = clamp127(round_even(fdiv(x, scale)));
-    if (q == 0 && x != 0.0f) q = x > 0.0f ? 1 : -1;
-    return q;
+QFT_HD int quantize_sign_kept(float x, float inv_scale) {
+    const int q = quantize_nearest(x, inv_scale);
+    return q == 0 && x != 0.0f ? (x > 0.0f ? 1 : -1) : q;
 }
 
-// absmax/127, or 1 for an all-zero group so that codes stay 0 and dequantization is exact.
-QFT_HD float absmax_scale(float absmax) { return absmax > 0.0f ? fdiv(absmax, 127.0f) : 1.0f; }
-
-QFT_HD float sign_f(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
 
 // Lion constants, computed once on the host so that both backends multiply by the same floats.
 struct LionConsts {
@@ -137,7 +182,8 @@ inline LionConsts lion_consts(float lr, float beta1, float beta2, float weight_d
 // the update: c = b1*m + (1-b1)*g; w = w*(1 - lr*wd) - lr*sign(c); m = b2*m + (1-b2)*g.
 QFT_HD void lion_element(const LionConsts& k, float g, float* w, float* m) {
     float c = fadd(fmul(k.beta1, *m), fmul(k.one_minus_beta1, g));
-    *w = fadd(fmul(*w, k.decay), -fmul(k.lr, sign_f(c)));
+    // -lr*sign(c) selected, not multiplied: the same floats for lr >= 0 (LionConfig), two instructions fewer.
+    *w = fadd(fmul(*w, k.decay), c > 0.0f ? -k.lr : (c < 0.0f ? k.lr : -0.0f));
     *m = fadd(fmul(k.beta2, *m), fmul(k.one_minus_beta2, g));
 }
 

@@ -69,9 +69,9 @@ void hybrid_quantize_ref(const float* w, int64_t rows, int64_t cols, double frac
             }
         }
         row_ptr[r + 1] = static_cast<int32_t>(nz);
-        const float s = absmax_scale(absmax);
-        scales[r] = s;
-        for (int64_t c = 0; c < cols; ++c) codes[r * cols + c] = o[c] ? 0 : static_cast<int8_t>(quantize_code(wr[c], s, false, 0));
+        scales[r] = absmax_scale(absmax);
+        const float inv = absmax_inv_scale(absmax);
+        for (int64_t c = 0; c < cols; ++c) codes[r * cols + c] = o[c] ? 0 : static_cast<int8_t>(quantize_nearest(wr[c], inv));
     }
 }
 

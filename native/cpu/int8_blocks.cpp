@@ -28,11 +28,10 @@ void int8_blocks_quantize_ref(const float* x, int64_t rows, int64_t cols, int64_
                 for (int64_t c = c0; c < c1; ++c) qb[c] = 0;
                 continue;
             }
-            const float s = absmax_scale(absmax);
-            scales[r * nb + b] = s;
+            scales[r * nb + b] = absmax_scale(absmax);
+            const float inv = absmax_inv_scale(absmax);
             for (int64_t c = c0; c < c1; ++c)
-                qb[c] = static_cast<int8_t>(preserve_sign ? quantize_code_sign_kept(xb[c], s)
-                                                          : quantize_code(xb[c], s, false, 0));
+                qb[c] = static_cast<int8_t>(preserve_sign ? quantize_sign_kept(xb[c], inv) : quantize_nearest(xb[c], inv));
         }
     }
 }

@@ -34,7 +34,7 @@ bool lion_gradient_finite(const LionTensor& t) {
 
 // Row r of tensor t: reads everything, runs Lion in fp32, writes momentum blocks, the dense row with its
 // new scale and the row's outliers. Scratch rows wn/mn hold the new fp32 values of the row.
-void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t stream, uint64_t offset, bool stochastic,
+void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t stream, uint32_t offset, bool stochastic,
                    std::vector<float>& wn, std::vector<float>& mn, std::vector<uint8_t>& outlier) {
     const int64_t cols = t.cols, gnb = div_up(cols, t.g_block), mnb = div_up(cols, t.m_block);
     wn.resize(cols);
@@ -54,10 +54,13 @@ void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t
     float absmax = 0.0f;
     for (int64_t c = 0; c < cols; ++c)
         if (!outlier[c]) absmax = std::max(absmax, fabsf_(wn[c]));
-    const float s = absmax_scale(absmax);
-    t.w_scales[r] = s;
+    t.w_scales[r] = absmax_scale(absmax);
+    const float inv = absmax_inv_scale(absmax);
+    const uint64_t row_key = rng_row(stream, static_cast<uint64_t>(r));
     for (int64_t c = 0; c < cols; ++c) {
-        int q = outlier[c] ? 0 : quantize_code(wn[c], s, stochastic, stochastic ? rng_bits(stream, r * cols + c) + offset : 0);
+        const int q = outlier[c]      ? 0
+                      : stochastic ? quantize_stochastic(wn[c], inv, rng_bits(row_key, static_cast<uint32_t>(c)) + offset)
+                                   : quantize_nearest(wn[c], inv);
         t.w_codes[r * cols + c] = static_cast<int8_t>(q);
     }
     for (int32_t j = t.row_ptr[r]; j < t.row_ptr[r + 1]; ++j) t.values[j] = wn[t.col_idx[j]];
@@ -65,9 +68,9 @@ void lion_step_ref(const LionTensor& t, int64_t r, const LionConsts& k, uint64_t
         const int64_t c0 = b * t.m_block, c1 = std::min(cols, c0 + t.m_block);
         float mmax = 0.0f;
         for (int64_t c = c0; c < c1; ++c) mmax = std::max(mmax, fabsf_(mn[c]));
-        const float ms = absmax_scale(mmax);
-        t.m_scales[r * mnb + b] = ms;
-        for (int64_t c = c0; c < c1; ++c) t.m_codes[r * cols + c] = static_cast<int8_t>(quantize_code_sign_kept(mn[c], ms));
+        t.m_scales[r * mnb + b] = absmax_scale(mmax);
+        const float inv_m = absmax_inv_scale(mmax);
+        for (int64_t c = c0; c < c1; ++c) t.m_codes[r * cols + c] = static_cast<int8_t>(quantize_sign_kept(mn[c], inv_m));
     }
 }
 

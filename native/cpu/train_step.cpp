@@ -30,9 +30,9 @@ double f32_row_sumsq_ref(const float* x, int64_t r, int64_t cols) {
 }
 
 // Block b of row r: scale over the block, then stochastic codes; a non-finite block gets a NaN scale and zero codes.
-// key0: the tensor's element index of x[0] (row0 * cols for a row range).
+// row0: the tensor's row of x's row 0 (the RNG key is the tensor's row).
 void int8_blocks_quantize_stochastic_ref(const float* x, int64_t r, int64_t b, int64_t cols, int64_t block, uint64_t stream,
-                                         int64_t key0, int8_t* codes, float* scales) {
+                                         int64_t row0, int8_t* codes, float* scales) {
     const int64_t nb = div_up(cols, block), c0 = b * block, c1 = std::min(cols, c0 + block);
     float absmax = 0.0f;
     bool ok = true;
@@ -45,10 +45,11 @@ void int8_blocks_quantize_stochastic_ref(const float* x, int64_t r, int64_t b, i
         scales[r * nb + b] = std::numeric_limits<float>::quiet_NaN();
         return;
     }
-    const float s = absmax_scale(absmax);
-    scales[r * nb + b] = s;
+    scales[r * nb + b] = absmax_scale(absmax);
+    const float inv = absmax_inv_scale(absmax);
+    const uint64_t row_key = rng_row(stream, static_cast<uint64_t>(row0 + r));
     for (int64_t c = c0; c < c1; ++c)
-        codes[r * cols + c] = static_cast<int8_t>(quantize_code(x[r * cols + c], s, true, rng_bits(stream, key0 + r * cols + c)));
+        codes[r * cols + c] = static_cast<int8_t>(quantize_stochastic(x[r * cols + c], inv, rng_bits(row_key, static_cast<uint32_t>(c))));
 }
 
 }  // namespace qft
@@ -100,7 +101,7 @@ extern "C" int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, in
         const int64_t nb = qft::div_up(cols, block);
         qft::parallel_for(rows * nb, 1, [&](int64_t i0, int64_t i1) {
             for (int64_t i = i0; i < i1; ++i)
-                qft::int8_blocks_quantize_stochastic_ref(qft::ptr<const float>(x), i / nb, i % nb, cols, block, stream, row0 * cols,
+                qft::int8_blocks_quantize_stochastic_ref(qft::ptr<const float>(x), i / nb, i % nb, cols, block, stream, row0,
                                                          qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
         });
         return QFT_OK;

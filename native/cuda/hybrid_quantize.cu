@@ -2,7 +2,7 @@
 // select, CSR compaction in column order and per-row absmax INT8 codes, all on the device. Only per-row counts
 // (a few int32 per row) and 256-bin histograms cross to the host. Bit-identical to hybrid_quantize_ref
 // (native/cpu/hybrid_weight.cpp): the same outliers (the nnz largest |w|, ties by lower flat index), the same
-// scales (absmax_scale) and codes (quantize_code, round to nearest), from qft_math.h.
+// scales (absmax_scale) and codes (quantize_nearest with absmax_inv_scale), from qft_math.h.
 //
 // Magnitude order: for finite floats, the bits of |x| (sign cleared) order as unsigned integers exactly as |x|
 // does, and equal bits mean equal |x| (+0 and -0 both give 0). A radix select over those 31-bit keys, 8 bits
@@ -152,10 +152,11 @@ __global__ void row_quantize_kernel(const float* __restrict__ w, int64_t cols, c
         ties_before += ties_here;
         out_before += outs_here;
     }
-    const float s = qft::absmax_scale(qft::block_max(absmax, shf));
-    if (threadIdx.x == 0) scales[r] = s;
+    absmax = qft::block_max(absmax, shf);
+    if (threadIdx.x == 0) scales[r] = qft::absmax_scale(absmax);
+    const float inv = qft::absmax_inv_scale(absmax);
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-        codes[r * cols + c] = static_cast<int8_t>(qft::quantize_code(row[c], s, false, 0));
+        codes[r * cols + c] = static_cast<int8_t>(qft::quantize_nearest(row[c], inv));
     __syncthreads();  // the codes of this row are written before the outlier positions are cleared
     for (int32_t j = row_ptr[r] + threadIdx.x; j < row_ptr[r + 1]; j += blockDim.x) codes[r * cols + col_idx[j]] = 0;
 }

@@ -47,12 +47,13 @@ __global__ void f32_row_sumsq_kernel(const float* __restrict__ x, int64_t cols, 
 }
 
 // One thread block per quantization block, as int8_blocks_quantize_kernel, with stochastic codes.
-// key0: the tensor's element index of x[0] (row0 * cols for a row range), as the CPU reference.
+// row0: the tensor's row of x's row 0 (the RNG key is the tensor's row), as the CPU reference.
 __global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
-                                                       uint64_t stream, int64_t key0, int8_t* __restrict__ codes,
+                                                       uint64_t stream, int64_t row0, int8_t* __restrict__ codes,
                                                        float* __restrict__ scales) {
-    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [stream, key0](float v, float s, int64_t i) {
-        return qft::quantize_code(v, s, true, qft::rng_bits(stream, key0 + i));
+    const uint64_t row_key = qft::rng_row(stream, static_cast<uint64_t>(row0 + blockIdx.x / nb));
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [row_key](float v, float inv, int64_t, int64_t c) {
+        return qft::quantize_stochastic(v, inv, qft::rng_bits(row_key, static_cast<uint32_t>(c)));
     });
 }
 
@@ -105,7 +106,7 @@ extern "C" QFT_API int qft_cuda_int8_blocks_quantize_stochastic(int32_t device, 
     QFT_CUDA_CHECK(cudaSetDevice(device));
     const uint64_t stream = qft::rng_stream(static_cast<uint64_t>(seed), static_cast<uint64_t>(step), static_cast<uint64_t>(tensor));
     int8_blocks_quantize_stochastic_kernel<<<static_cast<unsigned>(grid), kThreads, 0, qft::stream()>>>(
-        qft::ptr<const float>(x), cols, block, nb, stream, row0 * cols, qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
+        qft::ptr<const float>(x), cols, block, nb, stream, row0, qft::ptr<int8_t>(codes), qft::ptr<float>(scales));
     QFT_LAUNCH_CHECK("int8_blocks_quantize_stochastic_kernel");
     return QFT_OK;
 }

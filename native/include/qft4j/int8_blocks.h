@@ -6,7 +6,8 @@
  * block of a row may be shorter; blocks never cross rows, so block >= cols means one scale per row):
  *   nb = ceil(cols / block);  scales: (rows, nb) fp32;  codes: (rows, cols) int8 row-major
  *   scale[r,b] = max |x[r, b*block ..)| / 127   (1 for an all-zero block)
- *   code[r,c]  = clamp(round_half_even(x[r,c] / scale[r, c/block]), -127, 127)
+ *   code[r,c]  = round_half_even(clamp(x[r,c] * (127 / absmax), -127, 127))   (the reciprocal of the
+ *                block's absmax once per block, then a multiply per element: qft_math.h)
  * With preserve_sign != 0 a nonzero x never gets code 0: the code is nudged to ±1 (momentum).
  * A block holding NaN/Inf gets a NaN scale and zero codes; the call still returns QFT_OK, without a
  * host sync, and the Lion step's non-finite pre-pass turns the step into a no-op (lion_step.h). */

@@ -7,8 +7,8 @@
  *   c = b1*m + (1-b1)*g;   w = w*(1 - lr*wd) - lr*sign(c);   m = b2*m + (1-b2)*g
  * then writes back: momentum as INT8 blocks with new block scales (sign kept, int8_blocks.h), dense
  * weights as INT8 with a new per-row absmax scale over the non-outliers, stochastically rounded with
- * the counter-based RNG keyed by (seed, step, tensor_id, r*cols + c) (QFT_ROUND_STOCHASTIC), stochastically
- * rounded with per-element low-discrepancy draws keyed by (seed, tensor_id, r*cols + c) and advanced by
+ * the counter-based RNG keyed by (seed, step, tensor_id, r, c) (QFT_ROUND_STOCHASTIC), stochastically
+ * rounded with per-element low-discrepancy draws keyed by (seed, tensor_id, r, c) and advanced by
  * the step (QFT_ROUND_STOCHASTIC_WEYL, see rounding_stream in qft_math.h) or rounded to nearest, and the
  * outliers in place in fp32. CPU and CUDA produce bit-identical results (native/common/qft_math.h).
  *

@@ -23,12 +23,12 @@ QFT_API int qft_int8_blocks_row_sumsq(int32_t device, int64_t codes, int64_t sca
 /* x: (rows, cols) fp32 -> out: (rows) fp64, out[r] = sum_c x[r,c]^2 in fp64. */
 QFT_API int qft_f32_row_sumsq(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t out);
 /* x: (rows, cols) fp32 -> codes, scales: the INT8 blocks of qft_int8_blocks_quantize (same scales, same
- * NaN handling), rounded stochastically: code = floor(x/scale) + 1 with probability frac(x/scale), the
- * bits from rng_bits(rng_stream(seed, step, tensor), r*cols + c) (qft_math.h), so E[code*scale] = x and
+ * NaN handling), rounded stochastically: code = floor(v + u) with v = x * 127/absmax and u uniform in [0, 1)
+ * from rng_bits(rng_row(rng_stream(seed, step, tensor), r), c) (qft_math.h), so E[code*scale] = x and
  * a run that restores (seed, step) rounds identically on either backend. Gradients are rounded this way
  * in QFT; pass a seed distinct from the weights' rounding seed so the two streams are independent.
  * x, codes and scales may hold only rows [row0, row0 + rows) of the tensor (row0 = 0: all of it): the key
- * then uses the tensor's row, (row0 + r)*cols + c, so a tensor quantized a row range at a time (a gradient
+ * then uses the tensor's row, row0 + r, so a tensor quantized a row range at a time (a gradient
  * that backward streams in chunks) gets the codes it would get at once. */
 QFT_API int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t block,
                                                 int64_t seed, int64_t step, int64_t tensor, int64_t row0, int64_t codes,

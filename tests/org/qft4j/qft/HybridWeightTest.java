@@ -64,7 +64,7 @@ class HybridWeightTest {
                     assertEquals(0, q[i]);
                     assertEquals(w[i], deq[i], 0f);
                 } else {
-                    assertEquals(QftReference.nearest(w[i], s[r]), q[i]);
+                    assertEquals(QftReference.nearest(w[i], QftReference.inverse(max)), q[i]);
                     assertEquals(q[i] * s[r], deq[i], 0f);
                 }
             }

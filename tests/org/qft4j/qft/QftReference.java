@@ -19,32 +19,49 @@ final class QftReference {
         return mix64(mix64(mix64(seed) ^ step) ^ (tensor * 0xd1b54a32d192ed03L));
     }
 
-    static long bits(long stream, long index) {
-        return mix64(stream ^ (index * 0x9e3779b97f4a7c15L));
+    static long rowKey(long stream, long row) {
+        return mix64(stream ^ (row * 0x9e3779b97f4a7c15L));
+    }
+
+    static int mix32(int x) {
+        x ^= x >>> 16;
+        x *= 0x7feb352d;
+        x ^= x >>> 15;
+        x *= 0x846ca68b;
+        return x ^ (x >>> 16);
+    }
+
+    /** 32 random bits of column col under a row key: one 32-bit mix per element. */
+    static int bits(long rowKey, int col) {
+        return mix32((int) rowKey ^ (col * 0x9e3779b9)) + (int) (rowKey >>> 32);
     }
 
     static float scale(float absmax) {
         return absmax > 0 ? absmax / 127f : 1f;
     }
 
-    static int clamp(int q) {
-        return Math.max(-127, Math.min(127, q));
+    /** What codes are computed with: 127/absmax, not 1/scale. */
+    static float inverse(float absmax) {
+        return absmax > 0 ? 127f / absmax : 1f;
     }
 
-    static int nearest(float x, float s) {
-        return clamp((int) Math.rint(x / s));
+    static float clamp(float v) {
+        v = v > -127f ? v : -127f;
+        return v < 127f ? v : 127f;
     }
 
-    static int stochastic(float x, float s, long bits) {
-        float v = x / s;
-        float fl = (float) Math.floor(v);
-        float frac = v - fl;
-        float u = (float) (bits >>> 40) * (1f / 16777216f);
-        return clamp((int) fl + (u < frac ? 1 : 0));
+    static int nearest(float x, float inv) {
+        return (int) Math.rint(clamp(x * inv));
     }
 
-    static int signKept(float x, float s) {
-        int q = nearest(x, s);
+    /** floor(x*inv + u), u in [0, 1) from the top 23 bits as the mantissa of a float in [1, 2). */
+    static int stochastic(float x, float inv, int bits) {
+        float u = Float.intBitsToFloat(0x3f800000 | (bits >>> 9)) - 1f;
+        return (int) Math.floor(clamp(x * inv + u));
+    }
+
+    static int signKept(float x, float inv) {
+        int q = nearest(x, inv);
         return q == 0 && x != 0 ? (x > 0 ? 1 : -1) : q;
     }
 
@@ -56,9 +73,9 @@ final class QftReference {
                 int c0 = b * block, c1 = Math.min(cols, c0 + block);
                 float max = 0;
                 for (int c = c0; c < c1; c++) max = Math.max(max, Math.abs(x[r * cols + c]));
-                float s = scale(max);
-                scales[r * nb + b] = s;
-                for (int c = c0; c < c1; c++) q[r * cols + c] = (byte) (keepSign ? signKept(x[r * cols + c], s) : nearest(x[r * cols + c], s));
+                scales[r * nb + b] = scale(max);
+                float inv = inverse(max);
+                for (int c = c0; c < c1; c++) q[r * cols + c] = (byte) (keepSign ? signKept(x[r * cols + c], inv) : nearest(x[r * cols + c], inv));
             }
     }
 
@@ -94,7 +111,7 @@ final class QftReference {
         boolean weyl = cfg.rounding() == Rounding.STOCHASTIC_WEYL;
         // STOCHASTIC_WEYL: one stream for all steps (key step = ~0), advanced by the step times 2^64/phi.
         long st = weyl ? stream(cfg.seed(), -1L, tensorId) : stream(cfg.seed(), step, tensorId);
-        long offset = weyl ? step * 0x9e3779b97f4a7c15L : 0L;
+        int offset = weyl ? (int) step * 0x9e3779b9 : 0;
         for (int r = 0; r < s.rows; r++) {
             float[] wn = new float[s.cols], mn = new float[s.cols];
             boolean[] out = new boolean[s.cols];
@@ -113,21 +130,20 @@ final class QftReference {
             }
             float max = 0;
             for (int c = 0; c < s.cols; c++) if (!out[c]) max = Math.max(max, Math.abs(wn[c]));
-            float sc = scale(max);
-            s.ws[r] = sc;
-            for (int c = 0; c < s.cols; c++) {
-                long idx = (long) r * s.cols + c;
+            s.ws[r] = scale(max);
+            float inv = inverse(max);
+            long key = rowKey(st, r);
+            for (int c = 0; c < s.cols; c++)
                 s.w[r * s.cols + c] = out[c] ? 0 : (byte) (cfg.rounding().stochastic()
-                        ? stochastic(wn[c], sc, bits(st, idx) + offset) : nearest(wn[c], sc));
-            }
+                        ? stochastic(wn[c], inv, bits(key, c) + offset) : nearest(wn[c], inv));
             for (int j = s.rowPtr[r]; j < s.rowPtr[r + 1]; j++) s.values[j] = wn[s.colIdx[j]];
             for (int b = 0; b < mnb; b++) {
                 int c0 = b * s.mBlock, c1 = Math.min(s.cols, c0 + s.mBlock);
                 float mm = 0;
                 for (int c = c0; c < c1; c++) mm = Math.max(mm, Math.abs(mn[c]));
-                float msc = scale(mm);
-                s.ms[r * mnb + b] = msc;
-                for (int c = c0; c < c1; c++) s.m[r * s.cols + c] = (byte) signKept(mn[c], msc);
+                s.ms[r * mnb + b] = scale(mm);
+                float invM = inverse(mm);
+                for (int c = c0; c < c1; c++) s.m[r * s.cols + c] = (byte) signKept(mn[c], invM);
             }
         }
     }

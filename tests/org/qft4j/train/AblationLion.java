@@ -70,14 +70,15 @@ final class AblationLion implements TrainOptimizer {
         t.updated();
     }
 
-    /** m (rows*cols) replaced by its INT8 image as the fused step keeps momentum: row absmax/127, nearest, signs kept. */
+    /** m (rows*cols) replaced by its INT8 image as the fused step keeps momentum: scale row absmax/127, codes
+     *  round-to-nearest of m * 127/absmax, signs kept (qft_math.h's quantize_sign_kept). */
     private static void requantizeRows(float[] m, int rows, int cols) {
         for (int r = 0; r < rows; r++) {
             float absmax = 0f;
             for (int i = r * cols; i < (r + 1) * cols; i++) absmax = Math.max(absmax, Math.abs(m[i]));
-            float s = absmax > 0f ? absmax / 127f : 1f;
+            float s = absmax > 0f ? absmax / 127f : 1f, inv = absmax > 0f ? 127f / absmax : 1f;
             for (int i = r * cols; i < (r + 1) * cols; i++) {
-                int q = Math.max(-127, Math.min(127, (int) Math.rint(m[i] / s)));
+                int q = Math.max(-127, Math.min(127, (int) Math.rint(m[i] * inv)));
                 if (q == 0 && m[i] != 0f) q = m[i] > 0f ? 1 : -1;
                 m[i] = q * s;
             }
