@@ -5,7 +5,8 @@
 #   bench/gpu-host/run.sh peer    the PyTorch training peer (torch_peer.py) at the issue-10 shapes: needs only python3 + torch
 #   bench/gpu-host/run.sh train   qft4j's training bench (org.qft4j.bench.TrainBench) and the peer at the same shapes, one
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
-#                                 fused" qft4j's update policies, TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
+#                                 fused" qft4j's update policies, TRAIN_BACKWARD="fp32 int8-input int8" its backward matmuls,
+#                                 TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
 #   bench/gpu-host/run.sh sotu    issue 10's loss curve on real text: QFT 125m (TrainBench --tokens, stash policy) and the
 #                                 peer's bf16 AdamW and bf16 Lion on the same windows of the State of the Union token files
 #                                 'pack.sh sotu' put in .gpu/sotu, with validation; the JSONL logs, their JSON summaries and the table sotu-summary.md
@@ -82,9 +83,11 @@ if [ "$what" = train ]; then
     [ -n "${4:-}" ] && recompute=true
     echo "== $run" >&2
     for policy in ${TRAIN_POLICIES:-stash fused}; do
-      train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
-        org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" \
-        --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
+      for backward in ${TRAIN_BACKWARD:-fp32 int8}; do
+        train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
+          org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" --backward "$backward" \
+          --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
+      done
     done
     [ "${4:-}" = --recompute-segments ] && continue
     for mode in ${TRAIN_PEER_MODES:-bf16-adamw fp32-adamw}; do

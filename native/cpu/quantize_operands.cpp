@@ -72,8 +72,10 @@ int64_t quantize_cols_ref(int32_t dtype, const void* x, int64_t rows, int64_t co
 
 namespace {
 
-int bad_vectors(const char* fn, int64_t bad, const char* what, int64_t count, int64_t rows, int64_t cols) {
-    if (bad == 0) return QFT_OK;
+// With a counter address (bad_out != 0) the count is added there; otherwise a bad vector is an error.
+int bad_vectors(const char* fn, int64_t bad, int64_t bad_out, const char* what, int64_t count, int64_t rows, int64_t cols) {
+    if (bad_out) *qft::ptr<int32_t>(bad_out) += static_cast<int32_t>(bad);
+    if (bad == 0 || bad_out) return QFT_OK;
     return qft_set_error(QFT_EINVAL, "%s: %lld of %lld %s of x (%lld, %lld) hold NaN/Inf", fn, (long long)bad, (long long)count, what,
                          (long long)rows, (long long)cols);
 }
@@ -88,31 +90,33 @@ int check(const char* fn, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols
 }  // namespace
 
 extern "C" int qft_quantize_rows_absmax_ex(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols, int64_t col_mul,
-                                           int64_t q, int64_t scales) {
+                                           int64_t q, int64_t scales, int64_t bad_out) {
     const char* fn = "qft_quantize_rows_absmax_ex";
     if (int st = check(fn, x_dtype, x, rows, cols, q, scales)) return st;
     if (device != QFT_DEVICE_CPU)
-        return qft::cuda_call("qft_cuda_quantize_rows_absmax_ex", device, x_dtype, x, rows, cols, col_mul, q, scales);
+        return qft::cuda_call("qft_cuda_quantize_rows_absmax_ex", device, x_dtype, x, rows, cols, col_mul, q, scales, bad_out);
     return qft::guarded(fn, [&] {
         std::atomic<int64_t> bad{0};
         qft::parallel_for(rows, 64, [&](int64_t r0, int64_t r1) {
             bad += qft::quantize_rows_ex_ref(x_dtype, qft::ptr<const void>(x), r0, r1, cols, qft::ptr<const float>(col_mul),
                                              qft::ptr<int8_t>(q), qft::ptr<float>(scales));
         });
-        return bad_vectors(fn, bad.load(), "rows", rows, rows, cols);
+        return bad_vectors(fn, bad.load(), bad_out, "rows", rows, rows, cols);
     });
 }
 
-extern "C" int qft_quantize_cols_absmax(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols, int64_t qt, int64_t scales) {
+extern "C" int qft_quantize_cols_absmax(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols, int64_t qt, int64_t scales,
+                                        int64_t bad_out) {
     const char* fn = "qft_quantize_cols_absmax";
     if (int st = check(fn, x_dtype, x, rows, cols, qt, scales)) return st;
-    if (device != QFT_DEVICE_CPU) return qft::cuda_call("qft_cuda_quantize_cols_absmax", device, x_dtype, x, rows, cols, qt, scales);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_quantize_cols_absmax", device, x_dtype, x, rows, cols, qt, scales, bad_out);
     return qft::guarded(fn, [&] {
         std::atomic<int64_t> bad{0};
         qft::parallel_for(cols, 16, [&](int64_t c0, int64_t c1) {
             bad += qft::quantize_cols_ref(x_dtype, qft::ptr<const void>(x), rows, cols, c0, c1, qft::ptr<int8_t>(qt), qft::ptr<float>(scales));
         });
-        return bad_vectors(fn, bad.load(), "columns", cols, rows, cols);
+        return bad_vectors(fn, bad.load(), bad_out, "columns", cols, rows, cols);
     });
 }
 

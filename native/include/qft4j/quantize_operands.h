@@ -5,7 +5,11 @@
  * with the division and rounding of qft_quantize_rows_absmax, so CPU and CUDA agree bit for bit.
  *
  * x_dtype: QFT_IN_F32 (fp32) or QFT_IN_BF16 (bf16 stored as uint16). A non-finite input value makes its
- * vector's scale NaN and its codes 0, and the call returns QFT_EINVAL after writing everything. */
+ * vector's scale NaN and its codes 0 (so a matmul on the operand gives NaN there, as fp32 would). Then, with
+ * bad = 0, the call returns QFT_EINVAL after writing everything (on CUDA it waits for the kernels to know);
+ * with bad = the address of an int32 on `device`, the number of such vectors is added to *bad and the call
+ * returns QFT_OK without a host sync: a training step's backward, which lets NaN flow to the gradients and
+ * the optimizer's non-finite rule, uses that form. */
 #ifndef QFT4J_QUANTIZE_OPERANDS_H
 #define QFT4J_QUANTIZE_OPERANDS_H
 
@@ -24,14 +28,14 @@ enum { QFT_IN_F32 = 0, QFT_IN_BF16 = 1 };
  * With col_mul = W's per-row scales and x = dY this prepares the A operand of dX = dY W. With
  * col_mul = 0 and fp32 input it equals qft_quantize_rows_absmax. */
 QFT_API int qft_quantize_rows_absmax_ex(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols,
-                                        int64_t col_mul, int64_t q, int64_t scales);
+                                        int64_t col_mul, int64_t q, int64_t scales, int64_t bad);
 
 /* Per-column quantization, written transposed:
  *   scales[c] = max_r |x[r,c]| / 127,   qt[c,r] = code of x[r,c] with scales[c]
  * x: (rows, cols) fp32|bf16; qt: (cols, rows) int8 row-major; scales: (cols) fp32.
  * For dW = dY^T X: qt of dY is the A operand (out, T), qt of X the B operand (in, T). */
 QFT_API int qft_quantize_cols_absmax(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols,
-                                     int64_t qt, int64_t scales);
+                                     int64_t qt, int64_t scales, int64_t bad);
 
 /* xt[c,r] = x[r,c]; x: (rows, cols) int8, xt: (cols, rows) int8. Gives W^T (in, out), the B operand of dX = dY W. */
 QFT_API int qft_transpose_i8(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t xt);

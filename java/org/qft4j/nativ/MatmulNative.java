@@ -18,7 +18,7 @@ public final class MatmulNative {
     public static native int qft_int8_matmul_has_kernel(int device, int kernel);
 
     public static native int qft_quantize_rows_absmax_ex(int device, int xDtype, long x, long rows, long cols, long colMul,
-            long q, long scales);
-    public static native int qft_quantize_cols_absmax(int device, int xDtype, long x, long rows, long cols, long qt, long scales);
+            long q, long scales, long bad);
+    public static native int qft_quantize_cols_absmax(int device, int xDtype, long x, long rows, long cols, long qt, long scales, long bad);
     public static native int qft_transpose_i8(int device, long x, long rows, long cols, long xt);
 }

@@ -30,7 +30,7 @@ public final class Int8Operands {
         Quantize.Rows out = new Quantize.Rows(Tensor.empty(x.device(), DType.I8, rows, cols), Tensor.empty(x.device(), DType.F32, rows));
         try {
             NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(x.device().nativeId(), dtype, x.address(), rows, cols,
-                    Int8Matmul.addressOf(colMul), out.codes.address(), out.scales.address()), op + "(" + x + ")");
+                    Int8Matmul.addressOf(colMul), out.codes.address(), out.scales.address(), 0L), op + "(" + x + ")");
             return out;
         } catch (RuntimeException e) {
             out.close();
@@ -47,7 +47,7 @@ public final class Int8Operands {
         Quantize.Rows out = new Quantize.Rows(Tensor.empty(x.device(), DType.I8, cols, rows), Tensor.empty(x.device(), DType.F32, cols));
         try {
             NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(x.device().nativeId(), dtype, x.address(), rows, cols,
-                    out.codes.address(), out.scales.address()), op + "(" + x + ")");
+                    out.codes.address(), out.scales.address(), 0L), op + "(" + x + ")");
             return out;
         } catch (RuntimeException e) {
             out.close();

@@ -10,13 +10,14 @@ import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.device.DeviceLlama;
+import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.tensor.MemoryStats;
 import org.qft4j.train.UpdatePolicy;
 
 /** The CI guard of the GPU training benchmark: it builds and trains the tiny shape on the CPU (no timing is checked). */
 class TrainBenchTest {
     static TrainBench.Options tiny(UpdatePolicy policy, DeviceLlama.Recompute recompute) {
-        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, 5);
+        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, Int8Backward.BackwardMatmuls.FP32, 5);
     }
 
     @Test

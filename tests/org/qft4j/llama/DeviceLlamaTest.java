@@ -17,6 +17,7 @@ import org.qft4j.Device;
 import org.qft4j.llama.device.Close;
 import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DevicePerplexity;
+import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.LeakCheck;
@@ -321,7 +322,15 @@ class DeviceLlamaTest {
      * activations: loss within 1% and every gradient pointing the same way (cosine > 0.99).
      */
     static void assertQftTracksDequantizedModel(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T) {
+        for (Int8Backward.BackwardMatmuls mode : Int8Backward.BackwardMatmuls.values())
+            assertQftTracksDequantizedModel(w, device, tokens, targets, batch, T, mode);
+    }
+
+    /** With mode's INT8 backward matmuls: every gradient within cosine 0.99 of the dequantized fp32 model's. */
+    static void assertQftTracksDequantizedModel(LlamaWeights w, Device device, int[] tokens, int[] targets, int batch, int T,
+                                                Int8Backward.BackwardMatmuls mode) {
         try (DeviceLlama q = new DeviceLlama(w, device, batch, T, HybridConfig.DEFAULT)) {
+            q.backwardMatmuls(mode);
             LlamaWeights deq = w.mapMatrices((name, m) -> q.isHybrid(name) ? dequantized(q.hybridWeight(name)) : Fp32Matrix.copyOf(m));
             LlamaModel ref = new LlamaModel(deq, batch, T, false);
             float expected = ref.forward(tokens, targets, batch, T);
@@ -336,8 +345,8 @@ class DeviceLlamaTest {
                 assertTrue(cos > 0.99, "gradient of " + name + ": cosine " + cos);
                 worst = Math.min(worst, cos);
             }
-            System.out.printf("QFT DeviceLlama on %s: loss %.6f vs %.6f for the dequantized fp32 model; worst gradient cosine %.5f%n", device,
-                    loss, expected, worst);
+            System.out.printf("QFT DeviceLlama on %s, %s backward matmuls: loss %.6f vs %.6f for the dequantized fp32 model; worst gradient "
+                    + "cosine %.5f%n", device, mode.label(), loss, expected, worst);
         }
     }
 

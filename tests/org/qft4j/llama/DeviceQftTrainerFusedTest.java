@@ -15,7 +15,6 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
-import org.qft4j.Qft4jException;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.nativ.CoreNative;
 import org.qft4j.train.ClipMode;
@@ -93,7 +92,7 @@ class DeviceQftTrainerFusedTest {
     }
 
     @Test
-    void nonFiniteActivationsAreAnErrorOfForwardThatChangesNothing() {
+    void nonFiniteActivationsSkipTheStepAndChangeNothing() {
         int[][] b = repeating();
         try (DeviceQftTrainer t = new DeviceQftTrainer(LlamaWeights.random(TINY, 5, 0.05f), fused(ClipMode.PER_TENSOR_NORM, 4))) {
             t.step(b[0], b[1], 2, 16);
@@ -101,15 +100,16 @@ class DeviceQftTrainerFusedTest {
             float[] saved = t.model().parameter("final_norm").toFloats();
             NativeStatus.check(CoreNative.qft_copy_from_host(-1, norm + 4L * 3, new float[] {Float.NaN}, 4), "poisoning");
             List<byte[]> before = state(t.model());
-            // Every matrix is an INT8 matmul on per-token quantized activations: NaN activations cannot be quantized.
-            Qft4jException e = assertThrows(Qft4jException.class, () -> t.step(b[0], b[1], 2, 16));
-            assertTrue(e.getMessage().contains("rows of x (32, 32) hold NaN/Inf"), e.getMessage());
-            assertEquals(1, t.stepsDone());
+            // Every matrix is an INT8 matmul on per-token quantized activations: a NaN activation gets a NaN scale, the
+            // loss is NaN and the step is skipped, with no host sync in forward to find it earlier.
+            DeviceQftTrainer.Step r = t.step(b[0], b[1], 2, 16);
+            assertTrue(r.skipped() && Float.isNaN(r.loss()), r.toString());
+            assertEquals(2, t.stepsDone());
             List<byte[]> after = state(t.model());
             for (int i = 0; i < before.size(); i++) assertArrayEquals(before.get(i), after.get(i), "tensor " + i + " after the error");
             NativeStatus.check(CoreNative.qft_copy_from_host(-1, norm, saved, 4L * saved.length), "restoring");
             assertFalse(t.step(b[0], b[1], 2, 16).skipped());
-            assertEquals(2, t.stepsDone());
+            assertEquals(3, t.stepsDone());
         }
     }
 

@@ -156,7 +156,19 @@ final class ChunkedClassifier implements AutoCloseable {
      * with dlogits = dscale (softmax - onehot) (dscale: 1 / predicted positions for a mean).
      */
     void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, WeightGradient dw) {
+        backward(x, w, targets, dscale, dx, dw, null, Int8Backward.BackwardMatmuls.FP32);
+    }
+
+    /**
+     * As {@link #backward(Tensor, Weight, Tensor, float, Tensor, WeightGradient)}, with a hybrid weight's backward matmuls on
+     * the INT8 GEMM of int8 as mode says (int8 may be null under FP32; an fp32 weight always takes fp32).
+     */
+    void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, WeightGradient dw, Int8Backward int8,
+                  Int8Backward.BackwardMatmuls mode) {
         String op = "ChunkedClassifier.backward";
+        boolean int8Input = w instanceof Hybrid && mode != Int8Backward.BackwardMatmuls.FP32;
+        boolean int8Weight = w instanceof Hybrid && mode == Int8Backward.BackwardMatmuls.INT8;
+        if ((int8Input || int8Weight) && int8 == null) throw new IllegalArgumentException(op + ": " + mode.label() + " needs an Int8Backward");
         if (n < 0) throw new IllegalStateException(op + ": run lossForward first");
         shapes(op, x, w, n);
         need(op, "dx", dx, DType.F32, (long) n * dim);
@@ -176,12 +188,17 @@ final class ChunkedClassifier implements AutoCloseable {
             if (w instanceof Fp32 f)
                 check(EngineNative.qft_matmul_f32_nn(dev, logits.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, dx.address(),
                         v0 == 0 ? 0 : 1), op, n, v0);
+            else if (w instanceof Hybrid h && int8Input)
+                int8.input(h.q.weight(), logits.address(), n, v0, cols, dx, v0 > 0);
             else if (w instanceof Hybrid h)
                 h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, h.scratch);
             if (dw instanceof Accumulate a) {
-                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, a.dw.address() + 4L * v0 * dim, 1), op, n, v0);
+                long target = a.dw.address() + 4L * v0 * dim;
+                if (int8Weight) int8.weight(logits.address(), x.address(), n, cols, dim, target, true);
+                else check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, target, 1), op, n, v0);
             } else if (dw instanceof Stream s) {
-                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
+                if (int8Weight) int8.weight(logits.address(), x.address(), n, cols, dim, s.buffer.address(), false);
+                else check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
                 s.rows.ready(v0, cols, s.buffer.view(cols, dim));
             }
         }

@@ -109,6 +109,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor dx, dxn, delta;                      // the other gradients go over dead activations (BlockBuffers)
     private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
+    private Int8Backward.BackwardMatmuls backwardMatmuls = Int8Backward.BackwardMatmuls.FP32;
+    private Int8Backward int8Backward;                        // scratch of the INT8 backward matmuls, made on first use
 
     private int batch, T, predicted;
     private boolean forwardDone, withTargets;
@@ -238,7 +240,10 @@ public final class DeviceLlama implements AutoCloseable {
 
         public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
 
-        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { q.backwardInput(dy, n, dx, accumulate, dequantized); }
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
+            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized);
+            else int8Backward().input(q.weight(), dy.address(), n, 0, q.weight().rows(), dx, accumulate);
+        }
     }
 
     /** One block's weights. */
@@ -360,7 +365,8 @@ public final class DeviceLlama implements AutoCloseable {
         // The mean loss's gradient: dlogits = (softmax - onehot) / predicted, a vocabulary chunk at a time.
         ChunkedClassifier.WeightGradient dW = dClassifier != null ? new ChunkedClassifier.Accumulate(dClassifier)
                 : new ChunkedClassifier.Stream(staging, (row0, count, chunk) -> hook.rowsReady("classifier", row0, count, chunk));
-        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dW);
+        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dW,
+                qft == null || backwardMatmuls == Int8Backward.BackwardMatmuls.FP32 ? null : int8Backward(), backwardMatmuls);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
@@ -476,37 +482,55 @@ public final class DeviceLlama implements AutoCloseable {
         // FFN: out = x2 + w2 (silu(w1 xn2) * w3 xn2). Its gradients overwrite the activations they come from (dg over g
         // once w2's gradient has read g, dh1 and dh3 over h1 and h3): no (n, hidden) backward buffers. W2 reaches the hook
         // only after its input gradient is taken (a fused update changes it).
-        linearBackwardWeight(dx, a.g, n, d.w2, !sharedBlockGradients);
+        blockWeightGradient(y.w2, dx, a.g, n, d.w2);
         y.w2.backwardInput(dx, n, a.g, false);
         if (hook != null) hook.ready(List.of(p + "w2"));
         DeviceOps.swigluBackward(a.g, a.h1, a.h3, (long) n * cfg.hiddenDim(), a.h1, a.h3);
         y.w3.backwardInput(a.h3, n, dxn, false);
-        weightGradient(a.h3, a.xn2, n, d.w3, hook, p + "w3");
+        weightGradient(y.w3, a.h3, a.xn2, n, d.w3, hook, p + "w3");
         y.w1.backwardInput(a.h1, n, dxn, true);
-        weightGradient(a.h1, a.xn2, n, d.w1, hook, p + "w1");
+        weightGradient(y.w1, a.h1, a.xn2, n, d.w1, hook, p + "w1");
         rmsnormBackward(dxn, a.x2, y.ffnNorm, a.rstd2, n, dx, d.ffnNorm);
         if (hook != null) hook.ready(List.of(p + "ffn_norm"));
         // attention: x2 = xIn + wo attention(rope(wq xn1), rope(wk xn1), wv xn1)
         Tensor dao = a.dao, dq = a.dq, dk = a.dk, dv = a.dv;
         y.wo.backwardInput(dx, n, dao, false);
-        weightGradient(dx, a.ao, n, d.wo, hook, p + "wo");
+        weightGradient(y.wo, dx, a.ao, n, d.wo, hook, p + "wo");
         attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv);
         rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         y.wv.backwardInput(dv, n, dxn, false);
-        weightGradient(dv, a.xn1, n, d.wv, hook, p + "wv");
+        weightGradient(y.wv, dv, a.xn1, n, d.wv, hook, p + "wv");
         y.wk.backwardInput(dk, n, dxn, true);
-        weightGradient(dk, a.xn1, n, d.wk, hook, p + "wk");
+        weightGradient(y.wk, dk, a.xn1, n, d.wk, hook, p + "wk");
         y.wq.backwardInput(dq, n, dxn, true);
-        weightGradient(dq, a.xn1, n, d.wq, hook, p + "wq");
+        weightGradient(y.wq, dq, a.xn1, n, d.wq, hook, p + "wq");
         rmsnormBackward(dxn, xIn, y.attentionNorm, a.rstd1, n, dx, d.attentionNorm);
         if (hook != null) hook.ready(List.of(p + "attention_norm"));
     }
 
-    /** dw (+)= dyᵀ x: written over a staged (shared) gradient, accumulated into an own one; then handed to hook. */
-    private void weightGradient(Tensor dy, Tensor x, int n, Tensor dw, GradientsReady hook, String name) {
-        linearBackwardWeight(dy, x, n, dw, !sharedBlockGradients);
+    /** dw (+)= dyᵀ x of layer w: written over a staged (shared) gradient, accumulated into an own one; then handed to hook. */
+    private void weightGradient(Linear w, Tensor dy, Tensor x, int n, Tensor dw, GradientsReady hook, String name) {
+        blockWeightGradient(w, dy, x, n, dw);
         if (hook != null) hook.ready(List.of(name));
+    }
+
+    /** dw (+)= dyᵀ x of layer w, on the INT8 GEMM for a hybrid layer under {@link Int8Backward.BackwardMatmuls#INT8}. */
+    private void blockWeightGradient(Linear w, Tensor dy, Tensor x, int n, Tensor dw) {
+        if (w instanceof HybridLinear && backwardMatmuls == Int8Backward.BackwardMatmuls.INT8) int8Backward().weight(dy, x, n, dw, !sharedBlockGradients);
+        else linearBackwardWeight(dy, x, n, dw, !sharedBlockGradients);
+    }
+
+    /**
+     * Which backward matmuls of the blocks' hybrid INT8 layers run on the INT8 GEMM ({@link Int8Backward}); FP32 until set.
+     * Takes effect at the next backward. A model without a HybridConfig has no INT8 layers and ignores it.
+     */
+    public void backwardMatmuls(Int8Backward.BackwardMatmuls mode) {
+        backwardMatmuls = Objects.requireNonNull(mode, "mode");
+    }
+
+    public Int8Backward.BackwardMatmuls backwardMatmuls() {
+        return backwardMatmuls;
     }
 
     private BlockBuffers act(int l) {
@@ -556,6 +580,21 @@ public final class DeviceLlama implements AutoCloseable {
         w.close();
         hybrids.put(name, h);
         return new HybridLinear(owned.add(new QftLinear(h, workspace())));
+    }
+
+    /**
+     * The INT8 backward scratch shared by every hybrid layer, made on first use: sized for the largest block matrix and
+     * for a vocabulary chunk of the classifier's rows.
+     */
+    private Int8Backward int8Backward() {
+        if (int8Backward == null) {
+            long dim = cfg.dim(), h = cfg.hiddenDim(), nnz = 0;
+            for (HybridWeight w : hybrids.values()) nnz = Math.max(nnz, w.nnz());
+            long widest = Math.max(Math.max(dim, h), vocabRows);
+            int8Backward = owned.add(new Int8Backward(device, maxBatch * maxT, widest, Math.max(dim, h),
+                    Math.max(dim * Math.max(dim, h), (long) vocabRows * dim), nnz));
+        }
+        return int8Backward;
     }
 
     /** The quantized-activation scratch shared by every QftLinear, made on first use. */

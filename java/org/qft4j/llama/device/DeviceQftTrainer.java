@@ -54,9 +54,10 @@ import org.qft4j.train.UpdatePolicy;
  * {@link QuantLion} step updates every hybrid weight with its INT8 momentum, and fp32 Lion (with the same clip
  * factor) updates the norms. The learning rate follows {@link LrSchedule}.
  *
- * <p>Non-finite activations cannot reach a loss here: every matrix is an INT8 matmul on per-token quantized
- * activations, so forward fails with an error that names the rows, before anything is updated or counted. Non-finite
- * logits or gradients (an infinite fp32 outlier, an overflow in backward) follow the rules above.
+ * <p>Non-finite activations: a token whose activations hold NaN/Inf gets a NaN quantization scale in the next INT8
+ * matmul, so its outputs, the loss and the gradients are NaN, as in fp32, and the step is skipped by the rules above
+ * (the quantizers count such rows on the device rather than stopping forward, which would take a host sync per layer).
+ * Non-finite logits or gradients (an infinite fp32 outlier, an overflow in backward) follow the same rules.
  *
  * <p>Under the fused policy ({@link UpdatePolicy#FUSED_PER_LAYER}) the same quantization and updates run tensor by
  * tensor during backward, as each gradient completes (see {@link #step(int[], int[], int, int)}): the blocks also
@@ -514,6 +515,11 @@ public final class DeviceQftTrainer implements AutoCloseable {
     public DeviceLlama model() { return model; }
 
     public Device device() { return device; }
+
+    /** Which backward matmuls of the INT8 layers run on the INT8 GEMM (see {@link Int8Backward}); FP32 until set. */
+    public void backwardMatmuls(Int8Backward.BackwardMatmuls mode) {
+        model.backwardMatmuls(mode);
+    }
 
     public TrainConfig config() { return config; }
 

@@ -6,7 +6,6 @@ import org.qft4j.Natives;
 import org.qft4j.nativ.EngineNative;
 import org.qft4j.nativ.MatmulNative;
 import org.qft4j.nativ.QftNative;
-import org.qft4j.nativ.QuantNative;
 import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
 import org.qft4j.tensor.Tensor;
@@ -22,6 +21,10 @@ import org.qft4j.tensor.Tensor;
  *
  * <p>The quantized activations live in a {@link Workspace}: its own (closed by {@link #close()}), or one shared by
  * many layers (owned by the caller); the weight belongs to the caller.
+ *
+ * <p>A row of x holding NaN/Inf gets a NaN scale and zero codes, so its outputs are NaN, as an fp32 layer's would be: a
+ * training step then meets a non-finite loss and skips. The workspace counts such rows on the device
+ * ({@link Workspace#nonFiniteRows}) instead of reporting them at once, which would cost a host sync per layer.
  */
 public final class QftLinear implements AutoCloseable {
     /**
@@ -32,25 +35,36 @@ public final class QftLinear implements AutoCloseable {
         final int maxTokens, maxIn;
         final Tensor xq;     // (maxTokens * maxIn) I8: activation codes, (n, in) row-major for a call with n rows
         final Tensor xScale; // (maxTokens) F32: per-token scales
+        final Tensor nonFinite; // (1) I32: rows with NaN/Inf quantized so far (a device counter, never reset)
 
         public Workspace(Device device, int maxTokens, int maxIn) {
             if (maxTokens <= 0 || maxIn <= 0)
                 throw new IllegalArgumentException("QftLinear.Workspace: maxTokens and maxIn must be positive, got " + maxTokens + ", " + maxIn);
             this.maxTokens = maxTokens;
             this.maxIn = maxIn;
-            this.xq = Tensor.empty(device, DType.I8, (long) maxTokens * maxIn);
+            Tensor[] t = new Tensor[3];
             try {
-                this.xScale = Tensor.empty(device, DType.F32, maxTokens);
-            } catch (RuntimeException e) {
-                xq.close();
+                t[0] = Tensor.empty(device, DType.I8, (long) maxTokens * maxIn);
+                t[1] = Tensor.empty(device, DType.F32, maxTokens);
+                t[2] = Tensor.zeros(device, DType.I32, 1);
+            } catch (RuntimeException | Error e) {
+                for (Tensor x : t) if (x != null) x.close();
                 throw e;
             }
+            this.xq = t[0];
+            this.xScale = t[1];
+            this.nonFinite = t[2];
+        }
+
+        /** Rows holding NaN/Inf that layers on this workspace have quantized so far (reads the device: a host sync on a GPU). */
+        public long nonFiniteRows() {
+            return nonFinite.toInts()[0];
         }
 
         @Override
         public void close() {
-            try (Tensor a = xq; Tensor b = xScale) {
-                // both closed, in reverse order
+            try (Tensor a = xq; Tensor b = xScale; Tensor c = nonFinite) {
+                // all closed, in reverse order
             }
         }
     }
@@ -75,7 +89,6 @@ public final class QftLinear implements AutoCloseable {
         Natives.load(EngineNative.class);
         Natives.load(MatmulNative.class);
         Natives.load(QftNative.class);
-        Natives.load(QuantNative.class);
         this.w = weight;
         this.ws = ws;
         this.ownsWorkspace = owns;
@@ -83,7 +96,7 @@ public final class QftLinear implements AutoCloseable {
 
     public HybridWeight weight() { return w; }
 
-    /** y (n, out) = x (n, in) · Wᵀ (overwrites y). x must be finite (a NaN/Inf row is an error naming the row count). */
+    /** y (n, out) = x (n, in) · Wᵀ (overwrites y); a NaN/Inf row of x gives a NaN row of y (see the class comment). */
     public void forward(Tensor x, int n, Tensor y) {
         String op = "QftLinear.forward";
         need(op, "y", y, (long) n * w.rows(), w.device());
@@ -105,8 +118,8 @@ public final class QftLinear implements AutoCloseable {
         String op = "QftLinear.forward";
         checkTokens(op, n);
         need(op, "x", x, (long) n * w.cols(), w.device());
-        NativeStatus.check(QuantNative.qft_quantize_rows_absmax(w.device().nativeId(), x.address(), n, w.cols(), ws.xq.address(),
-                ws.xScale.address()), op + ": quantizing x (" + n + ", " + w.cols() + ")");
+        NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(w.device().nativeId(), 0, x.address(), n, w.cols(), 0L, ws.xq.address(),
+                ws.xScale.address(), ws.nonFinite.address()), op + ": quantizing x (" + n + ", " + w.cols() + ")");
     }
 
     /**

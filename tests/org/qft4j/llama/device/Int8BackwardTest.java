@@ -1,0 +1,198 @@
+package org.qft4j.llama.device;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.qft4j.llama.device.Close.assertClose;
+import static org.qft4j.llama.device.Close.randn;
+
+import org.junit.jupiter.api.Test;
+import org.qft4j.Device;
+import org.qft4j.GpuTest;
+import org.qft4j.Gpus;
+import org.qft4j.qft.HybridConfig;
+import org.qft4j.qft.HybridWeight;
+import org.qft4j.tensor.LeakCheck;
+import org.qft4j.tensor.Scope;
+import org.qft4j.tensor.Tensor;
+
+/** The INT8 backward matmuls against an independent Java statement of their arithmetic and against fp32. */
+class Int8BackwardTest {
+    private static final int N = 13, OUT = 70, IN = 96;
+
+    static float scale(float absmax) {
+        return absmax > 0 ? absmax / 127f : 1f;
+    }
+
+    static int code(float v, float s) {
+        return (int) Math.max(-127, Math.min(127, Math.rint(v / s)));
+    }
+
+    /**
+     * dx0 + dy W[r0 : r0 + rows] by the definition: per token, a = dy * sW quantized (absmax, round half even), the exact
+     * integer dot with W's codes times a's scale, then the outliers' fp32 products in increasing row order.
+     */
+    static float[] expectedInput(float[] dy, int rows, int r0, HybridWeight w, float[] dx0) {
+        byte[] codes = w.codes().toBytes();
+        float[] sw = w.scales().toFloats(), values = w.values().toFloats();
+        int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
+        float[] dx = dx0.clone();
+        for (int t = 0; t < N; t++) {
+            float[] a = new float[rows];
+            float max = 0;
+            for (int r = 0; r < rows; r++) {
+                a[r] = dy[t * rows + r] * sw[r0 + r];
+                max = Math.max(max, Math.abs(a[r]));
+            }
+            float s = scale(max);
+            long[] dot = new long[IN];
+            for (int r = 0; r < rows; r++) {
+                int q = code(a[r], s);
+                for (int c = 0; c < IN; c++) dot[c] += (long) q * codes[(r0 + r) * IN + c];
+            }
+            for (int c = 0; c < IN; c++) dx[t * IN + c] += (float) dot[c] * s;
+            for (int r = 0; r < rows; r++)
+                for (int j = rowPtr[r0 + r]; j < rowPtr[r0 + r + 1]; j++) dx[t * IN + colIdx[j]] += dy[t * rows + r] * values[j];
+        }
+        return dx;
+    }
+
+    /** dyᵀ x by the definition: both quantized per column over the tokens, the exact integer dot times both scales. */
+    static float[] expectedWeight(float[] dy, float[] x) {
+        float[] sdy = columnScales(dy, OUT), sx = columnScales(x, IN), dw = new float[OUT * IN];
+        for (int o = 0; o < OUT; o++)
+            for (int i = 0; i < IN; i++) {
+                long dot = 0;
+                for (int t = 0; t < N; t++) dot += (long) code(dy[t * OUT + o], sdy[o]) * code(x[t * IN + i], sx[i]);
+                dw[o * IN + i] = ((float) dot * sdy[o]) * sx[i];
+            }
+        return dw;
+    }
+
+    static float[] columnScales(float[] m, int cols) {
+        float[] s = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            float max = 0;
+            for (int t = 0; t < N; t++) max = Math.max(max, Math.abs(m[t * cols + c]));
+            s[c] = scale(max);
+        }
+        return s;
+    }
+
+    static float[] fp32Input(float[] dy, int rows, int r0, float[] deq, float[] dx0) {
+        float[] dx = dx0.clone();
+        for (int t = 0; t < N; t++)
+            for (int r = 0; r < rows; r++)
+                for (int c = 0; c < IN; c++) dx[t * IN + c] += dy[t * rows + r] * deq[(r0 + r) * IN + c];
+        return dx;
+    }
+
+    static float[] fp32Weight(float[] dy, float[] x) {
+        float[] dw = new float[OUT * IN];
+        for (int t = 0; t < N; t++)
+            for (int o = 0; o < OUT; o++)
+                for (int i = 0; i < IN; i++) dw[o * IN + i] += dy[t * OUT + o] * x[t * IN + i];
+        return dw;
+    }
+
+    /** {dx of rows [r0, r0 + rows) accumulated onto dx0, dW written, the dequantized weight, the expected dx} on device d. */
+    static float[][] run(Device d, float[] wts, float[] dy, float[] x, int r0, int rows, float[] dx0) {
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(0.03)));
+            Int8Backward b = s.add(new Int8Backward(d, N + 3, OUT, IN, (long) OUT * IN, w.nnz()));
+            Tensor tdy = s.add(Tensor.of(d, dy, N, rows)), dx = s.add(Tensor.of(d, dx0, N, IN));
+            b.input(w, tdy.address(), N, r0, rows, dx, true);
+            float[] dyFull = QftLinearTest.inputs(21, N * OUT);
+            Tensor tdyFull = s.add(Tensor.of(d, dyFull, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
+            Tensor dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
+            b.weight(tdyFull, tx, N, dw, false);
+            return new float[][] {dx.toFloats(), dw.toFloats(), s.add(w.dequantize()).toFloats(), expectedInput(dy, rows, r0, w, dx0), dyFull};
+        }
+    }
+
+    @Test
+    void inputAndWeightGradientsAreTheInt8ProductsPlusOutliers() {
+        float[] wts = QftLinearTest.inputs(1, OUT * IN), x = QftLinearTest.inputs(2, N * IN), dx0 = randn(N * IN, 3, 1);
+        for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
+        for (int[] range : new int[][] {{0, OUT}, {17, 30}}) {
+            int r0 = range[0], rows = range[1];
+            float[] dy = QftLinearTest.inputs(4 + r0, N * rows);
+            float[][] got = run(Device.CPU, wts, dy, x, r0, rows, dx0);
+            String what = "rows [" + r0 + ", " + (r0 + rows) + ")";
+            assertClose(got[3], got[0], 1e-5, "dx += dy W, " + what + ", vs the definition");
+            // per-token INT8 dy: within a few code steps (1/127 of the token's max) of the fp32 product
+            assertClose(fp32Input(dy, rows, r0, got[2], dx0), got[0], 3e-2, "dx, " + what + ", vs fp32 on the dequantized weight");
+        }
+        float[][] got = run(Device.CPU, wts, QftLinearTest.inputs(4, N * OUT), x, 0, OUT, dx0); // got[4]: the dy of the weight gradient
+        assertClose(expectedWeight(got[4], x), got[1], 1e-5, "dW vs the definition");
+        assertClose(fp32Weight(got[4], x), got[1], 3e-2, "dW vs fp32");
+    }
+
+    @Test
+    void outliersTakeTheirFp32Part() {
+        // Without the sparse part dx would miss the outliers' products: ten large weights dominate this matrix.
+        float[] wts = randn(OUT * IN, 5, 0.01), dy = randn(N * OUT, 6, 1), x = randn(N * IN, 7, 1), dx0 = new float[N * IN];
+        for (int k = 0; k < 10; k++) wts[(k * 7) * IN + k * 9] = 3f - k;
+        float[][] got = run(Device.CPU, wts, dy, x, 0, OUT, dx0);
+        assertClose(fp32Input(dy, OUT, 0, got[2], dx0), got[0], 3e-2, "dx with dominant outliers");
+    }
+
+    @Test
+    void nonFiniteGradientsBecomeNaNWithoutAnError() {
+        Device d = Device.CPU;
+        float[] wts = randn(OUT * IN, 8, 0.05), dy = randn(N * OUT, 9, 1), x = randn(N * IN, 10, 1);
+        dy[3 * OUT + 5] = Float.NaN;
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(wts, OUT, IN, HybridConfig.DEFAULT));
+            Int8Backward b = s.add(new Int8Backward(d, N, OUT, IN, (long) OUT * IN, w.nnz()));
+            Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
+            Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
+            b.input(w, tdy.address(), N, 0, OUT, dx, false);
+            b.weight(tdy, tx, N, dw, false);
+            float[] gx = dx.toFloats(), gw = dw.toFloats();
+            for (int t = 0; t < N; t++)
+                for (int c = 0; c < IN; c++) assertEquals(t == 3, Float.isNaN(gx[t * IN + c]), "dx[" + t + ", " + c + "]");
+            for (int o = 0; o < OUT; o++)
+                for (int i = 0; i < IN; i++) assertEquals(o == 5, Float.isNaN(gw[o * IN + i]), "dW[" + o + ", " + i + "]");
+            assertEquals(2, b.nonFiniteVectors(), "token 3 of dy (input gradient) and column 5 of dy (weight gradient)");
+        }
+    }
+
+    @Test
+    void scratchLimitsAreErrorsNamingShapesAndCloseFreesEverything() {
+        Device d = Device.CPU;
+        float[] wts = randn(OUT * IN, 11, 0.05), dy = randn(N * OUT, 12, 1), x = randn(N * IN, 13, 1);
+        LeakCheck.assertFlat(d, 1, 3, i -> run(d, wts, dy, x, 0, OUT, new float[N * IN]));
+        try (Scope s = new Scope()) {
+            HybridWeight w = s.add(HybridWeight.quantize(wts, OUT, IN, HybridConfig.DEFAULT));
+            Int8Backward b = s.add(new Int8Backward(d, N - 1, OUT, IN, (long) OUT * IN, w.nnz()));
+            Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
+            Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy.address(), N, 0, OUT, dx, false));
+            assertTrue(e.getMessage().contains("over 13 tokens exceed the scratch's (70, 96) over 12"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy.address(), 4, 60, 20, dx, false));
+            assertTrue(e.getMessage().contains("rows [60, 80) are outside the 70"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> b.weight(tdy, tx, N, dw, false));
+            assertTrue(e.getMessage().contains("dw (70, 96) over 13 tokens exceeds the scratch's (70, 96) over 12"), e.getMessage());
+            b.close();
+            b.close();
+            assertThrows(IllegalStateException.class, () -> b.weight(tdy, tx, 4, dw, false));
+        }
+    }
+
+    @Test
+    @GpuTest
+    void cudaMatchesCpuBitForBit() {
+        Device gpu = Gpus.require();
+        float[] wts = QftLinearTest.inputs(14, OUT * IN), x = QftLinearTest.inputs(15, N * IN), dx0 = randn(N * IN, 16, 1);
+        for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
+        for (int[] range : new int[][] {{0, OUT}, {17, 30}}) {
+            float[] dy = QftLinearTest.inputs(17 + range[0], N * range[1]);
+            float[][] cpu = run(Device.CPU, wts, dy, x, range[0], range[1], dx0), cuda = run(gpu, wts, dy, x, range[0], range[1], dx0);
+            assertArrayEquals(cpu[2], cuda[2], "hybrid quantization");
+            assertArrayEquals(cpu[0], cuda[0], "dx, rows from " + range[0]);
+            assertArrayEquals(cpu[1], cuda[1], "dW");
+        }
+    }
+}
