@@ -57,7 +57,7 @@ extern "C" int qft_hybrid_sparse_transpose(int32_t device, int64_t rows, int64_t
     if (rows < 0 || cols < 0 || !row_ptr || !col_idx || !values || !t_ptr || !t_idx || !t_values)
         return qft_set_error(QFT_EINVAL, "%s: bad arguments (rows %lld, cols %lld, null address?)", fn, (long long)rows,
                              (long long)cols);
-    if (rows > INT32_MAX || cols >= INT32_MAX)
+    if (rows > INT32_MAX || cols > INT32_MAX)
         return qft_set_error(QFT_EUNSUPPORTED, "%s: CSR (%lld, %lld) exceeds the int32 index range", fn, (long long)rows,
                              (long long)cols);
     if (device != QFT_DEVICE_CPU)

@@ -108,12 +108,8 @@ int report_offence(const char* fn, int64_t rows, int64_t cols, const int32_t* ro
 
 size_t round256(size_t n) { return (n + 255) / 256 * 256; }
 
-}  // namespace
-
-extern "C" QFT_API int qft_cuda_hybrid_sparse_transpose(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr,
-                                                        int64_t col_idx, int64_t values, int64_t t_ptr, int64_t t_idx,
-                                                        int64_t t_values) {
-    const char* fn = "qft_hybrid_sparse_transpose";
+int sparse_transpose_cuda(const char* fn, int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx,
+                          int64_t values, int64_t t_ptr, int64_t t_idx, int64_t t_values) {
     cudaStream_t st = qft::stream();
     QFT_CUDA_CHECK(cudaSetDevice(device));
     const int32_t* rp = qft::ptr<const int32_t>(row_ptr);
@@ -171,4 +167,15 @@ extern "C" QFT_API int qft_cuda_hybrid_sparse_transpose(int32_t device, int64_t 
     QFT_CUDA_CHECK(cudaStreamSynchronize(st));
     if (first != kNoOffence) return report_offence(fn, rows, cols, rp, ci, base, first);
     return QFT_OK;
+}
+
+}  // namespace
+
+extern "C" QFT_API int qft_cuda_hybrid_sparse_transpose(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr,
+                                                        int64_t col_idx, int64_t values, int64_t t_ptr, int64_t t_idx,
+                                                        int64_t t_values) {
+    const char* fn = "qft_hybrid_sparse_transpose";
+    return qft::guarded(fn, [&] {
+        return sparse_transpose_cuda(fn, device, rows, cols, row_ptr, col_idx, values, t_ptr, t_idx, t_values);
+    });
 }
