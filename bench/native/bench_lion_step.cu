@@ -10,7 +10,8 @@
 // 2. Sparse add: qft_cuda_hybrid_sparse_add (1% outliers) next to the dense GEMM of the same shape
 //    (cuBLASLt INT8 -> INT32 and BF16, when built with QFT4J_HAVE_CUBLASLT), printed as % of the GEMM.
 //    Goal: <= 5% of the dense GEMM at LLaMA-7B shapes. Each shape is checked once against a host loop
-//    on a few tokens (relative error printed). The floor: the op is nnz * tokens FMAs whose x operand is
+//    on a few tokens (relative error printed). Then the backward's outlier part: S^T built per call
+//    (qft_cuda_hybrid_sparse_transpose) and dX (tokens, K) += dY (tokens, M) S as the sparse add over it. The floor: the op is nnz * tokens FMAs whose x operand is
 //    gathered, one 4-byte shared-memory read each; an H100 SM reads 128 B of shared memory per clock
 //    (32 floats) against 128 FP32 FMAs, so at 132 SMs x 1.98 GHz (boost) the gathers alone take
 //    nnz * tokens * 4 B / 33.4 TB/s (printed as "floor"), 4x the FMA bound nnz * tokens / 33.4 T FMA/s.
@@ -36,6 +37,7 @@
 extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
                                         int32_t, int64_t);
 extern "C" int qft_cuda_hybrid_sparse_add(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" int qft_cuda_hybrid_sparse_transpose(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" int qft_cuda_hybrid_quantize(int32_t, int64_t, int64_t, int64_t, double, int32_t, int64_t, int64_t, int64_t, int64_t,
                                         int64_t, int64_t);
 extern "C" int qft_cuda_hybrid_dequantize(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
@@ -254,8 +256,22 @@ void bench_sparse_add() {
         printf("; no cuBLASLt in this build: no dense GEMM to compare with");
 #endif
         printf("\n");
-        CK(cudaFree(x));
-        CK(cudaFree(y));
+        int32_t *tp, *ti;  // S^T: (K+1) row pointers, (nnz) rows
+        float* tv;         // (nnz) values
+        CK(cudaMalloc(&tp, (K + 1) * 4));
+        CK(cudaMalloc(&ti, t.nnz * 4 + 4));
+        CK(cudaMalloc(&tv, t.nnz * 4 + 4));
+        const float tr = time_ms([&] {
+            QK(qft_cuda_hybrid_sparse_transpose(0, M, K, (int64_t)t.row_ptr, (int64_t)t.col_idx, (int64_t)t.values, (int64_t)tp,
+                                                (int64_t)ti, (int64_t)tv));
+        }, 20);
+        const float bw = time_ms([&] {  // x (tokens, K) += y (tokens, M) S
+            QK(qft_cuda_hybrid_sparse_add(0, K, M, (int64_t)tp, (int64_t)ti, (int64_t)tv, (int64_t)y, tokens, (int64_t)x));
+        }, 20);
+        printf("sparse_add backward: S^T of W (%lld, %lld) %.4f ms, dX (%lld, %lld) += dY S over it %.4f ms (%.0f G outlier-token"
+               " FMAs/s): %.4f ms\n", (long long)M, (long long)K, tr, (long long)tokens, (long long)K, bw, pairs / (bw * 1e6),
+               tr + bw);
+        for (void* p : {(void*)tp, (void*)ti, (void*)tv, (void*)x, (void*)y}) CK(cudaFree(p));
         free_tensor(t);
     }
 }

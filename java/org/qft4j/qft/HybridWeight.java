@@ -108,6 +108,31 @@ public final class HybridWeight implements AutoCloseable {
     }
 
     /**
+     * The outliers of rows [r0, r0 + rows) transposed ({@code qft_hybrid_sparse_transpose}): Sᵀ as a (cols, rows) CSR,
+     * entry rows relative to r0, each row's entries in increasing r, the same bits on every device. With it,
+     * {@code qft_hybrid_sparse_add(dev, cols, rows, tPtr, tIdx, tValues, dy, n, dx)} adds dy (n, rows) · S[r0 : r0 + rows]
+     * to dx (n, cols): the outlier part of the input gradient. Outputs on this weight's device: tPtr I32 with at least
+     * cols+1 elements, tIdx I32 and tValues F32 with at least nnz() (the range fills the first tPtr[cols]), so that one
+     * set of buffers serves every range.
+     */
+    public void transposeOutliers(int r0, int rows, Tensor tPtr, Tensor tIdx, Tensor tValues) {
+        String op = "HybridWeight.transposeOutliers(" + r0 + ", " + rows + ") of " + this;
+        if (r0 < 0 || rows < 0 || r0 > this.rows - rows)
+            throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + ((long) r0 + rows) + ") outside [0, " + this.rows + ")");
+        needOutput(op, "tPtr", tPtr, DType.I32, cols + 1L);
+        needOutput(op, "tIdx", tIdx, DType.I32, nnz);
+        needOutput(op, "tValues", tValues, DType.F32, nnz);
+        NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(device().nativeId(), rows, cols, rowPtr.address() + 4L * r0,
+                colIdx.address(), values.address(), tPtr.address(), tIdx.address(), tValues.address()), op);
+    }
+
+    private void needOutput(String op, String name, Tensor t, DType dtype, long elements) {
+        if (t.dtype() != dtype || !t.device().equals(device()) || t.numel() < elements)
+            throw new IllegalArgumentException(op + ": " + name + " must be a " + dtype + " tensor on " + device() + " with at least "
+                    + elements + " elements, got " + t);
+    }
+
+    /**
      * Overwrites all five arrays with saved values (a checkpoint): codes (rows*cols), scales (rows), rowPtr
      * (rows+1), colIdx (nnz), values (nnz). The outlier count is fixed by the shape and config, so a saved weight
      * of the same shape and config always fits; nothing is reallocated. Rejects a CSR whose row pointers are not
