@@ -37,7 +37,8 @@
 extern "C" int qft_cuda_quant_lion_step(int32_t, const int64_t*, int64_t, float, float, float, float, int64_t, int64_t,
                                         int32_t, int64_t);
 extern "C" int qft_cuda_hybrid_sparse_add(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
-extern "C" int qft_cuda_hybrid_sparse_transpose(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" int qft_cuda_hybrid_sparse_transpose(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                                                int64_t, int64_t);
 extern "C" int qft_cuda_hybrid_quantize(int32_t, int64_t, int64_t, int64_t, double, int32_t, int64_t, int64_t, int64_t, int64_t,
                                         int64_t, int64_t);
 extern "C" int qft_cuda_hybrid_dequantize(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
@@ -261,9 +262,11 @@ void bench_sparse_add() {
         CK(cudaMalloc(&tp, (K + 1) * 4));
         CK(cudaMalloc(&ti, t.nnz * 4 + 4));
         CK(cudaMalloc(&tv, t.nnz * 4 + 4));
+        int* bad;  // the backward's form: nnz bound known, offences counted on the device, no host sync
+        CK(cudaMalloc(&bad, 4));
         const float tr = time_ms([&] {
             QK(qft_cuda_hybrid_sparse_transpose(0, M, K, (int64_t)t.row_ptr, (int64_t)t.col_idx, (int64_t)t.values, (int64_t)tp,
-                                                (int64_t)ti, (int64_t)tv));
+                                                (int64_t)ti, (int64_t)tv, t.nnz, (int64_t)bad));
         }, 20);
         const float bw = time_ms([&] {  // x (tokens, K) += y (tokens, M) S
             QK(qft_cuda_hybrid_sparse_add(0, K, M, (int64_t)tp, (int64_t)ti, (int64_t)tv, (int64_t)y, tokens, (int64_t)x));
@@ -271,7 +274,7 @@ void bench_sparse_add() {
         printf("sparse_add backward: S^T of W (%lld, %lld) %.4f ms, dX (%lld, %lld) += dY S over it %.4f ms (%.0f G outlier-token"
                " FMAs/s): %.4f ms\n", (long long)M, (long long)K, tr, (long long)tokens, (long long)K, bw, pairs / (bw * 1e6),
                tr + bw);
-        for (void* p : {(void*)tp, (void*)ti, (void*)tv, (void*)x, (void*)y}) CK(cudaFree(p));
+        for (void* p : {(void*)tp, (void*)ti, (void*)tv, (void*)bad, (void*)x, (void*)y}) CK(cudaFree(p));
         free_tensor(t);
     }
 }

@@ -30,9 +30,9 @@ void hybrid_sparse_transpose_ref(int64_t rows, int64_t cols, const int32_t* row_
 
 namespace {
 
-// The checks the reference relies on, naming the first offence: row_ptr from >= 0 and non-decreasing,
-// every column in [0, cols).
-int check_csr(const char* fn, int64_t rows, int64_t cols, const int32_t* row_ptr, const int32_t* col_idx) {
+// The checks the reference relies on, naming the first offence: row_ptr from >= 0 and non-decreasing, no
+// more entries than a given bound (nnz_bound > 0), every column in [0, cols).
+int check_csr(const char* fn, int64_t rows, int64_t cols, const int32_t* row_ptr, const int32_t* col_idx, int64_t nnz_bound) {
     if (row_ptr[0] < 0)
         return qft_set_error(QFT_EINVAL, "%s: CSR (%lld, %lld): row_ptr[0] = %d is negative", fn, (long long)rows,
                              (long long)cols, row_ptr[0]);
@@ -40,6 +40,9 @@ int check_csr(const char* fn, int64_t rows, int64_t cols, const int32_t* row_ptr
         if (row_ptr[r + 1] < row_ptr[r])
             return qft_set_error(QFT_EINVAL, "%s: CSR (%lld, %lld): row_ptr decreases at row %lld (%d -> %d)", fn,
                                  (long long)rows, (long long)cols, (long long)r, row_ptr[r], row_ptr[r + 1]);
+    if (nnz_bound > 0 && row_ptr[rows] - row_ptr[0] > nnz_bound)
+        return qft_set_error(QFT_EINVAL, "%s: CSR (%lld, %lld): the range holds %lld entries, more than nnz_bound %lld", fn,
+                             (long long)rows, (long long)cols, (long long)row_ptr[rows] - row_ptr[0], (long long)nnz_bound);
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = row_ptr[r]; j < row_ptr[r + 1]; ++j)
             if (col_idx[j] < 0 || col_idx[j] >= cols)
@@ -52,21 +55,26 @@ int check_csr(const char* fn, int64_t rows, int64_t cols, const int32_t* row_ptr
 }  // namespace
 
 extern "C" int qft_hybrid_sparse_transpose(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx,
-                                           int64_t values, int64_t t_ptr, int64_t t_idx, int64_t t_values) {
+                                           int64_t values, int64_t t_ptr, int64_t t_idx, int64_t t_values, int64_t nnz_bound,
+                                           int64_t bad) {
     const char* fn = "qft_hybrid_sparse_transpose";
-    if (rows < 0 || cols < 0 || !row_ptr || !col_idx || !values || !t_ptr || !t_idx || !t_values)
-        return qft_set_error(QFT_EINVAL, "%s: bad arguments (rows %lld, cols %lld, null address?)", fn, (long long)rows,
-                             (long long)cols);
+    if (rows < 0 || cols < 0 || nnz_bound < 0 || !row_ptr || !col_idx || !values || !t_ptr || !t_idx || !t_values)
+        return qft_set_error(QFT_EINVAL, "%s: bad arguments (rows %lld, cols %lld, nnz_bound %lld, null address?)", fn, (long long)rows,
+                             (long long)cols, (long long)nnz_bound);
     if (rows > INT32_MAX || cols > INT32_MAX)
         return qft_set_error(QFT_EUNSUPPORTED, "%s: CSR (%lld, %lld) exceeds the int32 index range", fn, (long long)rows,
                              (long long)cols);
     if (device != QFT_DEVICE_CPU)
         return qft::cuda_call("qft_cuda_hybrid_sparse_transpose", device, rows, cols, row_ptr, col_idx, values, t_ptr, t_idx,
-                              t_values);
+                              t_values, nnz_bound, bad);
     return qft::guarded(fn, [&] {
         const int32_t* rp = qft::ptr<int32_t>(row_ptr);
         const int32_t* ci = qft::ptr<int32_t>(col_idx);
-        if (int rc = check_csr(fn, rows, cols, rp, ci)) return rc;
+        if (int rc = check_csr(fn, rows, cols, rp, ci, nnz_bound)) {
+            if (!bad) return rc;
+            *qft::ptr<int32_t>(bad) += 1;  // counted, as on CUDA, where reporting it would take a host sync
+            return QFT_OK;
+        }
         qft::hybrid_sparse_transpose_ref(rows, cols, rp, ci, qft::ptr<float>(values), qft::ptr<int32_t>(t_ptr),
                                          qft::ptr<int32_t>(t_idx), qft::ptr<float>(t_values));
         return QFT_OK;

@@ -54,15 +54,21 @@ QFT_API int qft_hybrid_sparse_add(int32_t device, int64_t rows, int64_t cols, in
  * In: rows [0, rows) of a CSR whose row_ptr may start above 0 (a row range of a larger weight: row_ptr is
  * offset to the range's first row, col_idx and values are the whole weight's arrays, and the range's entries
  * are j in [row_ptr[0], row_ptr[rows])), cols columns. nnz = row_ptr[rows] - row_ptr[0].
- * Out: t_ptr (cols+1) int32 with t_ptr[0] = 0, t_idx (nnz) int32 = the entry's row relative to the range,
- * t_values (nnz) fp32: the CSR of S^T with each output row's entries in CSR order of the input (increasing
- * input row; entries of one input row that share a column, which hybrid weights never hold, keep their order).
- * The result is a stable sort of the entries by column, which is unique, so every backend returns it bit for bit.
- * Errors (QFT_EINVAL, outputs unspecified): row_ptr decreasing or starting below 0, a col_idx entry outside
- * [0, cols). The CUDA path checks every entry on the device and reads the verdict back (it synchronizes the
- * calling thread's stream twice: once for nnz, once for the verdict). rows, cols and nnz must be < 2^31. */
+ * Out: t_ptr (cols+1) int32 with t_ptr[0] = 0, t_idx and t_values (at least max(nnz, nnz_bound) elements: the
+ * CUDA path sorts nnz_bound of them) int32 / fp32: the entry's row relative to the range and its value, the CSR of
+ * S^T with each output row's entries in CSR order of the input (increasing input row; entries of one input row
+ * that share a column, which hybrid weights never hold, keep their order). The result is a stable sort of the
+ * entries by column, which is unique, so every backend returns it bit for bit.
+ * nnz_bound: 0, or an upper bound of nnz known on the host (e.g. the whole weight's nnz), which spares CUDA
+ * reading nnz back. bad: 0, or the address of an int32 on `device`.
+ * Errors (outputs unspecified): row_ptr decreasing or starting below 0, more entries than a nonzero nnz_bound,
+ * a col_idx entry outside [0, cols). With bad = 0 the call returns QFT_EINVAL naming the first one (CUDA reads
+ * the verdict back: a host sync); with bad given it adds 1 to *bad instead and returns QFT_OK, and with both
+ * nnz_bound and bad given the CUDA path makes no host sync (a training step's backward). rows, cols and nnz
+ * must be < 2^31. */
 QFT_API int qft_hybrid_sparse_transpose(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx,
-                                        int64_t values, int64_t t_ptr, int64_t t_idx, int64_t t_values);
+                                        int64_t values, int64_t t_ptr, int64_t t_idx, int64_t t_values, int64_t nnz_bound,
+                                        int64_t bad);
 
 #ifdef __cplusplus
 }

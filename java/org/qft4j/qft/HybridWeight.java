@@ -123,7 +123,7 @@ public final class HybridWeight implements AutoCloseable {
         needOutput(op, "tIdx", tIdx, DType.I32, nnz);
         needOutput(op, "tValues", tValues, DType.F32, nnz);
         NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(device().nativeId(), rows, cols, rowPtr.address() + 4L * r0,
-                colIdx.address(), values.address(), tPtr.address(), tIdx.address(), tValues.address()), op);
+                colIdx.address(), values.address(), tPtr.address(), tIdx.address(), tValues.address(), nnz, 0L), op);
     }
 
     private void needOutput(String op, String name, Tensor t, DType dtype, long elements) {

@@ -81,14 +81,32 @@ class SparseTransposeTest {
 
     /** The native op on device d over rows [r0, r0 + n) of s, passed as the row_ptr offset to r0 like QftLinear does. */
     static Transposed transpose(Device d, Csr s, int r0, int n) {
+        return transpose(d, s, r0, n, 0, null);
+    }
+
+    /**
+     * As {@link #transpose(Device, Csr, int, int)} with an nnz bound (0: none) and, when bad is not null, a device counter
+     * of offences (its final value lands in bad[0]); the outputs are sized for the bound, the result cut to the range's nnz.
+     */
+    static Transposed transpose(Device d, Csr s, int r0, int n, int bound, int[] bad) {
+        int m = s.nnz(r0, n), room = Math.max(1, Math.max(m, bound));
         try (Tensor p = Tensor.of(d, s.rowPtr, s.rowPtr.length); Tensor ci = Tensor.of(d, s.colIdx, s.colIdx.length);
              Tensor v = Tensor.of(d, s.values, s.values.length); Tensor tp = Tensor.empty(d, DType.I32, s.cols + 1L);
-             Tensor ti = Tensor.empty(d, DType.I32, s.nnz(r0, n)); Tensor tv = Tensor.empty(d, DType.F32, s.nnz(r0, n))) {
+             Tensor ti = Tensor.empty(d, DType.I32, room); Tensor tv = Tensor.empty(d, DType.F32, room);
+             Tensor counter = Tensor.zeros(d, DType.I32, 1)) {
             NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(d.nativeId(), n, s.cols, p.address() + 4L * r0, ci.address(),
-                    v.address(), tp.address(), ti.address(), tv.address()), "transpose of rows [" + r0 + ", " + (r0 + n) + ") of " + s.rows
-                    + "x" + s.cols);
-            return new Transposed(tp.toInts(), ti.toInts(), tv.toFloats());
+                    v.address(), tp.address(), ti.address(), tv.address(), bound, bad == null ? 0L : counter.address()),
+                    "transpose of rows [" + r0 + ", " + (r0 + n) + ") of " + s.rows + "x" + s.cols);
+            if (bad != null) bad[0] = counter.toInts()[0];
+            return new Transposed(tp.toInts(), Arrays.copyOf(ti.toInts(), m), Arrays.copyOf(tv.toFloats(), m));
         }
+    }
+
+    /** The backward's form (the whole CSR's nnz as the bound, a counter) gives the unbounded result and counts nothing. */
+    static void assertBoundedFormAgrees(Device d, Case k) {
+        int[] bad = {-1};
+        assertSame(transpose(Device.CPU, k.s, k.r0, k.n), transpose(d, k.s, k.r0, k.n, k.s.rowPtr[k.s.rows], bad), k.name + ", bounded");
+        assertEquals(0, bad[0], k.name + ": offences counted");
     }
 
     static void assertSame(Transposed want, Transposed got, String what) {
@@ -122,6 +140,7 @@ class SparseTransposeTest {
         for (Case k : edgeCases()) {
             if (k.r0 > 0) assertTrue(k.s.rowPtr[k.r0] > 0, k.name + ": row_ptr[0] > 0");
             assertSame(expected(k.s, k.r0, k.n), transpose(Device.CPU, k.s, k.r0, k.n), k.name);
+            assertBoundedFormAgrees(Device.CPU, k);
         }
     }
 
@@ -199,21 +218,36 @@ class SparseTransposeTest {
                 new Corrupt(new Csr(20, 30, negPtr, s.colIdx, s.values, null, null), 0, "CSR (20, 30): row_ptr[0] = -4 is negative"));
     }
 
+    /** The message without a counter; with one (and a bound), no error and one offence counted. */
     static void assertRejected(Device d, Corrupt k) {
         Qft4jException e = assertThrows(Qft4jException.class, () -> transpose(d, k.s, k.r0, k.s.rows - k.r0), k.message);
         assertTrue(e.getMessage().contains("qft_hybrid_sparse_transpose: " + k.message), e.getMessage());
+        int[] bad = {-1};
+        transpose(d, k.s, k.r0, k.s.rows - k.r0, k.s.colIdx.length, bad);
+        assertEquals(1, bad[0], k.message + ": counted");
+    }
+
+    /** A bound below the range's nnz would drop entries: an error naming both. */
+    static void assertBoundTooSmallIsRejected(Device d) {
+        Csr s = random(20, 30, 0.2, -1, 0, 14);
+        int nnz = s.rowPtr[20];
+        Qft4jException e = assertThrows(Qft4jException.class, () -> transpose(d, s, 0, 20, nnz - 1, null));
+        assertTrue(e.getMessage().contains("CSR (20, 30): the range holds " + nnz + " entries, more than nnz_bound " + (nnz - 1)), e.getMessage());
     }
 
     @Test
     void corruptInputIsRejectedWithItsPosition() {
         for (Corrupt k : corruptions()) assertRejected(Device.CPU, k);
+        assertBoundTooSmallIsRejected(Device.CPU);
         try (Tensor t = Tensor.empty(Device.CPU, DType.I32, 4)) {
             assertEquals(NativeStatus.EINVAL, QftNative.qft_hybrid_sparse_transpose(-1, -1, 3, t.address(), t.address(), t.address(),
-                    t.address(), t.address(), t.address()));
+                    t.address(), t.address(), t.address(), 0L, 0L));
             assertEquals(NativeStatus.EINVAL, QftNative.qft_hybrid_sparse_transpose(-1, 1, 3, t.address(), 0, t.address(),
-                    t.address(), t.address(), t.address()));
+                    t.address(), t.address(), t.address(), 0L, 0L));
+            assertEquals(NativeStatus.EINVAL, QftNative.qft_hybrid_sparse_transpose(-1, 1, 3, t.address(), t.address(), t.address(),
+                    t.address(), t.address(), t.address(), -1L, 0L));
             assertEquals(NativeStatus.EUNSUPPORTED, QftNative.qft_hybrid_sparse_transpose(-1, 1L << 31, 3, t.address(), t.address(),
-                    t.address(), t.address(), t.address(), t.address()));
+                    t.address(), t.address(), t.address(), t.address(), 0L, 0L));
         }
     }
 
@@ -222,7 +256,10 @@ class SparseTransposeTest {
     @GpuTest
     void gpuMatchesTheCpuBitForBit() {
         Device gpu = Gpus.require();
-        for (Case k : edgeCases()) assertSame(transpose(Device.CPU, k.s, k.r0, k.n), transpose(gpu, k.s, k.r0, k.n), k.name);
+        for (Case k : edgeCases()) {
+            assertSame(transpose(Device.CPU, k.s, k.r0, k.n), transpose(gpu, k.s, k.r0, k.n), k.name);
+            assertBoundedFormAgrees(gpu, k);
+        }
         Csr ffn = random(4096, 11008, 0.01, -1, 0, 20);  // a LLaMA-7B down projection at 1% outliers
         List<Case> big = List.of(
                 new Case("4096x11008 at 1%", ffn, 0, 4096),
@@ -230,8 +267,12 @@ class SparseTransposeTest {
                 new Case("131072x48 at 2%, a full column, empty rows", random(131072, 48, 0.02, 5, 3, 21), 0, 131072),
                 new Case("64x32768 at 3%", random(64, 32768, 0.03, -1, 0, 22), 0, 64),
                 new Case("512x14336, every row in column 14335", random(512, 14336, 0.01, 14335, 0, 23), 0, 512));
-        for (Case k : big) assertSame(transpose(Device.CPU, k.s, k.r0, k.n), transpose(gpu, k.s, k.r0, k.n), k.name);
+        for (Case k : big) {
+            assertSame(transpose(Device.CPU, k.s, k.r0, k.n), transpose(gpu, k.s, k.r0, k.n), k.name);
+            assertBoundedFormAgrees(gpu, k);
+        }
         for (Corrupt k : corruptions()) assertRejected(gpu, k);
+        assertBoundTooSmallIsRejected(gpu);
     }
 
     /** The backward's outlier part on the GPU end to end: transpose there, then the tiled sparse add (bit-exact with the CPU). */
@@ -252,7 +293,7 @@ class SparseTransposeTest {
                  Tensor ti = Tensor.empty(d, DType.I32, m); Tensor tv = Tensor.empty(d, DType.F32, m);
                  Tensor y = Tensor.of(d, dy, tokens, n); Tensor x = Tensor.zeros(d, DType.F32, tokens, cols)) {
                 NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(d.nativeId(), n, cols, p.address() + 4L * r0, ci.address(),
-                        v.address(), tp.address(), ti.address(), tv.address()), "transpose on " + d);
+                        v.address(), tp.address(), ti.address(), tv.address(), 0L, 0L), "transpose on " + d);
                 NativeStatus.check(QftNative.qft_hybrid_sparse_add(d.nativeId(), cols, n, tp.address(), ti.address(), tv.address(),
                         y.address(), tokens, x.address()), "sparse add on " + d);
                 dx[i] = x.toFloats();

@@ -60,7 +60,7 @@ public final class Int8Backward implements AutoCloseable {
     private final Tensor tPtr;      // I32, max(in) + 1: Sᵀ's row pointers (one row per input feature)
     private final Tensor tIdx;      // I32, max(nnz): Sᵀ's column indices (output rows of W)
     private final Tensor tValues;   // F32, max(nnz): Sᵀ's values
-    private final Tensor nonFinite; // I32, 1: vectors with NaN/Inf the quantizers met (device counter, never zeroed)
+    private final Tensor counters;  // I32, 2: [vectors with NaN/Inf the quantizers met, corrupt outlier ranges] (device, never zeroed)
     private boolean closed;
 
     /**
@@ -88,7 +88,7 @@ public final class Int8Backward implements AutoCloseable {
             t[4] = Tensor.empty(device, DType.I32, maxIn + 1);
             t[5] = Tensor.empty(device, DType.I32, Math.max(1, maxNnz));
             t[6] = Tensor.empty(device, DType.F32, Math.max(1, maxNnz));
-            t[7] = Tensor.zeros(device, DType.I32, 1);
+            t[7] = Tensor.zeros(device, DType.I32, 2);
         } catch (RuntimeException | Error e) {
             for (Tensor x : t) if (x != null) x.close();
             throw e;
@@ -100,7 +100,7 @@ public final class Int8Backward implements AutoCloseable {
         tPtr = t[4];
         tIdx = t[5];
         tValues = t[6];
-        nonFinite = t[7];
+        counters = t[7];
     }
 
     /**
@@ -116,13 +116,15 @@ public final class Int8Backward implements AutoCloseable {
         int dev = device.nativeId();
         String what = " of dy (" + n + ", " + rows + ") · W rows [" + r0 + ", " + (r0 + rows) + ") of " + w;
         NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(dev, 0, dy, n, rows, w.scales().address() + 4L * r0, aCodes.address(),
-                aScales.address(), nonFinite.address()), op + ": quantizing dy * sW" + what);
+                aScales.address(), counters.address()), op + ": quantizing dy * sW" + what);
         NativeStatus.check(MatmulNative.qft_transpose_i8(dev, w.codes().address() + r0 * in, rows, in, bCodes.address()),
                 op + ": transposing W" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), 0L, 0L, dx.address(),
                 0, accumulate ? 1 : 0, n, in, rows), op + ": INT8 GEMM" + what);
+        // The weight's nnz bounds the range's and a device counter takes a corrupt CSR: no host sync (hybrid_weight.h).
         NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
-                w.values().address(), tPtr.address(), tIdx.address(), tValues.address()), op + ": transposing the outliers" + what);
+                w.values().address(), tPtr.address(), tIdx.address(), tValues.address(), w.nnz(), counters.address() + 4),
+                op + ": transposing the outliers" + what);
         NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, in, rows, tPtr.address(), tIdx.address(), tValues.address(), dy, n,
                 dx.address()), op + ": outliers" + what);
     }
@@ -150,9 +152,9 @@ public final class Int8Backward implements AutoCloseable {
                     + maxOut + ", " + maxIn + ") over " + maxTokens);
         int dev = device.nativeId();
         String what = " for dw (" + out + ", " + in + ") over " + n + " tokens";
-        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, dy, n, out, aCodes.address(), aScales.address(), nonFinite.address()),
+        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, dy, n, out, aCodes.address(), aScales.address(), counters.address()),
                 op + ": quantizing dy's columns" + what);
-        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, x, n, in, bCodes.address(), bScales.address(), nonFinite.address()),
+        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, x, n, in, bCodes.address(), bScales.address(), counters.address()),
                 op + ": quantizing x's columns" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), bScales.address(),
                 0L, dw, 0, accumulate ? 1 : 0, out, in, n), op + ": INT8 GEMM" + what);
@@ -160,7 +162,15 @@ public final class Int8Backward implements AutoCloseable {
 
     /** Vectors holding NaN/Inf met so far (reads the device counter: a host sync on a GPU). */
     public long nonFiniteVectors() {
-        return nonFinite.toInts()[0];
+        return counters.toInts()[0];
+    }
+
+    /**
+     * Row ranges whose outlier CSR was corrupt (a column out of range, a decreasing row pointer) so far; their dx misses
+     * outliers. Reads the device counter: a host sync on a GPU. A weight made by HybridWeight is never corrupt.
+     */
+    public long corruptOutlierRanges() {
+        return counters.toInts()[1];
     }
 
     @Override
@@ -168,7 +178,7 @@ public final class Int8Backward implements AutoCloseable {
         if (closed) return;
         closed = true;
         try (Tensor a = aCodes; Tensor b = aScales; Tensor c = bCodes; Tensor d = bScales; Tensor e = tPtr; Tensor f = tIdx;
-             Tensor g = tValues; Tensor h = nonFinite) {
+             Tensor g = tValues; Tensor h = counters) {
             // all closed, in reverse order
         }
     }
