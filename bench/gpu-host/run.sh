@@ -100,7 +100,7 @@ fi
 if [ "$what" = sotu ]; then
   # Learning rates: AdamW 6e-4, weight decay 0.1 (GPT-2 small's / nanoGPT's); Lion 1e-4 = AdamW's / 6 with weight decay
   # 0.6, so that lr * decay matches (Lion paper sec. 5: 3-10x smaller lr, 3-10x larger decay); same warmup + cosine.
-  # SOTU_QFT_LR / SOTU_QFT_WD change both Lion runs. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
+  # SOTU_QFT_LR / SOTU_QFT_WD change both Lion runs; SOTU_BACKWARD=int8-input|int8 QFT's backward matmuls. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
   # steps ~250 s, each peer run ~15 s plus start-up.
   steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
   tok=$(mktemp -d)
@@ -109,7 +109,8 @@ if [ "$what" = sotu ]; then
   common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
           --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
   timeout "${SOTU_QFT_TIMEOUT:-420}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
-    --policy stash --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
+    --policy stash --backward "${SOTU_BACKWARD:-fp32}" --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" \
+    --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
   # The peer with AdamW (the baseline of the issue) and with Lion at QFT's settings (the control: QFT - bf16 Lion is
   # what INT8 costs, bf16 Lion - bf16 AdamW what the optimizer does).
   for run in "bf16-adamw 6e-4 0.1" "bf16-lion ${SOTU_QFT_LR:-1e-4} ${SOTU_QFT_WD:-0.6}"; do
