@@ -216,7 +216,10 @@ extern "C" QFT_API int qft_cuda_hybrid_sparse_add(int32_t device, int64_t rows, 
     if (cols > 0x7fffffffLL - kSpCols)
         return qft_set_error(QFT_EUNSUPPORTED, "qft_hybrid_sparse_add: cols %lld exceed the 32-bit column index",
                              (long long)cols);
-    if (tokens >= kTiledFrom && static_cast<int64_t>(kSpSmem) <= smem_max) {
+    // Few tokens take the kernel that stages their x rows whole in shared memory, unless the rows are too wide for it
+    // (e.g. dY S over S^T of a vocabulary chunk, cols = 32000): then the tiled kernel, which sums in the same order.
+    const bool few_fit = kFewTokens * cols * static_cast<int64_t>(sizeof(float)) <= smem_max;
+    if ((tokens >= kTiledFrom || !few_fit) && static_cast<int64_t>(kSpSmem) <= smem_max) {
         const int64_t tiles = qft::ceil_div(tokens, kSpTokens);
         // As many rows per block as keep one block per SM busy: each block re-reads its x tile, so fewer,
         // taller blocks move less; rpw = 16 (512 rows) once there are enough token tiles.
