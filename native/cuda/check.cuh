@@ -24,4 +24,21 @@ inline cudaStream_t stream() { return cudaStreamPerThread; }
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Device scratch of one call on the calling thread's stream, freed on every return path.
+struct StreamScratch {
+    void* p = nullptr;
+    ~StreamScratch() {
+        if (p) cudaFreeAsync(p, stream());
+    }
+};
+
+// Blocks of `threads` for a grid-stride loop over n items: enough for every item, at most 8 per SM.
+inline int grid_per_sm(int device, int threads, int64_t n, unsigned* blocks) {
+    int sms = 0;
+    QFT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const int64_t want = ceil_div(n, threads), cap = 8LL * sms;
+    *blocks = static_cast<unsigned>(want < 1 ? 1 : want > cap ? cap : want);
+    return QFT_OK;
+}
+
 }  // namespace qft

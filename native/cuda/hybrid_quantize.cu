@@ -161,21 +161,6 @@ __global__ void row_quantize_kernel(const float* __restrict__ w, int64_t cols, c
     for (int32_t j = row_ptr[r] + threadIdx.x; j < row_ptr[r + 1]; j += blockDim.x) codes[r * cols + col_idx[j]] = 0;
 }
 
-// Device scratch of one call, freed on every return path.
-struct Scratch {
-    void* p = nullptr;
-    ~Scratch() {
-        if (p) cudaFreeAsync(p, qft::stream());
-    }
-};
-
-int grid_for(int device, int64_t n, unsigned* blocks) {
-    int sms = 0;
-    QFT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    *blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(qft::ceil_div(n, kThreads), 8LL * sms)));
-    return QFT_OK;
-}
-
 // Global mode: the key of the k-th largest magnitude over all n values and how many keys equal to it are taken.
 int global_select(int device, const float* w, int64_t n, int64_t k, unsigned* hist_dev, uint32_t* thr, int64_t* ties_taken) {
     if (k == 0) {
@@ -183,7 +168,7 @@ int global_select(int device, const float* w, int64_t n, int64_t k, unsigned* hi
         return QFT_OK;
     }
     unsigned blocks = 0;
-    if (int rc = grid_for(device, n, &blocks)) return rc;
+    if (int rc = qft::grid_per_sm(device, kThreads, n, &blocks)) return rc;
     uint32_t prefix = 0, mask = 0;
     int64_t remaining = k;
     unsigned hist[256];
@@ -215,7 +200,7 @@ extern "C" QFT_API int qft_cuda_hybrid_quantize(int32_t device, int64_t w, int64
     const float* wp = qft::ptr<const float>(w);
     // Scratch: thr (rows u32), quota, gt, ties (rows i32 each), hist (256 u32), first bad index (1 i32).
     const int64_t R = std::max<int64_t>(rows, 1);
-    Scratch scratch;
+    qft::StreamScratch scratch;
     QFT_CUDA_CHECK(cudaMallocAsync(&scratch.p, size_t(4 * R * 4 + 256 * 4 + 4), qft::stream()));
     uint32_t* thr = static_cast<uint32_t*>(scratch.p);
     int* quota = reinterpret_cast<int*>(thr + R);
@@ -227,7 +212,7 @@ extern "C" QFT_API int qft_cuda_hybrid_quantize(int32_t device, int64_t w, int64
     if (n > 0) {
         const int none = INT32_MAX;
         unsigned blocks = 0;
-        if (int rc = grid_for(device, n, &blocks)) return rc;
+        if (int rc = qft::grid_per_sm(device, kThreads, n, &blocks)) return rc;
         QFT_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof none, cudaMemcpyHostToDevice, qft::stream()));
         first_non_finite_kernel<<<blocks, kThreads, 0, qft::stream()>>>(wp, n, first_bad);
         QFT_LAUNCH_CHECK("first_non_finite_kernel");

@@ -27,21 +27,6 @@ constexpr unsigned long long kNoOffence = ~0ull;
 constexpr unsigned long long kNegativeStart = ~0ull - 2;  // offence keys past rows + N: row_ptr[0] < 0,
 constexpr unsigned long long kOverBound = ~0ull - 1;      // more entries than nnz_bound
 
-// Device scratch of one call, freed on every return path.
-struct Scratch {
-    void* p = nullptr;
-    ~Scratch() {
-        if (p) cudaFreeAsync(p, qft::stream());
-    }
-};
-
-int grid_for(int device, int64_t n, unsigned* blocks) {
-    int sms = 0;
-    QFT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    *blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(qft::ceil_div(n, kThreads), 8LL * sms)));
-    return QFT_OK;
-}
-
 // Items [0, rows) check row_ptr[r] <= row_ptr[r + 1] (offence key r); items rows + k make key k and payload k
 // and check the column of entry row_ptr[0] + k (offence key rows + k) when it is in the range. The smallest key
 // is the first offence in the order the CPU reference checks.
@@ -163,7 +148,7 @@ int sparse_transpose_cuda(const char* fn, int32_t device, int64_t rows, int64_t 
                                                        bits, st));
     const size_t keys_bytes = round256(static_cast<size_t>(n) * sizeof(uint32_t));
     const size_t in_at = 256, out_at = in_at + keys_bytes, temp_at = out_at + keys_bytes;
-    Scratch scratch;
+    qft::StreamScratch scratch;
     QFT_CUDA_CHECK(cudaMallocAsync(&scratch.p, temp_at + temp_bytes, st));
     char* s = static_cast<char*>(scratch.p);
     auto* offence = reinterpret_cast<unsigned long long*>(s);
@@ -172,17 +157,17 @@ int sparse_transpose_cuda(const char* fn, int32_t device, int64_t rows, int64_t 
     QFT_CUDA_CHECK(cudaMemsetAsync(offence, 0xff, sizeof *offence, st));
 
     unsigned blocks = 0;
-    if (int rc = grid_for(device, rows + n, &blocks)) return rc;
+    if (int rc = qft::grid_per_sm(device, kThreads, rows + n, &blocks)) return rc;
     make_keys<<<blocks, kThreads, 0, st>>>(rows, cols, rp, ci, n, keys_in, payload_in, offence);
     QFT_LAUNCH_CHECK("make_keys");
     if (n > 0)
         QFT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(s + temp_at, temp_bytes, keys_in, keys, payload_in, sorted, static_cast<int>(n), 0,
                                                        bits, st));
-    if (int rc = grid_for(device, cols + 1, &blocks)) return rc;
+    if (int rc = qft::grid_per_sm(device, kThreads, cols + 1, &blocks)) return rc;
     rows_of_transpose<<<blocks, kThreads, 0, st>>>(cols, keys, n, qft::ptr<int32_t>(t_ptr));
     QFT_LAUNCH_CHECK("rows_of_transpose");
     if (n > 0) {
-        if (int rc = grid_for(device, n, &blocks)) return rc;
+        if (int rc = qft::grid_per_sm(device, kThreads, n, &blocks)) return rc;
         gather_entries<<<blocks, kThreads, 0, st>>>(rows, cols, rp, qft::ptr<const float>(values), qft::ptr<const int32_t>(t_ptr), n,
                                                     sorted, qft::ptr<float>(t_values));
         QFT_LAUNCH_CHECK("gather_entries");
