@@ -1,5 +1,6 @@
 package org.qft4j.llama.device;
 
+import java.util.function.Supplier;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
@@ -38,8 +39,11 @@ final class ChunkedClassifier implements AutoCloseable {
         public long cols() { return w.dim(1); }
     }
 
-    /** A hybrid INT8 weight as a {@link QftLinear}; scratch: F32, at least (chunk columns x C) for backward. */
-    record Hybrid(QftLinear q, Tensor scratch) implements Weight {
+    /**
+     * A hybrid INT8 weight as a {@link QftLinear}; scratch: F32, at least (chunk columns x C), asked for only by an fp32
+     * backward (it dequantizes a chunk of rows there), so a model whose backward runs on the INT8 GEMM never makes it.
+     */
+    record Hybrid(QftLinear q, Supplier<Tensor> scratch) implements Weight {
         public long rows() { return q.weight().rows(); }
 
         public long cols() { return q.weight().cols(); }
@@ -175,8 +179,9 @@ final class ChunkedClassifier implements AutoCloseable {
         if (dw instanceof Accumulate a) need(op, "dw", a.dw, DType.F32, (long) vocab * dim);
         else if (dw instanceof Stream s) need(op, "the dW chunk buffer", s.buffer, DType.F32, (long) chunk * dim);
         int dev = device.nativeId();
+        Tensor scratch = null;
         if (w instanceof Hybrid h) {
-            need(op, "scratch", h.scratch, DType.F32, (long) chunk * dim);
+            if (!int8Input) need(op, "scratch", scratch = h.scratch.get(), DType.F32, (long) chunk * dim);
             if (!logitsHeld) h.q.quantizeInput(x, n);  // the workspace served other layers since forward
         }
         for (int v0 = 0; v0 < vocab; v0 += chunk) {
@@ -191,7 +196,7 @@ final class ChunkedClassifier implements AutoCloseable {
             else if (w instanceof Hybrid h && int8Input)
                 int8.input(h.q.weight(), logits.address(), n, v0, cols, dx, v0 > 0);
             else if (w instanceof Hybrid h)
-                h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, h.scratch);
+                h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, scratch);
             if (dw instanceof Accumulate a) {
                 long target = a.dw.address() + 4L * v0 * dim;
                 if (int8Weight) int8.weight(logits.address(), x.address(), n, cols, dim, target, true);

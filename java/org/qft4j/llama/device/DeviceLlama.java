@@ -107,7 +107,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
     private final Tensor dx, dxn, delta;                      // the other gradients go over dead activations (BlockBuffers)
-    private final Tensor dequantized;                         // (largest block matrix) F32: QFT backward scratch, or null
+    private final long dequantizedElements;                   // largest block matrix or vocabulary chunk: fp32 backward's scratch
+    private Tensor dequantized;                               // F32 (dequantizedElements), made by the first fp32 QFT backward
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
     private Int8Backward.BackwardMatmuls backwardMatmuls = Int8Backward.BackwardMatmuls.FP32;
     private Int8Backward int8Backward;                        // scratch of the INT8 backward matmuls, made on first use
@@ -211,9 +212,9 @@ public final class DeviceLlama implements AutoCloseable {
             dx = alloc(DType.F32, n, dim);
             dxn = alloc(DType.F32, n, dim);
             delta = alloc(DType.F32, rows);
-            dequantized = qft == null ? null : alloc(DType.F32, Math.max(largestBlockMatrix, vocabChunk));
+            dequantizedElements = Math.max(largestBlockMatrix, vocabChunk);
             classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
-                    : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), dequantized);
+                    : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), this::dequantized);
         } catch (RuntimeException | Error e) {
             owned.close();
             throw e;
@@ -241,7 +242,7 @@ public final class DeviceLlama implements AutoCloseable {
         public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
 
         public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
-            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized);
+            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized());
             else int8Backward().input(q.weight(), dy.address(), n, 0, q.weight().rows(), dx, accumulate);
         }
     }
@@ -595,6 +596,12 @@ public final class DeviceLlama implements AutoCloseable {
                     Math.max(dim * Math.max(dim, h), (long) vocabRows * dim), nnz));
         }
         return int8Backward;
+    }
+
+    /** The fp32 backward's scratch for one dequantized matrix (or vocabulary chunk), made on first use: INT8 backward never needs it. */
+    private Tensor dequantized() {
+        if (dequantized == null) dequantized = alloc(DType.F32, dequantizedElements);
+        return dequantized;
     }
 
     /** The quantized-activation scratch shared by every QftLinear, made on first use. */

@@ -89,7 +89,8 @@ class ChunkedClassifierTest {
             Tensor dx = s.add(Tensor.zeros(d, DType.F32, N, C)), dw = s.add(Tensor.of(d, dw0, V, C));
             HybridWeight h = s.add(HybridWeight.quantize(s.add(Tensor.of(d, w, V, C)), HybridConfig.DEFAULT)); // bit-identical on CUDA
             QftLinear q = s.add(new QftLinear(h, N));
-            ChunkedClassifier.Weight weight = new ChunkedClassifier.Hybrid(q, s.add(Tensor.zeros(d, DType.F32, (long) head.chunkColumns() * C)));
+            Tensor scratch = s.add(Tensor.zeros(d, DType.F32, (long) head.chunkColumns() * C));
+            ChunkedClassifier.Weight weight = new ChunkedClassifier.Hybrid(q, () -> scratch);
             head.lossForward(tx, weight, N, tt);
             float[] losses = head.losses().toFloats();
             head.backward(tx, weight, tt, 1f / predicted(targets), dx, new ChunkedClassifier.Accumulate(dw));
