@@ -4,10 +4,10 @@
 A CPU step of a 7B model takes 15-20 minutes, a 1x2048 one hours, so large shapes are measured on the CPU backend at a
 few tokens (`TrainBench --device cpu --seq 16`: the allocator is the same code on both backends) and projected to more
 tokens here. The sum below follows the allocations of DeviceLlama, ChunkedClassifier, QftLinear.Workspace and
-DeviceQftTrainer; it matched the CPU allocator's peak within 0.1% at 1B (1x16, 1x32) and 7B (1x16), see
+DeviceQftTrainer (and Int8Backward with --backward int8-input|int8); it matched the CPU allocator's peak within 0.1% at 1B (1x16, 1x32) and 7B (1x16), see
 bench/results/train-h100.md. Keep it in step with those classes when their buffers change.
 
-  python3 bench/memory_projection.py --model 7b --tokens 2048 --recompute segments --policy fused
+  python3 bench/memory_projection.py --model 7b --tokens 2048 --recompute segments --policy fused [--backward int8]
 """
 import argparse
 import math
@@ -27,7 +27,7 @@ def int8_blocks(rows, cols):
     return rows * cols + 4 * rows
 
 
-def project(model, n, recompute, policy):
+def project(model, n, recompute, policy, backward="fp32"):
     dim, layers, heads, kv_heads, h, vocab = SHAPES[model]
     kv = kv_heads * (dim // heads)
     block = [(dim, dim), (kv, dim), (kv, dim), (dim, dim), (h, dim), (dim, h), (h, dim)]  # wq wk wv wo w1 w2 w3
@@ -46,7 +46,8 @@ def project(model, n, recompute, policy):
     parts = {
         "persistent": weights + momentum + gradients,
         "fp32 staging": 4 * largest,
-        "dequantize scratch": 4 * largest,
+        # fp32 backward: one dequantized matrix or vocabulary chunk (made on first use, so an INT8 backward has none)
+        "dequantize scratch": 4 * largest if backward == "fp32" else 0,
         "block inputs": 4 * inputs * n * dim,
         # xn1 q k v ao x2 xn2, h1 h3 g, rstd1 rstd2, lse: one set when recomputing, else one per layer
         "activations": (1 if recompute != "none" else layers) * 4 * (n * (5 * dim + 2 * kv + 3 * h + 2) + rows),
@@ -54,6 +55,12 @@ def project(model, n, recompute, policy):
         # logits chunk; running max, fp64 sum, target logit, lse, losses; xf, rstd; ids, targets; INT8 activations + scales
         "logits chunk + misc": 4 * n * chunk + 4 * 6 * n + 4 * n * dim + 4 * n + 8 * n + n * max(dim, h) + 4 * n,
     }
+    if backward != "fp32":
+        # Int8Backward: dY codes (n, widest) + scales, Wᵀ / Xᵀ codes, X's scales, Sᵀ (row pointers, the largest outlier set)
+        widest, width = max(dim, h, chunk), max(dim, h)
+        nnz = max(round(0.01 * r * c) for r, c in block + [(vocab, dim)])
+        parts["int8 backward scratch"] = (n * widest + 4 * max(n, widest) + max(dim * width, chunk * dim, width * n) + 4 * width
+                                          + 4 * (width + 1) + 8 * nnz + 8)
     return params, parts
 
 
@@ -63,13 +70,14 @@ def main():
     p.add_argument("--tokens", type=int, default=2048, help="batch x sequence")
     p.add_argument("--recompute", choices=["none", "blocks", "segments"], default="segments")
     p.add_argument("--policy", choices=["fused", "stash"], default="fused")
+    p.add_argument("--backward", choices=["fp32", "int8-input", "int8"], default="fp32")
     a = p.parse_args()
-    params, parts = project(a.model, a.tokens, a.recompute, a.policy)
+    params, parts = project(a.model, a.tokens, a.recompute, a.policy, a.backward)
     gib = 2 ** 30
     for name, b in parts.items():
         print(f"{name:22s} {b / gib:8.3f} GiB" + (f"  ({b / params:.3f} B/param)" if name == "persistent" else ""))
     total = sum(parts.values())
-    print(f"{'peak':22s} {total / gib:8.3f} GiB = {total / 1e9:.2f} GB  ({a.model}, {a.tokens} tokens, {a.policy}, recompute {a.recompute})")
+    print(f"{'peak':22s} {total / gib:8.3f} GiB = {total / 1e9:.2f} GB  ({a.model}, {a.tokens} tokens, {a.policy}, recompute {a.recompute}, {a.backward} backward)")
 
 
 if __name__ == "__main__":
