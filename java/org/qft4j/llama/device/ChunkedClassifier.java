@@ -40,8 +40,8 @@ final class ChunkedClassifier implements AutoCloseable {
     }
 
     /**
-     * A hybrid INT8 weight as a {@link QftLinear}; scratch: F32, at least (chunk columns x C), asked for only by an fp32
-     * backward (it dequantizes a chunk of rows there), so a model whose backward runs on the INT8 GEMM never makes it.
+     * A hybrid INT8 weight as a {@link QftLinear}; scratch: F32, at least (chunk columns x C), asked for by backward (which
+     * dequantizes a chunk of rows into it), so that its owner can make it on first use and share it.
      */
     record Hybrid(QftLinear q, Supplier<Tensor> scratch) implements Weight {
         public long rows() { return q.weight().rows(); }
@@ -160,19 +160,7 @@ final class ChunkedClassifier implements AutoCloseable {
      * with dlogits = dscale (softmax - onehot) (dscale: 1 / predicted positions for a mean).
      */
     void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, WeightGradient dw) {
-        backward(x, w, targets, dscale, dx, dw, null, Int8Backward.BackwardMatmuls.FP32);
-    }
-
-    /**
-     * As {@link #backward(Tensor, Weight, Tensor, float, Tensor, WeightGradient)}, with a hybrid weight's backward matmuls on
-     * the INT8 GEMM of int8 as mode says (int8 may be null under FP32; an fp32 weight always takes fp32).
-     */
-    void backward(Tensor x, Weight w, Tensor targets, float dscale, Tensor dx, WeightGradient dw, Int8Backward int8,
-                  Int8Backward.BackwardMatmuls mode) {
         String op = "ChunkedClassifier.backward";
-        boolean int8Input = w instanceof Hybrid && mode != Int8Backward.BackwardMatmuls.FP32;
-        boolean int8Weight = w instanceof Hybrid && mode == Int8Backward.BackwardMatmuls.INT8;
-        if ((int8Input || int8Weight) && int8 == null) throw new IllegalArgumentException(op + ": " + mode.label() + " needs an Int8Backward");
         if (n < 0) throw new IllegalStateException(op + ": run lossForward first");
         shapes(op, x, w, n);
         need(op, "dx", dx, DType.F32, (long) n * dim);
@@ -181,7 +169,7 @@ final class ChunkedClassifier implements AutoCloseable {
         int dev = device.nativeId();
         Tensor scratch = null;
         if (w instanceof Hybrid h) {
-            if (!int8Input) need(op, "scratch", scratch = h.scratch.get(), DType.F32, (long) chunk * dim);
+            need(op, "scratch", scratch = h.scratch.get(), DType.F32, (long) chunk * dim);
             if (!logitsHeld) h.q.quantizeInput(x, n);  // the workspace served other layers since forward
         }
         for (int v0 = 0; v0 < vocab; v0 += chunk) {
@@ -193,17 +181,12 @@ final class ChunkedClassifier implements AutoCloseable {
             if (w instanceof Fp32 f)
                 check(EngineNative.qft_matmul_f32_nn(dev, logits.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, dx.address(),
                         v0 == 0 ? 0 : 1), op, n, v0);
-            else if (w instanceof Hybrid h && int8Input)
-                int8.input(h.q.weight(), logits.address(), n, v0, cols, dx, v0 > 0);
             else if (w instanceof Hybrid h)
                 h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, scratch);
             if (dw instanceof Accumulate a) {
-                long target = a.dw.address() + 4L * v0 * dim;
-                if (int8Weight) int8.weight(logits.address(), x.address(), n, cols, dim, target, true);
-                else check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, target, 1), op, n, v0);
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, a.dw.address() + 4L * v0 * dim, 1), op, n, v0);
             } else if (dw instanceof Stream s) {
-                if (int8Weight) int8.weight(logits.address(), x.address(), n, cols, dim, s.buffer.address(), false);
-                else check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
                 s.rows.ready(v0, cols, s.buffer.view(cols, dim));
             }
         }

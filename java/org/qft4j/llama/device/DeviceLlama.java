@@ -107,8 +107,8 @@ public final class DeviceLlama implements AutoCloseable {
     private final Tensor ropeCos, ropeSin;                    // (maxT, headSize/2)
     // backward scratch
     private final Tensor dx, dxn, delta;                      // the other gradients go over dead activations (BlockBuffers)
-    private final long dequantizedElements;                   // largest block matrix or vocabulary chunk: fp32 backward's scratch
-    private Tensor dequantized;                               // F32 (dequantizedElements), made by the first fp32 QFT backward
+    private final long largestBlockMatrix, vocabChunk;        // elements: the dequantize scratch's two needs
+    private Tensor dequantized;                               // F32: one dequantized matrix or vocabulary chunk, grown on demand
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
     private Int8Backward.BackwardMatmuls backwardMatmuls = Int8Backward.BackwardMatmuls.FP32;
     private Int8Backward int8Backward;                        // scratch of the INT8 backward matmuls, made on first use
@@ -168,7 +168,8 @@ public final class DeviceLlama implements AutoCloseable {
             // A tied embedding accumulates the classifier's gradient and its own across backward: it keeps its own buffer.
             boolean streamVocab = sharedBlockGradients && qft != null && !c.sharedClassifier();
             vocabRows = ChunkedClassifier.chunkColumns(n, v, ChunkedClassifier.DEFAULT_CHUNK_BYTES);
-            long largestBlockMatrix = (long) dim * Math.max(dim, h), vocabChunk = (long) vocabRows * dim;
+            largestBlockMatrix = (long) dim * Math.max(dim, h);
+            vocabChunk = (long) vocabRows * dim;
             staging = sharedBlockGradients ? alloc(DType.F32, Math.max(largestBlockMatrix, streamVocab ? vocabChunk : 0)) : null;
             embedding = qft == null ? parameter("token_embedding", weights.tokenEmbedding) : null;
             embeddingInt8 = qft == null ? null : vocabHybrid("token_embedding", weights.tokenEmbedding, streamVocab);
@@ -212,9 +213,8 @@ public final class DeviceLlama implements AutoCloseable {
             dx = alloc(DType.F32, n, dim);
             dxn = alloc(DType.F32, n, dim);
             delta = alloc(DType.F32, rows);
-            dequantizedElements = Math.max(largestBlockMatrix, vocabChunk);
             classifier = qft == null ? new ChunkedClassifier.Fp32(classifierFp32)
-                    : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), this::dequantized);
+                    : new ChunkedClassifier.Hybrid(owned.add(new QftLinear(classifierInt8, workspace())), () -> dequantized(vocabChunk));
         } catch (RuntimeException | Error e) {
             owned.close();
             throw e;
@@ -242,7 +242,7 @@ public final class DeviceLlama implements AutoCloseable {
         public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
 
         public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
-            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized());
+            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized(largestBlockMatrix));
             else int8Backward().input(q.weight(), dy.address(), n, 0, q.weight().rows(), dx, accumulate);
         }
     }
@@ -366,8 +366,7 @@ public final class DeviceLlama implements AutoCloseable {
         // The mean loss's gradient: dlogits = (softmax - onehot) / predicted, a vocabulary chunk at a time.
         ChunkedClassifier.WeightGradient dW = dClassifier != null ? new ChunkedClassifier.Accumulate(dClassifier)
                 : new ChunkedClassifier.Stream(staging, (row0, count, chunk) -> hook.rowsReady("classifier", row0, count, chunk));
-        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dW,
-                qft == null || backwardMatmuls == Int8Backward.BackwardMatmuls.FP32 ? null : int8Backward(), backwardMatmuls);
+        head.backward(xf, classifier, targetIds, predicted == 0 ? 0f : 1f / predicted, dxn, dW);
         zero(dx);
         rmsnormBackward(dxn, residual[L], finalNorm, rstdF, n, dx, dFinalNorm);
         if (hook != null) hook.ready(cfg.sharedClassifier() ? List.of("final_norm") : List.of("classifier", "final_norm"));
@@ -583,24 +582,28 @@ public final class DeviceLlama implements AutoCloseable {
         return new HybridLinear(owned.add(new QftLinear(h, workspace())));
     }
 
-    /**
-     * The INT8 backward scratch shared by every hybrid layer, made on first use: sized for the largest block matrix and
-     * for a vocabulary chunk of the classifier's rows.
-     */
+    /** The INT8 backward scratch shared by the blocks' hybrid layers, sized for the largest of them, made on first use. */
     private Int8Backward int8Backward() {
         if (int8Backward == null) {
             long dim = cfg.dim(), h = cfg.hiddenDim(), nnz = 0;
-            for (HybridWeight w : hybrids.values()) nnz = Math.max(nnz, w.nnz());
-            long widest = Math.max(Math.max(dim, h), vocabRows);
-            int8Backward = owned.add(new Int8Backward(device, maxBatch * maxT, widest, Math.max(dim, h),
-                    Math.max(dim * Math.max(dim, h), (long) vocabRows * dim), nnz));
+            for (LayerWeights y : layer)
+                for (Linear l : List.of(y.wq(), y.wk(), y.wv(), y.wo(), y.w1(), y.w2(), y.w3()))
+                    if (l instanceof HybridLinear hl) nnz = Math.max(nnz, hl.q.weight().nnz());
+            int8Backward = owned.add(new Int8Backward(device, maxBatch * maxT, Math.max(dim, h), Math.max(dim, h), largestBlockMatrix, nnz));
         }
         return int8Backward;
     }
 
-    /** The fp32 backward's scratch for one dequantized matrix (or vocabulary chunk), made on first use: INT8 backward never needs it. */
-    private Tensor dequantized() {
-        if (dequantized == null) dequantized = alloc(DType.F32, dequantizedElements);
+    /**
+     * The scratch of an fp32 backward against a dequantized weight, at least elements long: the classifier's vocabulary
+     * chunk always (its backward stays fp32, see {@link Int8Backward}), a block matrix under FP32 backward matmuls. Made on
+     * first use and grown once (freed before the larger one is made), so an INT8 backward holds only the chunk's.
+     */
+    private Tensor dequantized(long elements) {
+        if (dequantized == null || dequantized.numel() < elements) {
+            if (dequantized != null) dequantized.close();  // idempotent: the scope closing it again later is harmless
+            dequantized = alloc(DType.F32, elements);
+        }
         return dequantized;
     }
 

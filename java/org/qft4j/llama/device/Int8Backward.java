@@ -25,6 +25,11 @@ import org.qft4j.tensor.Tensor;
  * {@link BackwardMatmuls#INT8_INPUT} is that split, {@link BackwardMatmuls#INT8} quantizes dW too (QFT then stores
  * dW in INT8 anyway, with stochastic rounding).
  *
+ * <p>Accuracy does not allow it for the classifier, whose backward {@link DeviceLlama} keeps in fp32: its dY is
+ * dlogits = softmax - onehot, one value near -1 per token and V - 1 probabilities near 1/V, which an absmax INT8 code
+ * step of 1/127 rounds to zero. Measured on stories260K (bench/results/int8-backward-cpu.md): with the classifier in
+ * INT8 too, held-out perplexity after fine-tuning rose 0.5-1.2%; with the blocks alone in INT8 it did not move.
+ *
  * <p>Non-finite dY or X: their vectors get NaN scales and zero codes, so NaN reaches dX / dW as it would in fp32 and
  * the optimizer's non-finite rule skips the step. The quantizers count such vectors into a device counter instead of
  * waiting for the GPU to report them: a backward with INT8 matmuls makes no host sync.
