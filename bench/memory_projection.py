@@ -40,14 +40,15 @@ def project(model, n, recompute, policy, backward="fp32"):
     gradients = copies * sum(int8_blocks(r, c) for r, c in block) + (1 if policy == "fused" else 2) * int8_blocks(vocab, dim) + 4 * norms
     chunk = vocab if n * vocab * 4 <= CHUNK_BYTES else max(64, CHUNK_BYTES // (4 * n) // 64 * 64)
     largest = max(dim * max(dim, h), chunk * dim)
+    width = max(dim, h)
     k = math.ceil(math.sqrt(layers)) if recompute == "segments" else 1
     inputs = layers + 1 if k == 1 else (layers + k - 1) // k + 1 + (k - 1)
     rows = n * heads
     parts = {
         "persistent": weights + momentum + gradients,
         "fp32 staging": 4 * largest,
-        # fp32 backward: one dequantized matrix or vocabulary chunk (made on first use, so an INT8 backward has none)
-        "dequantize scratch": 4 * largest if backward == "fp32" else 0,
+        # one dequantized block matrix (fp32 backward) or vocabulary chunk (the classifier's backward, always fp32)
+        "dequantize scratch": 4 * (largest if backward == "fp32" else chunk * dim),
         "block inputs": 4 * inputs * n * dim,
         # xn1 q k v ao x2 xn2, h1 h3 g, rstd1 rstd2, lse: one set when recomputing, else one per layer
         "activations": (1 if recompute != "none" else layers) * 4 * (n * (5 * dim + 2 * kv + 3 * h + 2) + rows),
@@ -56,11 +57,10 @@ def project(model, n, recompute, policy, backward="fp32"):
         "logits chunk + misc": 4 * n * chunk + 4 * 6 * n + 4 * n * dim + 4 * n + 8 * n + n * max(dim, h) + 4 * n,
     }
     if backward != "fp32":
-        # Int8Backward: dY codes (n, widest) + scales, Wᵀ / Xᵀ codes, X's scales, Sᵀ (row pointers, the largest outlier set)
-        widest, width = max(dim, h, chunk), max(dim, h)
-        nnz = max(round(0.01 * r * c) for r, c in block + [(vocab, dim)])
-        parts["int8 backward scratch"] = (n * widest + 4 * max(n, widest) + max(dim * width, chunk * dim, width * n) + 4 * width
-                                          + 4 * (width + 1) + 8 * nnz + 8)
+        # Int8Backward (the blocks): dY codes + scales, Wᵀ / Xᵀ codes, X's scales, Sᵀ (row pointers, the largest outlier set)
+        nnz = max(round(0.01 * r * c) for r, c in block)
+        parts["int8 backward scratch"] = (n * width + 4 * max(n, width) + max(dim * width, width * n) + 4 * width + 4 * (width + 1)
+                                          + 8 * nnz + 8)
     return params, parts
 
 
