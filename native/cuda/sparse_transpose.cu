@@ -12,8 +12,9 @@
 //      fall past t_ptr[cols], which is the range's nnz;
 //   4. t_idx[i] = the row holding sorted entry i (binary search in row_ptr), t_values[i] = its value.
 // With a bound and a device counter (`bad`), nothing is read back: a backward pass calls this per layer with
-// no host sync. Bad input never leads to an out-of-bounds access: the payload is a permutation of 0..N-1,
-// every binary search stays inside its array and the gather stops at t_ptr[cols].
+// no host sync. A bad column or row_ptr step never leads to an out-of-bounds access: the payload is a permutation
+// of 0..N-1, every binary search stays inside its array and the gather stops at t_ptr[cols]. (That row_ptr's values
+// index col_idx and values is the caller's contract: their lengths are not passed.)
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
 #include <vector>
