@@ -2,6 +2,7 @@ package org.qft4j.bench;
 
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -31,7 +32,8 @@ import org.qft4j.tensor.Tensor;
 /**
  * The backward of one QFT linear layer y = x Wᵀ (hybrid INT8 W, 1% fp32 outliers) through the Java API, in each
  * {@link BackwardMatmuls} mode: dX = dY W and dW = dYᵀ X, fp32 (dequantized W, fp32 matmuls) or on the INT8 GEMM
- * ({@link Int8Backward}). {@code caseSpec} is DEVICE:TOKENS:OUTxIN; the device is synchronised inside the measured method.
+ * ({@link Int8Backward}), and the peer in the same run on the CPU: LibTorch's fp32 at::mm_out for both products (all cores,
+ * {@code mode=TORCH_F32}). {@code caseSpec} is DEVICE:TOKENS:OUTxIN; the device is synchronised inside the measured method.
  * CPU: {@code bench/run-jmh.sh LinearBackwardBench}; the H100 (LLaMA-7B shapes, 2048 tokens):
  * {@code bench/run-jmh.sh LinearBackwardBench -p caseSpec=cuda:2048:4096x4096,cuda:2048:11008x4096,cuda:2048:4096x11008}.
  */
@@ -45,7 +47,7 @@ public class LinearBackwardBench {
     @Param({"cpu:256:1024x1024"})
     public String caseSpec;
 
-    @Param({"FP32", "INT8_INPUT", "INT8"})
+    @Param({"FP32", "INT8_INPUT", "INT8", "TORCH_F32"})
     public String mode;
 
     private Device device;
@@ -55,6 +57,7 @@ public class LinearBackwardBench {
     private QftLinear linear;
     private Int8Backward int8;
     private Tensor dy, x, dx, dw, scratch;
+    private org.bytedeco.pytorch.Tensor tw, tdy, tx, tdx, tdw;  // the peer: W (out, in), dY (n, out), X (n, in), dX, dW
 
     @Setup(Level.Trial)
     public void setup() {
@@ -63,6 +66,15 @@ public class LinearBackwardBench {
         if (device.isCuda() && !Cuda.status().usable()) throw new IllegalStateException("LinearBackwardBench: no GPU: " + Cuda.status().reason());
         tokens = Integer.parseInt(c[1]);
         int out = Integer.parseInt(shape[0]), in = Integer.parseInt(shape[1]);
+        if (mode.equals("TORCH_F32")) {
+            if (device.isCuda()) throw new IllegalStateException("LinearBackwardBench: the LibTorch peer runs on the CPU only");
+            tw = torch.randn(out, in);
+            tdy = torch.randn(tokens, out);
+            tx = torch.randn(tokens, in);
+            tdx = torch.empty(tokens, in);
+            tdw = torch.empty(out, in);
+            return;
+        }
         matmuls = BackwardMatmuls.valueOf(mode);
         try (Tensor hw = Tensor.of(Device.CPU, gaussian(out * in, 1, 0.02f), out, in);
              Tensor hdy = Tensor.of(Device.CPU, gaussian(tokens * out, 2, 1f), tokens, out);
@@ -81,6 +93,11 @@ public class LinearBackwardBench {
 
     @Benchmark
     public void backward() {
+        if (matmuls == null) {
+            torch.mm_out(tdx, tdy, tw);
+            torch.mm_out(tdw, tdy.t(), tx);
+            return;
+        }
         if (matmuls == BackwardMatmuls.FP32) linear.backwardInput(dy, tokens, dx, false, scratch);
         else int8.input(w, dy.address(), tokens, 0, w.rows(), dx, false);
         if (matmuls == BackwardMatmuls.INT8) int8.weight(dy, x, tokens, dw, false);
