@@ -11,6 +11,8 @@
 #                                 peer's bf16 AdamW and bf16 Lion on the same windows of the State of the Union token files
 #                                 'pack.sh sotu' put in .gpu/sotu, with validation; the JSONL logs, their JSON summaries and the table sotu-summary.md
 #                                 (SOTU_STEPS, SOTU_BATCH, SOTU_SEQ change the run; the plot is drawn where the runtime has AWT)
+#   bench/gpu-host/run.sh jmh ARGS the JMH benches with JMH's arguments, e.g. 'Int8MatmulGpuBench' or
+#                                 'LinearBackwardBench -p caseSpec=cuda:2048:4096x4096,cuda:2048:11008x4096 -p mode=FP32,INT8_INPUT,INT8'
 #   bench/gpu-host/run.sh all     diagnose, tests, benches (default)
 # Results go to $OUT (the device tool's folder) when set, else to .gpu/out.
 set -uo pipefail
@@ -128,6 +130,11 @@ if [ "$what" = sotu ]; then
     echo "plot (this runtime has no AWT), from the repository root where the logs came back to DIR:"
     echo "  java -cp target/classes org.qft4j.train.LossPlot --out bench/results/sotu-loss-h100.png --title '$title' ${runs[*]//$out/DIR}"
   fi
+fi
+if [ "$what" = jmh ]; then
+  shift
+  "$java" "${flags[@]}" -cp ".gpu/test-classes:.gpu/classes:.gpu/lib/*" org.openjdk.jmh.Main "$@" 2>&1 | tee "$out/jmh.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 if [ "$what" = peer ]; then
   # One JSON line per run; the 7B rows are expected to report "fits": false on 80 GB (fp32 master + AdamW = 16 B/param).
