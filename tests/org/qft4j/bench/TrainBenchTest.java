@@ -60,6 +60,22 @@ class TrainBenchTest {
         assertTrue((Double) fused.get("persistent_bytes_per_param") < (Double) stash.get("persistent_bytes_per_param"), fused + " vs " + stash);
     }
 
+    /** The bench's INT8 backward modes run and free everything (their accuracy: DeviceLlamaTest, Int8BackwardTest). */
+    @Test
+    void int8BackwardMatmulsRunWithoutLeaks() {
+        long liveBefore = MemoryStats.of(Device.CPU).liveBytes();
+        for (Int8Backward.BackwardMatmuls mode : new Int8Backward.BackwardMatmuls[] {Int8Backward.BackwardMatmuls.INT8_INPUT,
+                Int8Backward.BackwardMatmuls.INT8}) {
+            TrainBench.Options o = new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, UpdatePolicy.FUSED_PER_LAYER, 2, 32, 1, 1, 1,
+                    DeviceLlama.Recompute.SEGMENTS, mode, 5);
+            Map<String, Object> r = TrainBench.run(o);
+            assertEquals(mode.label(), r.get("backward"));
+            double loss = (Double) r.get("final_loss");
+            assertTrue(Math.abs(loss - Math.log(512)) < 0.5, mode + ": random weights and tokens: loss near ln(512), got " + loss);
+        }
+        assertEquals(liveBefore, MemoryStats.of(Device.CPU).liveBytes(), "native memory left after the bench");
+    }
+
     @Test
     void flopsPerTokenCountsMatricesAndAttention() {
         LlamaConfig c = TrainBench.Shape.B7.config(2048);
