@@ -126,9 +126,10 @@ public final class Int8Backward implements AutoCloseable {
                 op + ": transposing W" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), 0L, 0L, dx.address(),
                 0, accumulate ? 1 : 0, n, in, rows), op + ": INT8 GEMM" + what);
-        // The weight's nnz bounds the range's and a device counter takes a corrupt CSR: no host sync (hybrid_weight.h).
+        // The weight's nnz bounds the range's (at least 1: a bound of 0 means "read nnz back") and a device counter takes a
+        // corrupt CSR: no host sync (hybrid_weight.h).
         NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
-                w.values().address(), tPtr.address(), tIdx.address(), tValues.address(), w.nnz(), counters.address() + 4),
+                w.values().address(), tPtr.address(), tIdx.address(), tValues.address(), Math.max(1, w.nnz()), counters.address() + 4),
                 op + ": transposing the outliers" + what);
         NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, in, rows, tPtr.address(), tIdx.address(), tValues.address(), dy, n,
                 dx.address()), op + ": outliers" + what);

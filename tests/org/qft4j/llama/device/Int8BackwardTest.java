@@ -98,8 +98,12 @@ class Int8BackwardTest {
 
     /** {dx of rows [r0, r0 + rows) accumulated onto dx0, dW written, the dequantized weight, the expected dx} on device d. */
     static float[][] run(Device d, float[] wts, float[] dy, float[] x, int r0, int rows, float[] dx0) {
+        return run(d, wts, dy, x, r0, rows, dx0, 0.03);
+    }
+
+    static float[][] run(Device d, float[] wts, float[] dy, float[] x, int r0, int rows, float[] dx0, double outliers) {
         try (Scope s = new Scope()) {
-            HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(0.03)));
+            HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(outliers)));
             Int8Backward b = s.add(new Int8Backward(d, N + 3, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, rows)), dx = s.add(Tensor.of(d, dx0, N, IN));
             b.input(w, tdy.address(), N, r0, rows, dx, true);
@@ -136,6 +140,13 @@ class Int8BackwardTest {
         for (int k = 0; k < 10; k++) wts[(k * 7) * IN + k * 9] = 3f - k;
         float[][] got = run(Device.CPU, wts, dy, x, 0, OUT, dx0);
         assertClose(fp32Input(dy, OUT, 0, got[2], dx0), got[0], 3e-2, "dx with dominant outliers");
+    }
+
+    @Test
+    void aWeightWithoutOutliersTakesTheDensePathAlone() {
+        float[] wts = randn(OUT * IN, 23, 0.05), dy = randn(N * OUT, 24, 1), x = randn(N * IN, 25, 1), dx0 = randn(N * IN, 26, 1);
+        float[][] got = run(Device.CPU, wts, dy, x, 0, OUT, dx0, 0);
+        assertClose(got[3], got[0], 1e-5, "dx += dy W with no outliers, vs the definition");
     }
 
     @Test
