@@ -41,14 +41,6 @@ QFT_HD float fdiv(float a, float b) {
 #endif
 }
 
-QFT_HD float ffloor(float x) {
-#ifdef __CUDA_ARCH__
-    return floorf(x);
-#else
-    return std::floor(x);
-#endif
-}
-
 QFT_HD int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 QFT_HD float fabsf_(float x) { return x < 0.0f ? -x : x; }
@@ -167,7 +159,6 @@ QFT_HD int quantize_sign_kept(float x, float inv_scale) {
     const int q = quantize_nearest(x, inv_scale);
     return q == 0 && x != 0.0f ? (x > 0.0f ? 1 : -1) : q;
 }
-
 
 // Lion constants, computed once on the host so that both backends multiply by the same floats.
 struct LionConsts {

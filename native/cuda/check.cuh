@@ -32,6 +32,31 @@ struct StreamScratch {
     }
 };
 
+// A device counter of rejected inputs (ids out of range, ...): kernels atomicAdd into it, and
+// read() returns the count after the stream's work so far is done.
+class BadCount {
+  public:
+    int* ptr = nullptr;
+
+    int init() {
+        QFT_CUDA_CHECK(cudaMallocAsync(&ptr, sizeof(int), stream()));
+        QFT_CUDA_CHECK(cudaMemsetAsync(ptr, 0, sizeof(int), stream()));
+        return QFT_OK;
+    }
+
+    int read(int* count) {
+        QFT_CUDA_CHECK(cudaMemcpyAsync(count, ptr, sizeof(int), cudaMemcpyDeviceToHost, stream()));
+        QFT_CUDA_CHECK(cudaFreeAsync(ptr, stream()));
+        ptr = nullptr;
+        QFT_CUDA_CHECK(cudaStreamSynchronize(stream()));
+        return QFT_OK;
+    }
+
+    ~BadCount() {
+        if (ptr != nullptr) cudaFreeAsync(ptr, stream());
+    }
+};
+
 // Blocks of `threads` for a grid-stride loop over n items: enough for every item, at most 8 per SM.
 inline int grid_per_sm(int device, int threads, int64_t n, unsigned* blocks) {
     int sms = 0;

@@ -31,31 +31,6 @@ __device__ __forceinline__ float block_max_signed(float v, float* sh) {
     return v;
 }
 
-// A device counter of rejected inputs (ids out of range, ...): kernels atomicAdd into it, and
-// read() returns the count after the stream's work so far is done.
-class BadCount {
-  public:
-    int* ptr = nullptr;
-
-    int init() {
-        QFT_CUDA_CHECK(cudaMallocAsync(&ptr, sizeof(int), stream()));
-        QFT_CUDA_CHECK(cudaMemsetAsync(ptr, 0, sizeof(int), stream()));
-        return QFT_OK;
-    }
-
-    int read(int* count) {
-        QFT_CUDA_CHECK(cudaMemcpyAsync(count, ptr, sizeof(int), cudaMemcpyDeviceToHost, stream()));
-        QFT_CUDA_CHECK(cudaFreeAsync(ptr, stream()));
-        ptr = nullptr;
-        QFT_CUDA_CHECK(cudaStreamSynchronize(stream()));
-        return QFT_OK;
-    }
-
-    ~BadCount() {
-        if (ptr != nullptr) cudaFreeAsync(ptr, stream());
-    }
-};
-
 // Grid size for a 1-D elementwise kernel with a grid-stride loop.
 inline unsigned grid_1d(int64_t n, int threads) {
     int64_t blocks = ceil_div(n, threads);

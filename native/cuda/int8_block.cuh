@@ -9,7 +9,7 @@
 namespace qft {
 
 // Thread block blockIdx.x quantizes block b of row r of x (rows, cols) fp32: scale = absmax/127 of the block,
-// codes[r, c] = code(x, 127/absmax, r, c). A block holding NaN/Inf gets codes 0 and a NaN scale,
+// codes[r, c] = code(x, 127/absmax, c). A block holding NaN/Inf gets codes 0 and a NaN scale,
 // which the quantized Lion step reads as a non-finite gradient.
 template <class Code>
 __device__ __forceinline__ void quantize_int8_block(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
@@ -35,7 +35,7 @@ __device__ __forceinline__ void quantize_int8_block(const float* __restrict__ x,
     }
     if (threadIdx.x == 0) scales[r * nb + b] = absmax_scale(absmax);
     const float inv = absmax_inv_scale(absmax);
-    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) qr[c] = static_cast<int8_t>(code(xr[c], inv, r, c));
+    for (int64_t c = c0 + threadIdx.x; c < c1; c += blockDim.x) qr[c] = static_cast<int8_t>(code(xr[c], inv, c));
 }
 
 }  // namespace qft

@@ -11,7 +11,7 @@ constexpr int kThreads = 256;
 
 __global__ void int8_blocks_quantize_kernel(const float* __restrict__ x, int64_t cols, int64_t block, int64_t nb,
                                             int preserve_sign, int8_t* __restrict__ codes, float* __restrict__ scales) {
-    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [preserve_sign](float v, float inv, int64_t, int64_t) {
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [preserve_sign](float v, float inv, int64_t) {
         return preserve_sign ? qft::quantize_sign_kept(v, inv) : qft::quantize_nearest(v, inv);
     });
 }

@@ -103,24 +103,19 @@ int check_grid(const char* fn, int64_t rows, int64_t cols) {
     return QFT_OK;
 }
 
-// The bad-vector counter: the caller's (bad_out, added to without a sync) or a temporary one that finish() reads.
-int begin(int64_t bad_out, int** bad) {
-    if (bad_out) {
-        *bad = qft::ptr<int>(bad_out);
-        return QFT_OK;
-    }
-    QFT_CUDA_CHECK(cudaMallocAsync(bad, sizeof(int), qft::stream()));
-    QFT_CUDA_CHECK(cudaMemsetAsync(*bad, 0, sizeof(int), qft::stream()));
+// The bad-vector counter: the caller's (bad_out, added to without a sync), or `own`, which finish() reads back.
+int begin(int64_t bad_out, qft::BadCount& own, int** bad) {
+    if (!bad_out)
+        if (int st = own.init()) return st;
+    *bad = bad_out ? qft::ptr<int>(bad_out) : own.ptr;
     return QFT_OK;
 }
 
-// With a temporary counter: reads it back (this also waits for the kernels) and reports it.
-int finish(const char* fn, int64_t bad_out, int* bad, const char* what, int64_t count, int64_t rows, int64_t cols) {
+// With its own counter (no bad_out): reads it back (this also waits for the kernels) and reports it.
+int finish(const char* fn, int64_t bad_out, qft::BadCount& own, const char* what, int64_t count, int64_t rows, int64_t cols) {
     if (bad_out) return QFT_OK;
     int n = 0;
-    QFT_CUDA_CHECK(cudaMemcpyAsync(&n, bad, sizeof(int), cudaMemcpyDeviceToHost, qft::stream()));
-    QFT_CUDA_CHECK(cudaFreeAsync(bad, qft::stream()));
-    QFT_CUDA_CHECK(cudaStreamSynchronize(qft::stream()));
+    if (int st = own.read(&n)) return st;
     if (n > 0)
         return qft_set_error(QFT_EINVAL, "%s: %d of %lld %s of x (%lld, %lld) hold NaN/Inf", fn, n, (long long)count, what, (long long)rows,
                              (long long)cols);
@@ -135,12 +130,13 @@ extern "C" QFT_API int qft_cuda_quantize_rows_absmax_ex(int32_t device, int32_t 
     if (rows == 0) return QFT_OK;
     if (int st = check_grid(fn, rows, cols)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
+    qft::BadCount own;
     int* bad = nullptr;
-    if (int st = begin(bad_out, &bad)) return st;
+    if (int st = begin(bad_out, own, &bad)) return st;
     rows_kernel<<<unsigned(rows), kThreads, 0, qft::stream()>>>(x_dtype, qft::ptr<const void>(x), cols, qft::ptr<const float>(col_mul),
                                                                  qft::ptr<int8_t>(q), qft::ptr<float>(scales), bad);
     QFT_LAUNCH_CHECK("rows_kernel");
-    return finish(fn, bad_out, bad, "rows", rows, rows, cols);
+    return finish(fn, bad_out, own, "rows", rows, rows, cols);
 }
 
 extern "C" QFT_API int qft_cuda_quantize_cols_absmax(int32_t device, int32_t x_dtype, int64_t x, int64_t rows, int64_t cols, int64_t qt,
@@ -149,8 +145,9 @@ extern "C" QFT_API int qft_cuda_quantize_cols_absmax(int32_t device, int32_t x_d
     if (cols == 0) return QFT_OK;
     if (int st = check_grid(fn, rows, cols)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
+    qft::BadCount own;
     int* bad = nullptr;
-    if (int st = begin(bad_out, &bad)) return st;
+    if (int st = begin(bad_out, own, &bad)) return st;
     col_scales_kernel<<<unsigned(qft::ceil_div(cols, kTile)), dim3(kTile, 8), 0, qft::stream()>>>(x_dtype, qft::ptr<const void>(x), rows, cols,
                                                                                                   qft::ptr<float>(scales), bad);
     QFT_LAUNCH_CHECK("col_scales_kernel");
@@ -160,7 +157,7 @@ extern "C" QFT_API int qft_cuda_quantize_cols_absmax(int32_t device, int32_t x_d
                                                                            qft::ptr<const float>(scales), qft::ptr<int8_t>(qt));
         QFT_LAUNCH_CHECK("transpose_kernel<quantize>");
     }
-    return finish(fn, bad_out, bad, "columns", cols, rows, cols);
+    return finish(fn, bad_out, own, "columns", cols, rows, cols);
 }
 
 extern "C" QFT_API int qft_cuda_transpose_i8(int32_t device, int64_t x, int64_t rows, int64_t cols, int64_t xt) {

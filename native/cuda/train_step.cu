@@ -52,7 +52,7 @@ __global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__
                                                        uint64_t stream, int64_t row0, int8_t* __restrict__ codes,
                                                        float* __restrict__ scales) {
     const uint64_t row_key = qft::rng_row(stream, static_cast<uint64_t>(row0 + blockIdx.x / nb));
-    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [row_key](float v, float inv, int64_t, int64_t c) {
+    qft::quantize_int8_block(x, cols, block, nb, codes, scales, [row_key](float v, float inv, int64_t c) {
         return qft::quantize_stochastic(v, inv, qft::rng_bits(row_key, static_cast<uint32_t>(c)));
     });
 }

@@ -112,18 +112,30 @@ public final class HybridWeight implements AutoCloseable {
      * entry rows relative to r0, each row's entries in increasing r, the same bits on every device. With it,
      * {@code qft_hybrid_sparse_add(dev, cols, rows, tPtr, tIdx, tValues, dy, n, dx)} adds dy (n, rows) · S[r0 : r0 + rows]
      * to dx (n, cols): the outlier part of the input gradient. Outputs on this weight's device: tPtr I32 with at least
-     * cols+1 elements, tIdx I32 and tValues F32 with at least nnz() (the range fills the first tPtr[cols]), so that one
-     * set of buffers serves every range.
+     * cols+1 elements, tIdx I32 and tValues F32 with at least max(1, nnz()) (the range fills the first tPtr[cols]), so that
+     * one set of buffers serves every range. A corrupt CSR is an error.
      */
     public void transposeOutliers(int r0, int rows, Tensor tPtr, Tensor tIdx, Tensor tValues) {
+        transposeOutliers(r0, rows, tPtr, tIdx, tValues, null);
+    }
+
+    /**
+     * As {@link #transposeOutliers(int, int, Tensor, Tensor, Tensor)}; with a counter bad (I32 on this device) a corrupt CSR
+     * adds 1 to bad[0] instead of failing, and a GPU does the whole transpose without a host sync (the weight's nnz bounds
+     * the range's, so nothing is read back): the form a training step's backward uses.
+     */
+    public void transposeOutliers(int r0, int rows, Tensor tPtr, Tensor tIdx, Tensor tValues, Tensor bad) {
         String op = "HybridWeight.transposeOutliers(" + r0 + ", " + rows + ") of " + this;
         if (r0 < 0 || rows < 0 || r0 > this.rows - rows)
             throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + ((long) r0 + rows) + ") outside [0, " + this.rows + ")");
+        long bound = Math.max(1, nnz);  // 0 would ask the native op to read the range's nnz back
         needOutput(op, "tPtr", tPtr, DType.I32, cols + 1L);
-        needOutput(op, "tIdx", tIdx, DType.I32, nnz);
-        needOutput(op, "tValues", tValues, DType.F32, nnz);
+        needOutput(op, "tIdx", tIdx, DType.I32, bound);
+        needOutput(op, "tValues", tValues, DType.F32, bound);
+        if (bad != null) needOutput(op, "bad", bad, DType.I32, 1);
         NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(device().nativeId(), rows, cols, rowPtr.address() + 4L * r0,
-                colIdx.address(), values.address(), tPtr.address(), tIdx.address(), tValues.address(), nnz, 0L), op);
+                colIdx.address(), values.address(), tPtr.address(), tIdx.address(), tValues.address(), bound,
+                bad == null ? 0L : bad.address()), op);
     }
 
     private void needOutput(String op, String name, Tensor t, DType dtype, long elements) {

@@ -99,7 +99,7 @@ public class LinearBackwardBench {
             return;
         }
         if (matmuls == BackwardMatmuls.FP32) linear.backwardInput(dy, tokens, dx, false, scratch);
-        else int8.input(w, dy.address(), tokens, 0, w.rows(), dx, false);
+        else int8.input(w, dy, tokens, dx, false);
         if (matmuls == BackwardMatmuls.INT8) int8.weight(dy, x, tokens, dw, false);
         else DeviceOps.linearBackwardWeight(dy, x, tokens, dw, false);
         if (device.isCuda()) NativeStatus.check(CoreNative.qft_synchronize(device.nativeId()), "synchronize");

@@ -243,7 +243,7 @@ public final class DeviceLlama implements AutoCloseable {
 
         public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
             if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized(largestBlockMatrix));
-            else int8Backward().input(q.weight(), dy.address(), n, 0, q.weight().rows(), dx, accumulate);
+            else int8Backward().input(q.weight(), dy, n, dx, accumulate);
         }
     }
 

@@ -57,7 +57,7 @@ public final class Int8Backward implements AutoCloseable {
 
     private final Device device;
     private final int maxTokens;
-    private final long maxOut, maxIn, maxMatrix, maxNnz;
+    private final long maxOut, maxIn, maxMatrix;
     private final Tensor aCodes;    // I8, n * max(out): dY's codes, (n, out) for dX or (out, n) transposed for dW
     private final Tensor aScales;   // F32, max(n, out): their per-token (dX) or per-output (dW) scales
     private final Tensor bCodes;    // I8, max(out * in, max(in) * n): Wᵀ (in, out) for dX, Xᵀ (in, n) for dW
@@ -65,7 +65,8 @@ public final class Int8Backward implements AutoCloseable {
     private final Tensor tPtr;      // I32, max(in) + 1: Sᵀ's row pointers (one row per input feature)
     private final Tensor tIdx;      // I32, max(nnz): Sᵀ's column indices (output rows of W)
     private final Tensor tValues;   // F32, max(nnz): Sᵀ's values
-    private final Tensor counters;  // I32, 2: [vectors with NaN/Inf the quantizers met, corrupt outlier ranges] (device, never zeroed)
+    private final Tensor nonFinite; // I32, 1: vectors with NaN/Inf the quantizers met (a device counter, never zeroed)
+    private final Tensor corrupt;   // I32, 1: weights whose outlier CSR was corrupt (the same)
     private boolean closed;
 
     /**
@@ -83,8 +84,7 @@ public final class Int8Backward implements AutoCloseable {
         this.maxOut = maxOut;
         this.maxIn = maxIn;
         this.maxMatrix = maxMatrix;
-        this.maxNnz = maxNnz;
-        Tensor[] t = new Tensor[8];
+        Tensor[] t = new Tensor[9];
         try {
             t[0] = Tensor.empty(device, DType.I8, maxTokens * maxOut);
             t[1] = Tensor.empty(device, DType.F32, Math.max(maxTokens, maxOut));
@@ -93,7 +93,8 @@ public final class Int8Backward implements AutoCloseable {
             t[4] = Tensor.empty(device, DType.I32, maxIn + 1);
             t[5] = Tensor.empty(device, DType.I32, Math.max(1, maxNnz));
             t[6] = Tensor.empty(device, DType.F32, Math.max(1, maxNnz));
-            t[7] = Tensor.zeros(device, DType.I32, 2);
+            t[7] = Tensor.zeros(device, DType.I32, 1);
+            t[8] = Tensor.zeros(device, DType.I32, 1);
         } catch (RuntimeException | Error e) {
             for (Tensor x : t) if (x != null) x.close();
             throw e;
@@ -105,78 +106,66 @@ public final class Int8Backward implements AutoCloseable {
         tPtr = t[4];
         tIdx = t[5];
         tValues = t[6];
-        counters = t[7];
+        nonFinite = t[7];
+        corrupt = t[8];
     }
 
-    /**
-     * dx (n, in) (+)= dy (n, rows) · W[r0 : r0 + rows], dy packed with row stride rows: rows [r0, r0 + rows) of the hybrid
-     * weight w (out, in), dense part on the INT8 GEMM, outliers in fp32.
-     */
-    public void input(HybridWeight w, long dy, int n, int r0, int rows, Tensor dx, boolean accumulate) {
+    /** dx (n, in) (+)= dy (n, out) · W for the hybrid weight w (out, in): dense part on the INT8 GEMM, outliers in fp32. */
+    public void input(HybridWeight w, Tensor dy, int n, Tensor dx, boolean accumulate) {
         String op = "Int8Backward.input";
-        long in = w.cols();
-        check(op, w, n, r0, rows, dx, n * in);
-        // A row range holds at most the weight's outliers (its own count would need a read from the device).
-        if (w.nnz() > maxNnz) throw new IllegalArgumentException(op + ": " + w + " holds more outliers than the scratch's " + maxNnz);
+        long out = w.rows(), in = w.cols();
+        if (closed) throw new IllegalStateException(op + ": use after close");
+        if (!w.device().equals(device)) throw new IllegalArgumentException(op + ": " + w + " is not on " + device);
+        if (n < 0 || n > maxTokens || out > maxOut || in > maxIn || out * in > maxMatrix)
+            throw new IllegalArgumentException(op + ": " + w + " over " + n + " tokens exceeds the scratch's (" + maxOut + ", " + maxIn
+                    + ") over " + maxTokens);
+        need(op, "dy", dy, n * out);
+        need(op, "dx", dx, n * in);
         int dev = device.nativeId();
-        String what = " of dy (" + n + ", " + rows + ") · W rows [" + r0 + ", " + (r0 + rows) + ") of " + w;
-        NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(dev, 0, dy, n, rows, w.scales().address() + 4L * r0, aCodes.address(),
-                aScales.address(), counters.address()), op + ": quantizing dy * sW" + what);
-        NativeStatus.check(MatmulNative.qft_transpose_i8(dev, w.codes().address() + r0 * in, rows, in, bCodes.address()),
-                op + ": transposing W" + what);
+        String what = " of dy (" + n + ", " + out + ") · " + w;
+        NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(dev, 0, dy.address(), n, out, w.scales().address(), aCodes.address(),
+                aScales.address(), nonFinite.address()), op + ": quantizing dy * sW" + what);
+        NativeStatus.check(MatmulNative.qft_transpose_i8(dev, w.codes().address(), out, in, bCodes.address()), op + ": transposing W" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), 0L, 0L, dx.address(),
-                0, accumulate ? 1 : 0, n, in, rows), op + ": INT8 GEMM" + what);
-        // The weight's nnz bounds the range's (at least 1: a bound of 0 means "read nnz back") and a device counter takes a
-        // corrupt CSR: no host sync (hybrid_weight.h).
-        NativeStatus.check(QftNative.qft_hybrid_sparse_transpose(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
-                w.values().address(), tPtr.address(), tIdx.address(), tValues.address(), Math.max(1, w.nnz()), counters.address() + 4),
-                op + ": transposing the outliers" + what);
-        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, in, rows, tPtr.address(), tIdx.address(), tValues.address(), dy, n,
+                0, accumulate ? 1 : 0, n, in, out), op + ": INT8 GEMM" + what);
+        w.transposeOutliers(0, (int) out, tPtr, tIdx, tValues, corrupt);
+        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, in, out, tPtr.address(), tIdx.address(), tValues.address(), dy.address(), n,
                 dx.address()), op + ": outliers" + what);
     }
 
     /** dw (out, in) (+)= dyᵀ (n, out) · x (n, in), both quantized per column over the n tokens. */
     public void weight(Tensor dy, Tensor x, int n, Tensor dw, boolean accumulate) {
         String op = "Int8Backward.weight";
+        if (closed) throw new IllegalStateException(op + ": use after close");
         if (dw.rank() != 2) throw new IllegalArgumentException(op + ": dw must be (out, in), got " + dw);
         long out = dw.dim(0), in = dw.dim(1);
-        need(op, "dy", dy, n * out);
-        need(op, "x", x, n * in);
-        need(op, "dw", dw, out * in);
-        weight(dy.address(), x.address(), n, out, in, dw.address(), accumulate);
-    }
-
-    /**
-     * As {@link #weight(Tensor, Tensor, int, Tensor, boolean)} on addresses of F32 buffers on this device that the caller
-     * has checked: dy (n, out), x (n, in), dw (out, in), each row-major and packed (a vocabulary chunk of rows).
-     */
-    void weight(long dy, long x, int n, long out, long in, long dw, boolean accumulate) {
-        String op = "Int8Backward.weight";
-        if (closed) throw new IllegalStateException(op + ": use after close");
         if (n < 0 || n > maxTokens || out > maxOut || in > maxIn)
             throw new IllegalArgumentException(op + ": dw (" + out + ", " + in + ") over " + n + " tokens exceeds the scratch's ("
                     + maxOut + ", " + maxIn + ") over " + maxTokens);
+        need(op, "dy", dy, n * out);
+        need(op, "x", x, n * in);
+        need(op, "dw", dw, out * in);
         int dev = device.nativeId();
         String what = " for dw (" + out + ", " + in + ") over " + n + " tokens";
-        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, dy, n, out, aCodes.address(), aScales.address(), counters.address()),
-                op + ": quantizing dy's columns" + what);
-        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, x, n, in, bCodes.address(), bScales.address(), counters.address()),
-                op + ": quantizing x's columns" + what);
+        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, dy.address(), n, out, aCodes.address(), aScales.address(),
+                nonFinite.address()), op + ": quantizing dy's columns" + what);
+        NativeStatus.check(MatmulNative.qft_quantize_cols_absmax(dev, 0, x.address(), n, in, bCodes.address(), bScales.address(),
+                nonFinite.address()), op + ": quantizing x's columns" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), bScales.address(),
-                0L, dw, 0, accumulate ? 1 : 0, out, in, n), op + ": INT8 GEMM" + what);
+                0L, dw.address(), 0, accumulate ? 1 : 0, out, in, n), op + ": INT8 GEMM" + what);
     }
 
     /** Vectors holding NaN/Inf met so far (reads the device counter: a host sync on a GPU). */
     public long nonFiniteVectors() {
-        return counters.toInts()[0];
+        return nonFinite.toInts()[0];
     }
 
     /**
-     * Row ranges whose outlier CSR was corrupt (a column out of range, a decreasing row pointer) so far; their dx misses
+     * Weights whose outlier CSR was corrupt (a column out of range, a decreasing row pointer) so far; their dx misses
      * outliers. Reads the device counter: a host sync on a GPU. A weight made by HybridWeight is never corrupt.
      */
-    public long corruptOutlierRanges() {
-        return counters.toInts()[1];
+    public long corruptOutlierSets() {
+        return corrupt.toInts()[0];
     }
 
     @Override
@@ -184,20 +173,9 @@ public final class Int8Backward implements AutoCloseable {
         if (closed) return;
         closed = true;
         try (Tensor a = aCodes; Tensor b = aScales; Tensor c = bCodes; Tensor d = bScales; Tensor e = tPtr; Tensor f = tIdx;
-             Tensor g = tValues; Tensor h = counters) {
+             Tensor g = tValues; Tensor h = nonFinite; Tensor i = corrupt) {
             // all closed, in reverse order
         }
-    }
-
-    private void check(String op, HybridWeight w, int n, int r0, int rows, Tensor dx, long dxElements) {
-        if (closed) throw new IllegalStateException(op + ": use after close");
-        if (!w.device().equals(device)) throw new IllegalArgumentException(op + ": " + w + " is not on " + device);
-        if (r0 < 0 || rows < 0 || r0 + rows > w.rows())
-            throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + (r0 + rows) + ") are outside the " + w.rows() + " of " + w);
-        if (n < 0 || n > maxTokens || rows > maxOut || w.cols() > maxIn || rows * w.cols() > maxMatrix)
-            throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + (r0 + rows) + ") of " + w + " over " + n
-                    + " tokens exceed the scratch's (" + maxOut + ", " + maxIn + ") over " + maxTokens);
-        need(op, "dx", dx, dxElements);
     }
 
     private void need(String op, String name, Tensor t, long elements) {

@@ -30,30 +30,30 @@ class Int8BackwardTest {
     }
 
     /**
-     * dx0 + dy W[r0 : r0 + rows] by the definition: per token, a = dy * sW quantized (absmax, round half even), the exact
-     * integer dot with W's codes times a's scale, then the outliers' fp32 products in increasing row order.
+     * dx0 + dy W by the definition: per token, a = dy * sW quantized (absmax, round half even), the exact integer dot with
+     * W's codes times a's scale, then the outliers' fp32 products in increasing row order.
      */
-    static float[] expectedInput(float[] dy, int rows, int r0, HybridWeight w, float[] dx0) {
+    static float[] expectedInput(float[] dy, HybridWeight w, float[] dx0) {
         byte[] codes = w.codes().toBytes();
         float[] sw = w.scales().toFloats(), values = w.values().toFloats();
         int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
         float[] dx = dx0.clone();
         for (int t = 0; t < N; t++) {
-            float[] a = new float[rows];
+            float[] a = new float[OUT];
             float max = 0;
-            for (int r = 0; r < rows; r++) {
-                a[r] = dy[t * rows + r] * sw[r0 + r];
+            for (int r = 0; r < OUT; r++) {
+                a[r] = dy[t * OUT + r] * sw[r];
                 max = Math.max(max, Math.abs(a[r]));
             }
             float s = scale(max);
             long[] dot = new long[IN];
-            for (int r = 0; r < rows; r++) {
+            for (int r = 0; r < OUT; r++) {
                 int q = code(a[r], s);
-                for (int c = 0; c < IN; c++) dot[c] += (long) q * codes[(r0 + r) * IN + c];
+                for (int c = 0; c < IN; c++) dot[c] += (long) q * codes[r * IN + c];
             }
             for (int c = 0; c < IN; c++) dx[t * IN + c] += (float) dot[c] * s;
-            for (int r = 0; r < rows; r++)
-                for (int j = rowPtr[r0 + r]; j < rowPtr[r0 + r + 1]; j++) dx[t * IN + colIdx[j]] += dy[t * rows + r] * values[j];
+            for (int r = 0; r < OUT; r++)
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) dx[t * IN + colIdx[j]] += dy[t * OUT + r] * values[j];
         }
         return dx;
     }
@@ -80,11 +80,11 @@ class Int8BackwardTest {
         return s;
     }
 
-    static float[] fp32Input(float[] dy, int rows, int r0, float[] deq, float[] dx0) {
+    static float[] fp32Input(float[] dy, float[] deq, float[] dx0) {
         float[] dx = dx0.clone();
         for (int t = 0; t < N; t++)
-            for (int r = 0; r < rows; r++)
-                for (int c = 0; c < IN; c++) dx[t * IN + c] += dy[t * rows + r] * deq[(r0 + r) * IN + c];
+            for (int r = 0; r < OUT; r++)
+                for (int c = 0; c < IN; c++) dx[t * IN + c] += dy[t * OUT + r] * deq[r * IN + c];
         return dx;
     }
 
@@ -96,22 +96,20 @@ class Int8BackwardTest {
         return dw;
     }
 
-    /** {dx of rows [r0, r0 + rows) accumulated onto dx0, dW written, the dequantized weight, the expected dx} on device d. */
-    static float[][] run(Device d, float[] wts, float[] dy, float[] x, int r0, int rows, float[] dx0) {
-        return run(d, wts, dy, x, r0, rows, dx0, 0.03);
+    /** {dx accumulated onto dx0, dW written (from dy and x), the dequantized weight, the expected dx} on device d. */
+    static float[][] run(Device d, float[] wts, float[] dy, float[] x, float[] dx0) {
+        return run(d, wts, dy, x, dx0, 0.03);
     }
 
-    static float[][] run(Device d, float[] wts, float[] dy, float[] x, int r0, int rows, float[] dx0, double outliers) {
+    static float[][] run(Device d, float[] wts, float[] dy, float[] x, float[] dx0, double outliers) {
         try (Scope s = new Scope()) {
             HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(outliers)));
             Int8Backward b = s.add(new Int8Backward(d, N + 3, OUT, IN, (long) OUT * IN, w.nnz()));
-            Tensor tdy = s.add(Tensor.of(d, dy, N, rows)), dx = s.add(Tensor.of(d, dx0, N, IN));
-            b.input(w, tdy.address(), N, r0, rows, dx, true);
-            float[] dyFull = QftLinearTest.inputs(21, N * OUT);
-            Tensor tdyFull = s.add(Tensor.of(d, dyFull, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
+            Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), dx = s.add(Tensor.of(d, dx0, N, IN)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            b.weight(tdyFull, tx, N, dw, false);
-            return new float[][] {dx.toFloats(), dw.toFloats(), s.add(w.dequantize()).toFloats(), expectedInput(dy, rows, r0, w, dx0), dyFull};
+            b.input(w, tdy, N, dx, true);
+            b.weight(tdy, tx, N, dw, false);
+            return new float[][] {dx.toFloats(), dw.toFloats(), s.add(w.dequantize()).toFloats(), expectedInput(dy, w, dx0)};
         }
     }
 
@@ -119,18 +117,13 @@ class Int8BackwardTest {
     void inputAndWeightGradientsAreTheInt8ProductsPlusOutliers() {
         float[] wts = QftLinearTest.inputs(1, OUT * IN), x = QftLinearTest.inputs(2, N * IN), dx0 = randn(N * IN, 3, 1);
         for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
-        for (int[] range : new int[][] {{0, OUT}, {17, 30}}) {
-            int r0 = range[0], rows = range[1];
-            float[] dy = QftLinearTest.inputs(4 + r0, N * rows);
-            float[][] got = run(Device.CPU, wts, dy, x, r0, rows, dx0);
-            String what = "rows [" + r0 + ", " + (r0 + rows) + ")";
-            assertClose(got[3], got[0], 1e-5, "dx += dy W, " + what + ", vs the definition");
-            // per-token INT8 dy: within a few code steps (1/127 of the token's max) of the fp32 product
-            assertClose(fp32Input(dy, rows, r0, got[2], dx0), got[0], 3e-2, "dx, " + what + ", vs fp32 on the dequantized weight");
-        }
-        float[][] got = run(Device.CPU, wts, QftLinearTest.inputs(4, N * OUT), x, 0, OUT, dx0); // got[4]: the dy of the weight gradient
-        assertClose(expectedWeight(got[4], x), got[1], 1e-5, "dW vs the definition");
-        assertClose(fp32Weight(got[4], x), got[1], 3e-2, "dW vs fp32");
+        float[] dy = QftLinearTest.inputs(4, N * OUT);
+        float[][] got = run(Device.CPU, wts, dy, x, dx0);
+        assertClose(got[3], got[0], 1e-5, "dx += dy W vs the definition");
+        // per-token INT8 dy: within a few code steps (1/127 of the token's max) of the fp32 product
+        assertClose(fp32Input(dy, got[2], dx0), got[0], 3e-2, "dx vs fp32 on the dequantized weight");
+        assertClose(expectedWeight(dy, x), got[1], 1e-5, "dW vs the definition");
+        assertClose(fp32Weight(dy, x), got[1], 3e-2, "dW vs fp32");
     }
 
     @Test
@@ -138,14 +131,14 @@ class Int8BackwardTest {
         // Without the sparse part dx would miss the outliers' products: ten large weights dominate this matrix.
         float[] wts = randn(OUT * IN, 5, 0.01), dy = randn(N * OUT, 6, 1), x = randn(N * IN, 7, 1), dx0 = new float[N * IN];
         for (int k = 0; k < 10; k++) wts[(k * 7) * IN + k * 9] = 3f - k;
-        float[][] got = run(Device.CPU, wts, dy, x, 0, OUT, dx0);
-        assertClose(fp32Input(dy, OUT, 0, got[2], dx0), got[0], 3e-2, "dx with dominant outliers");
+        float[][] got = run(Device.CPU, wts, dy, x, dx0);
+        assertClose(fp32Input(dy, got[2], dx0), got[0], 3e-2, "dx with dominant outliers");
     }
 
     @Test
     void aWeightWithoutOutliersTakesTheDensePathAlone() {
         float[] wts = randn(OUT * IN, 23, 0.05), dy = randn(N * OUT, 24, 1), x = randn(N * IN, 25, 1), dx0 = randn(N * IN, 26, 1);
-        float[][] got = run(Device.CPU, wts, dy, x, 0, OUT, dx0, 0);
+        float[][] got = run(Device.CPU, wts, dy, x, dx0, 0);
         assertClose(got[3], got[0], 1e-5, "dx += dy W with no outliers, vs the definition");
     }
 
@@ -159,7 +152,7 @@ class Int8BackwardTest {
             Int8Backward b = s.add(new Int8Backward(d, N, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            b.input(w, tdy.address(), N, 0, OUT, dx, false);
+            b.input(w, tdy, N, dx, false);
             b.weight(tdy, tx, N, dw, false);
             float[] gx = dx.toFloats(), gw = dw.toFloats();
             for (int t = 0; t < N; t++)
@@ -174,16 +167,17 @@ class Int8BackwardTest {
     void scratchLimitsAreErrorsNamingShapesAndCloseFreesEverything() {
         Device d = Device.CPU;
         float[] wts = randn(OUT * IN, 11, 0.05), dy = randn(N * OUT, 12, 1), x = randn(N * IN, 13, 1);
-        LeakCheck.assertFlat(d, 1, 3, i -> run(d, wts, dy, x, 0, OUT, new float[N * IN]));
+        LeakCheck.assertFlat(d, 1, 3, i -> run(d, wts, dy, x, new float[N * IN]));
         try (Scope s = new Scope()) {
             HybridWeight w = s.add(HybridWeight.quantize(wts, OUT, IN, HybridConfig.DEFAULT));
             Int8Backward b = s.add(new Int8Backward(d, N - 1, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy.address(), N, 0, OUT, dx, false));
-            assertTrue(e.getMessage().contains("over 13 tokens exceed the scratch's (70, 96) over 12"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy.address(), 4, 60, 20, dx, false));
-            assertTrue(e.getMessage().contains("rows [60, 80) are outside the 70"), e.getMessage());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, N, dx, false));
+            assertTrue(e.getMessage().contains("over 13 tokens exceeds the scratch's (70, 96) over 12"), e.getMessage());
+            Tensor small = s.add(Tensor.of(d, new float[IN], 1, IN));
+            e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, 4, small, false));
+            assertTrue(e.getMessage().contains("dx must be a F32 tensor on cpu with at least 384 elements"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> b.weight(tdy, tx, N, dw, false));
             assertTrue(e.getMessage().contains("dw (70, 96) over 13 tokens exceeds the scratch's (70, 96) over 12"), e.getMessage());
             b.close();
@@ -198,12 +192,10 @@ class Int8BackwardTest {
         Device gpu = Gpus.require();
         float[] wts = QftLinearTest.inputs(14, OUT * IN), x = QftLinearTest.inputs(15, N * IN), dx0 = randn(N * IN, 16, 1);
         for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
-        for (int[] range : new int[][] {{0, OUT}, {17, 30}}) {
-            float[] dy = QftLinearTest.inputs(17 + range[0], N * range[1]);
-            float[][] cpu = run(Device.CPU, wts, dy, x, range[0], range[1], dx0), cuda = run(gpu, wts, dy, x, range[0], range[1], dx0);
-            assertArrayEquals(cpu[2], cuda[2], "hybrid quantization");
-            assertArrayEquals(cpu[0], cuda[0], "dx, rows from " + range[0]);
-            assertArrayEquals(cpu[1], cuda[1], "dW");
-        }
+        float[] dy = QftLinearTest.inputs(17, N * OUT);
+        float[][] cpu = run(Device.CPU, wts, dy, x, dx0), cuda = run(gpu, wts, dy, x, dx0);
+        assertArrayEquals(cpu[2], cuda[2], "hybrid quantization");
+        assertArrayEquals(cpu[0], cuda[0], "dx");
+        assertArrayEquals(cpu[1], cuda[1], "dW");
     }
 }
