@@ -32,6 +32,14 @@ extern "C" {
 
 #define QFT_DEVICE_CPU (-1)
 
+/* Arithmetic of the fp32 engine products (qft_matmul_f32_*, qft_attention_*), their `math` argument.
+ * QFT_MATH_FP32: fp32 multiplies and sums. QFT_MATH_TF32: every operand of a product is first rounded
+ * to TF32 (fp32 with 10 mantissa bits, round half away from zero, as PTX cvt.rna.tf32.f32), products
+ * are summed in fp32; the CUDA kernels then run on tensor cores (mma.sync m16n8k8 .tf32), and the CPU
+ * references round the same way, so both backends compute the same model of the arithmetic. */
+#define QFT_MATH_FP32 0
+#define QFT_MATH_TF32 1
+
 enum {
     QFT_CPU_AVX2 = 1,
     QFT_CPU_FMA = 2,
