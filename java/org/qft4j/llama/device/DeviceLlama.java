@@ -111,6 +111,7 @@ public final class DeviceLlama implements AutoCloseable {
     private Tensor dequantized;                               // F32: one dequantized matrix or vocabulary chunk, grown on demand
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
     private Int8Backward.BackwardMatmuls backwardMatmuls = Int8Backward.BackwardMatmuls.FP32;
+    private Fp32Math fp32Math = Fp32Math.FP32;
     private Int8Backward int8Backward;                        // scratch of the INT8 backward matmuls, made on first use
 
     private int batch, T, predicted;
@@ -531,6 +532,18 @@ public final class DeviceLlama implements AutoCloseable {
 
     public Int8Backward.BackwardMatmuls backwardMatmuls() {
         return backwardMatmuls;
+    }
+
+    /**
+     * The arithmetic of the fp32 products (attention, the classifier, the fp32 backward matmuls); FP32 until set.
+     * {@link Fp32Math#TF32} runs them on the GPU's tensor cores. Takes effect at the next forward or backward.
+     */
+    public void fp32Math(Fp32Math math) {
+        fp32Math = Objects.requireNonNull(math, "math");
+    }
+
+    public Fp32Math fp32Math() {
+        return fp32Math;
     }
 
     private BlockBuffers act(int l) {
