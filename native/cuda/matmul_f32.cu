@@ -17,6 +17,7 @@
 // Every output sums the reduction in increasing order with fmaf, one thread per output: results are
 // deterministic run to run.
 #include "engine.cuh"
+#include "matmul_f32.cuh"
 
 namespace {
 
@@ -24,13 +25,7 @@ constexpr int BM = 128, BN = 128, BK = 8;  // block tile (C rows, C columns, red
 constexpr int kThreads = 256;             // 16 x 16 threads, 8x8 outputs each
 constexpr int kLd = BM + 4;               // shared row length (floats): padded against bank conflicts
 
-// A logical (rows, K) operand: element (i, k) lives at p[i * ld + k] when K_CONTIG, else p[k * ld + i].
-// For A (M, K) the rows are C's rows; B (K, N) is viewed transposed, its rows being C's columns.
-struct Operand {
-    const float* p;
-    int64_t ld;
-    bool vec;  // p and ld allow 16-byte loads
-};
+using Operand = qft::MatOperand;
 
 // One 128 x 8 slice of an operand: 4 floats per thread, fetched to registers, later stored to shared
 // memory as s[k][i].
@@ -147,12 +142,12 @@ __global__ void __launch_bounds__(kThreads, 2) sgemm_kernel(Operand A, Operand B
     }
 }
 
-Operand operand(int64_t address, int64_t ld) {
-    return Operand{qft::ptr<const float>(address), ld, ld % 4 == 0 && address % 16 == 0};
-}
+constexpr qft::MatForm form_of(bool a_k, bool b_k) { return a_k ? (b_k ? qft::MatForm::NT : qft::MatForm::NN) : qft::MatForm::TN; }
 
 template <bool A_K, bool B_K>
-int sgemm(const char* fn, int32_t device, Operand A, Operand B, int64_t c, int64_t M, int64_t N, int64_t K, int32_t accumulate) {
+int sgemm(const char* fn, int32_t device, int32_t math, Operand A, Operand B, int64_t c, int64_t M, int64_t N, int64_t K,
+          int32_t accumulate) {
+    if (math == QFT_MATH_TF32) return qft::matmul_f32_tf32(fn, device, form_of(A_K, B_K), A, B, c, M, N, K, accumulate);
     if (M == 0 || N == 0) return QFT_OK;
     const int64_t gx = qft::ceil_div(N, BN), gy = qft::ceil_div(M, BM);
     if (gx > 0x7fffffffLL || gy > 65535)
@@ -169,18 +164,21 @@ int sgemm(const char* fn, int32_t device, Operand A, Operand B, int64_t c, int64
 
 // y (n, out) (+)= x (n, in) · w (out, in)ᵀ: both operands have the reduced index `in` contiguous.
 extern "C" QFT_API int qft_cuda_matmul_f32_nt(int32_t device, int64_t x, int64_t w, int64_t n, int64_t out, int64_t in, int64_t y,
-                                              int32_t accumulate) {
-    return sgemm<true, true>("qft_matmul_f32_nt", device, operand(x, in), operand(w, in), y, n, out, in, accumulate);
+                                              int32_t accumulate, int32_t math) {
+    using qft::mat_operand;
+    return sgemm<true, true>("qft_matmul_f32_nt", device, math, mat_operand(x, in), mat_operand(w, in), y, n, out, in, accumulate);
 }
 
 // dx (n, in) (+)= dy (n, out) · w (out, in): dy has the reduced `out` contiguous, w has the result's `in`.
 extern "C" QFT_API int qft_cuda_matmul_f32_nn(int32_t device, int64_t dy, int64_t w, int64_t n, int64_t out, int64_t in,
-                                              int64_t dx, int32_t accumulate) {
-    return sgemm<true, false>("qft_matmul_f32_nn", device, operand(dy, out), operand(w, in), dx, n, in, out, accumulate);
+                                              int64_t dx, int32_t accumulate, int32_t math) {
+    using qft::mat_operand;
+    return sgemm<true, false>("qft_matmul_f32_nn", device, math, mat_operand(dy, out), mat_operand(w, in), dx, n, in, out, accumulate);
 }
 
 // dw (out, in) (+)= dy (n, out)ᵀ · x (n, in): the reduced `n` is the row index of both operands.
 extern "C" QFT_API int qft_cuda_matmul_f32_tn(int32_t device, int64_t dy, int64_t x, int64_t n, int64_t out, int64_t in,
-                                              int64_t dw, int32_t accumulate) {
-    return sgemm<false, false>("qft_matmul_f32_tn", device, operand(dy, out), operand(x, in), dw, out, in, n, accumulate);
+                                              int64_t dw, int32_t accumulate, int32_t math) {
+    using qft::mat_operand;
+    return sgemm<false, false>("qft_matmul_f32_tn", device, math, mat_operand(dy, out), mat_operand(x, in), dw, out, in, n, accumulate);
 }

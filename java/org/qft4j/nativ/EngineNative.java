@@ -52,11 +52,11 @@ public final class EngineNative {
     public static native int qft_cross_entropy_chunk_grad(int device, long logits, long n, long cols, long col0, long targets,
             long lse, float dscale);
 
-    public static native int qft_matmul_f32_nt(int device, long x, long w, long n, long out, long in, long y, int accumulate);
+    public static native int qft_matmul_f32_nt(int device, long x, long w, long n, long out, long in, long y, int accumulate, int math);
 
-    public static native int qft_matmul_f32_nn(int device, long dy, long w, long n, long out, long in, long dx, int accumulate);
+    public static native int qft_matmul_f32_nn(int device, long dy, long w, long n, long out, long in, long dx, int accumulate, int math);
 
-    public static native int qft_matmul_f32_tn(int device, long dy, long x, long n, long out, long in, long dw, int accumulate);
+    public static native int qft_matmul_f32_tn(int device, long dy, long x, long n, long out, long in, long dw, int accumulate, int math);
 
     public static native int qft_residual_add(int device, long y, long x, long n);
 }

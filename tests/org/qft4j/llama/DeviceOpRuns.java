@@ -4,6 +4,7 @@ import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
 import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.nativ.EngineNative;
 import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
@@ -151,15 +152,15 @@ final class DeviceOpRuns {
         return out;
     }
 
-    /** {y (+)= x wᵀ, dx (+)= dy w, dw (+)= dyᵀ x} from the initial y0, dx0, dw0. */
+    /** {y (+)= x wᵀ, dx (+)= dy w, dw (+)= dyᵀ x} from the initial y0, dx0, dw0, in the arithmetic math. */
     static float[][] matmul(Device d, float[] x, float[] w, float[] dy, float[] y0, float[] dx0, float[] dw0, int n, int out, int in,
-                            boolean accumulate) {
+                            boolean accumulate, Fp32Math math) {
         try (Scope s = new Scope()) {
             Tensor tx = s.add(Tensor.of(d, x, n, in)), tw = s.add(Tensor.of(d, w, out, in)), tdy = s.add(Tensor.of(d, dy, n, out));
             Tensor y = s.add(Tensor.of(d, y0, n, out)), dx = s.add(Tensor.of(d, dx0, n, in)), dw = s.add(Tensor.of(d, dw0, out, in));
-            DeviceOps.linear(tx, tw, n, y, accumulate);
-            DeviceOps.linearBackwardInput(tdy, tw, n, dx, accumulate);
-            DeviceOps.linearBackwardWeight(tdy, tx, n, dw, accumulate);
+            DeviceOps.linear(tx, tw, n, y, accumulate, math);
+            DeviceOps.linearBackwardInput(tdy, tw, n, dx, accumulate, math);
+            DeviceOps.linearBackwardWeight(tdy, tx, n, dw, accumulate, math);
             return new float[][] {y.toFloats(), dx.toFloats(), dw.toFloats()};
         }
     }

@@ -12,6 +12,7 @@ import org.qft4j.Device;
 import org.qft4j.GpuTest;
 import org.qft4j.Gpus;
 import org.qft4j.Qft4jException;
+import org.qft4j.llama.device.Fp32Math;
 
 /**
  * Every engine op's CUDA kernel against its C++ reference on random data, at sizes that cross the kernels' tile and
@@ -21,6 +22,10 @@ import org.qft4j.Qft4jException;
 @GpuTest
 class DeviceOpsCudaTest {
     private static final double REL = 1e-5;
+    // TF32: both backends multiply the same rounded operands exactly; the tensor cores add 8 products and the
+    // accumulator per step with their own (truncating, not round-to-nearest) alignment, in another order than the
+    // CPU's sequential sum. An indexing or fragment-layout mistake is of the order of the outputs themselves.
+    private static final double TF32_REL = 3e-5;
     private static final Device CPU = Device.CPU;
 
     @Test
@@ -118,13 +123,33 @@ class DeviceOpsCudaTest {
                 int n = s[0], out = s[1], in = s[2];
                 float[] x = randn(n * in, 20, 1), w = randn(out * in, 21, 1), dy = randn(n * out, 22, 1);
                 float[] y0 = randn(n * out, 23, 1), dx0 = randn(n * in, 24, 1), dw0 = randn(out * in, 25, 1);
-                float[][] want = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, accumulate);
-                float[][] got = DeviceOpRuns.matmul(gpu, x, w, dy, y0, dx0, dw0, n, out, in, accumulate);
-                String at = " at n " + n + ", out " + out + ", in " + in + (accumulate ? ", accumulating" : "");
-                assertClose(want[0], got[0], REL, "y" + at);
-                assertClose(want[1], got[1], REL, "dx" + at);
-                assertClose(want[2], got[2], REL, "dw" + at);
+                for (Fp32Math math : Fp32Math.values()) {
+                    float[][] want = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, accumulate, math);
+                    float[][] got = DeviceOpRuns.matmul(gpu, x, w, dy, y0, dx0, dw0, n, out, in, accumulate, math);
+                    String at = " (" + math + ") at n " + n + ", out " + out + ", in " + in + (accumulate ? ", accumulating" : "");
+                    double rel = math == Fp32Math.FP32 ? REL : TF32_REL;
+                    assertClose(want[0], got[0], rel, "y" + at);
+                    assertClose(want[1], got[1], rel, "dx" + at);
+                    assertClose(want[2], got[2], rel, "dw" + at);
+                }
             }
+    }
+
+    @Test
+    void tf32MatmulAtLlamaShapes() {  // whole 128 x 128 tiles, 16-float slices, and the aligned cp.async path at K = 4096
+        Device gpu = Gpus.require();
+        int[][] shapes = {{256, 512, 4096}, {128, 4096, 1024}, {300, 1000, 2048}}; // n, out, in
+        for (int[] s : shapes) {
+            int n = s[0], out = s[1], in = s[2];
+            float[] x = randn(n * in, 30, 1), w = randn(out * in, 31, 1), dy = randn(n * out, 32, 1);
+            float[] y0 = new float[n * out], dx0 = new float[n * in], dw0 = new float[out * in];
+            float[][] want = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, false, Fp32Math.TF32);
+            float[][] got = DeviceOpRuns.matmul(gpu, x, w, dy, y0, dx0, dw0, n, out, in, false, Fp32Math.TF32);
+            String at = " at n " + n + ", out " + out + ", in " + in;
+            assertClose(want[0], got[0], TF32_REL, "y" + at);
+            assertClose(want[1], got[1], TF32_REL, "dx" + at);
+            assertClose(want[2], got[2], TF32_REL, "dw" + at);
+        }
     }
 
     @Test

@@ -10,8 +10,12 @@ import static org.qft4j.llama.device.Close.randn;
 
 import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
+import org.qft4j.Natives;
 import org.qft4j.Qft4jException;
 import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.llama.device.Fp32Math;
+import org.qft4j.nativ.CoreNative;
+import org.qft4j.nativ.EngineNative;
 import org.qft4j.qft.HybridConfig;
 import org.qft4j.qft.HybridWeight;
 import org.qft4j.tensor.DType;
@@ -191,14 +195,84 @@ class DeviceOpsTest {
         m.matmul(x, n, y);
         m.matmulBackwardInput(dy, n, dx);
         m.accumulateGradient(dy, x, n);
-        float[][] fresh = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, false);
+        float[][] fresh = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, false, Fp32Math.FP32);
         assertClose(y, fresh[0], REL, "y = x wT");
         assertClose(dx, fresh[1], REL, "dx = dy w");
         assertClose(m.gradient(), fresh[2], REL, "dw = dyT x");
-        float[][] acc = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, true);
+        float[][] acc = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, true, Fp32Math.FP32);
         assertClose(plus(y0, y), acc[0], REL, "y += x wT");
         assertClose(plus(dx0, dx), acc[1], REL, "dx += dy w");
         assertClose(plus(dw0, m.gradient()), acc[2], REL, "dw += dyT x");
+    }
+
+    /** TF32 as PTX cvt.rna.tf32.f32 defines it (nearest, ties away from zero), written independently of the native bit trick. */
+    static float tf32(float v) {
+        if (!Float.isFinite(v) || v == 0) return v;
+        double ulp = Math.scalb(1.0, Math.max(Math.getExponent(v), Float.MIN_EXPONENT) - 10);
+        return (float) (Math.signum(v) * Math.floor(Math.abs(v) / ulp + 0.5) * ulp);
+    }
+
+    @Test
+    void tf32MatmulRoundsEveryOperandAndSumsInFp32() {
+        int n = 37, out = 70, in = 45;
+        float[] x = randn(n * in, 25, 1), w = randn(out * in, 26, 1), dy = randn(n * out, 27, 1);
+        float[] y0 = randn(n * out, 28, 1), dx0 = randn(n * in, 29, 1), dw0 = randn(out * in, 30, 1);
+        for (boolean accumulate : new boolean[] {false, true}) {
+            float[][] got = DeviceOpRuns.matmul(CPU, x, w, dy, y0, dx0, dw0, n, out, in, accumulate, Fp32Math.TF32);
+            // y[i, j] = sum_p x[i, p] w[j, p]; dx[i, c] = sum_r dy[i, r] w[r, c]; dw[r, c] = sum_t dy[t, r] x[t, c].
+            checkTf32(got[0], y0, accumulate, n, out, in, (i, j, p) -> x[i * in + p], (i, j, p) -> w[j * in + p], "y = x wT");
+            checkTf32(got[1], dx0, accumulate, n, in, out, (i, c, r) -> dy[i * out + r], (i, c, r) -> w[r * in + c], "dx = dy w");
+            checkTf32(got[2], dw0, accumulate, out, in, n, (r, c, t) -> dy[t * out + r], (r, c, t) -> x[t * in + c], "dw = dyT x");
+        }
+        // Operands that TF32 represents exactly give the FP32 result bit for bit: the modes differ only by the rounding.
+        float[] xr = round(x), wr = round(w), dyr = round(dy);
+        float[][] fp32 = DeviceOpRuns.matmul(CPU, xr, wr, dyr, y0, dx0, dw0, n, out, in, true, Fp32Math.FP32);
+        float[][] tf = DeviceOpRuns.matmul(CPU, xr, wr, dyr, y0, dx0, dw0, n, out, in, true, Fp32Math.TF32);
+        for (int f = 0; f < 3; f++) assertArrayEquals(fp32[f], tf[f], "form " + f);
+    }
+
+    private interface Operand {
+        float at(int row, int col, int k);
+    }
+
+    private static float[] round(float[] v) {
+        float[] r = new float[v.length];
+        for (int i = 0; i < v.length; i++) r[i] = tf32(v[i]);
+        return r;
+    }
+
+    /**
+     * got (rows, cols) against double sums of the TF32-rounded operands: within the bound of a K-term fp32 sum,
+     * K 2^-24 sum |terms|; and, for some output, farther from the unrounded operands' sum than that bound (the rounding happened).
+     */
+    private static void checkTf32(float[] got, float[] init, boolean accumulate, int rows, int cols, int K, Operand a, Operand b, String what) {
+        double farthestFromFp32 = 0;
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                double rounded = 0, exact = 0, mag = 0;
+                for (int k = 0; k < K; k++) {
+                    float ak = a.at(i, j, k), bk = b.at(i, j, k);
+                    rounded += (double) tf32(ak) * tf32(bk);
+                    exact += (double) ak * bk;
+                    mag += Math.abs((double) tf32(ak) * tf32(bk));
+                }
+                double base = accumulate ? init[i * cols + j] : 0, bound = K * 0x1p-24 * mag + Math.ulp((float) (base + rounded));
+                double v = got[i * cols + j] - base;
+                assertTrue(Math.abs(v - rounded) <= bound, what + "[" + i + ", " + j + "] = " + v + ", TF32 sum " + rounded + ", bound " + bound);
+                farthestFromFp32 = Math.max(farthestFromFp32, Math.abs(v - exact) / bound);
+            }
+        assertTrue(farthestFromFp32 > 1, what + ": every output is within fp32 rounding of the unrounded operands' sum: TF32 rounding did not happen");
+    }
+
+    @Test
+    void unknownMathCodeIsRejected() {
+        try (Scope s = new Scope()) {
+            Tensor x = s.add(Tensor.zeros(CPU, DType.F32, 4, 8)), w = s.add(Tensor.zeros(CPU, DType.F32, 6, 8)), y = s.add(Tensor.zeros(CPU, DType.F32, 4, 6));
+            Natives.load(EngineNative.class);
+            int status = EngineNative.qft_matmul_f32_nt(CPU.nativeId(), x.address(), w.address(), 4, 6, 8, y.address(), 0, 2);
+            assertEquals(1, status, "QFT_EINVAL");
+            assertTrue(CoreNative.qft_last_error().contains("math 2"), CoreNative.qft_last_error());
+        }
     }
 
     @Test
@@ -221,7 +295,7 @@ class DeviceOpsTest {
         try (Scope s = new Scope()) {
             Tensor x = s.add(Tensor.zeros(CPU, DType.F32, 4, 8)), w = s.add(Tensor.zeros(CPU, DType.F32, 6, 8));
             Tensor small = s.add(Tensor.zeros(CPU, DType.F32, 4, 5)), ints = s.add(Tensor.zeros(CPU, DType.I32, 4, 8));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.linear(x, w, 4, small, false));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.linear(x, w, 4, small, false, Fp32Math.FP32));
             assertTrue(e.getMessage().contains("linear: y must be a F32 tensor on cpu with at least 24 elements, got F32[4, 5]"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.rmsnormForward(ints, s.add(Tensor.zeros(CPU, DType.F32, 8)), 4, 1e-5f, x, small));
             assertTrue(e.getMessage().contains("x must be a F32 tensor") && e.getMessage().contains("I32[4, 8]"), e.getMessage());

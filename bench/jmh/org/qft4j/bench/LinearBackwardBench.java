@@ -20,6 +20,7 @@ import org.qft4j.Cuda;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.llama.device.DeviceOps;
+import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
 import org.qft4j.llama.device.QftLinear;
@@ -31,7 +32,8 @@ import org.qft4j.tensor.Tensor;
 
 /**
  * The backward of one QFT linear layer y = x Wᵀ (hybrid INT8 W, 1% fp32 outliers) through the Java API, in each
- * {@link BackwardMatmuls} mode: dX = dY W and dW = dYᵀ X, fp32 (dequantized W, fp32 matmuls) or on the INT8 GEMM
+ * {@link BackwardMatmuls} mode: dX = dY W and dW = dYᵀ X, fp32 (dequantized W, fp32 matmuls; {@code mode=TF32}: those
+ * matmuls in {@link Fp32Math#TF32}, on the GPU's tensor cores) or on the INT8 GEMM
  * ({@link Int8Backward}), and the peer in the same run on the CPU: LibTorch's fp32 at::mm_out for both products (all cores,
  * {@code mode=TORCH_F32}). {@code caseSpec} is DEVICE:TOKENS:OUTxIN; the device is synchronised inside the measured method.
  * CPU: {@code bench/run-jmh.sh LinearBackwardBench}; the H100 (LLaMA-7B shapes, 2048 tokens):
@@ -47,12 +49,13 @@ public class LinearBackwardBench {
     @Param({"cpu:256:1024x1024"})
     public String caseSpec;
 
-    @Param({"FP32", "INT8_INPUT", "INT8", "TORCH_F32"})
+    @Param({"FP32", "TF32", "INT8_INPUT", "INT8", "TORCH_F32"})
     public String mode;
 
     private Device device;
     private int tokens;
     private BackwardMatmuls matmuls;
+    private Fp32Math math;  // of the fp32 products: TF32 for mode TF32 (fp32 backward matmuls on tensor cores)
     private HybridWeight w;
     private QftLinear linear;
     private Int8Backward int8;
@@ -75,7 +78,8 @@ public class LinearBackwardBench {
             tdw = torch.empty(out, in);
             return;
         }
-        matmuls = BackwardMatmuls.valueOf(mode);
+        matmuls = mode.equals("TF32") ? BackwardMatmuls.FP32 : BackwardMatmuls.valueOf(mode);
+        math = mode.equals("TF32") ? Fp32Math.TF32 : Fp32Math.FP32;
         try (Tensor hw = Tensor.of(Device.CPU, gaussian(out * in, 1, 0.02f), out, in);
              Tensor hdy = Tensor.of(Device.CPU, gaussian(tokens * out, 2, 1f), tokens, out);
              Tensor hx = Tensor.of(Device.CPU, gaussian(tokens * in, 3, 1f), tokens, in);
@@ -98,10 +102,10 @@ public class LinearBackwardBench {
             torch.mm_out(tdw, tdy.t(), tx);
             return;
         }
-        if (matmuls == BackwardMatmuls.FP32) linear.backwardInput(dy, tokens, dx, false, scratch);
+        if (matmuls == BackwardMatmuls.FP32) linear.backwardInput(dy, tokens, dx, false, scratch, math);
         else int8.input(w, dy, tokens, dx, false);
         if (matmuls == BackwardMatmuls.INT8) int8.weight(dy, x, tokens, dw, false);
-        else DeviceOps.linearBackwardWeight(dy, x, tokens, dw, false);
+        else DeviceOps.linearBackwardWeight(dy, x, tokens, dw, false, math);
         if (device.isCuda()) NativeStatus.check(CoreNative.qft_synchronize(device.nativeId()), "synchronize");
     }
 

@@ -1,5 +1,6 @@
 package org.qft4j.llama.device;
 
+import java.util.Objects;
 import java.util.function.Supplier;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
@@ -74,6 +75,7 @@ final class ChunkedClassifier implements AutoCloseable {
     private Tensor fullLogits;                            // (maxTokens, vocab) F32 for logits-only forward when chunked; on first use
     private int n = -1;                                   // tokens of the last loss forward; -1: none pending
     private boolean logitsHeld;                           // the single chunk still holds the last loss forward's logits
+    private Fp32Math math = Fp32Math.FP32;                // of the fp32 products: an fp32 classifier's, and every backward's
 
     /**
      * @param chunkBytes budget of the logits chunk in bytes: the chunk is the whole vocabulary when maxTokens x vocab
@@ -109,6 +111,9 @@ final class ChunkedClassifier implements AutoCloseable {
         long cols = chunkBytes / (4 * maxTokens) / 64 * 64;
         return (int) Math.min(vocab, Math.max(64, cols));
     }
+
+    /** The arithmetic of the fp32 products (the fp32 classifier's logits, every classifier's backward); FP32 until set. */
+    void fp32Math(Fp32Math math) { this.math = Objects.requireNonNull(math, "math"); }
 
     int chunkColumns() { return chunk; }
 
@@ -180,13 +185,14 @@ final class ChunkedClassifier implements AutoCloseable {
                     op, n, v0);
             if (w instanceof Fp32 f)
                 check(EngineNative.qft_matmul_f32_nn(dev, logits.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, dx.address(),
-                        v0 == 0 ? 0 : 1), op, n, v0);
+                        v0 == 0 ? 0 : 1, math.code()), op, n, v0);
             else if (w instanceof Hybrid h)
-                h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, scratch);
+                h.q.backwardInputRows(logits.address(), n, v0, cols, dx, v0 > 0, scratch, math);
             if (dw instanceof Accumulate a) {
-                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, a.dw.address() + 4L * v0 * dim, 1), op, n, v0);
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, a.dw.address() + 4L * v0 * dim, 1, math.code()),
+                        op, n, v0);
             } else if (dw instanceof Stream s) {
-                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0), op, n, v0);
+                check(EngineNative.qft_matmul_f32_tn(dev, logits.address(), x.address(), n, cols, dim, s.buffer.address(), 0, math.code()), op, n, v0);
                 s.rows.ready(v0, cols, s.buffer.view(cols, dim));
             }
         }
@@ -196,7 +202,8 @@ final class ChunkedClassifier implements AutoCloseable {
     /** out (n, cols) = x · W[v0 : v0 + cols]ᵀ, rows of out packed with stride cols (a hybrid W: from x quantized before). */
     private void logitsOf(Tensor x, Weight w, int n, int v0, int cols, Tensor out) {
         if (w instanceof Fp32 f)
-            check(EngineNative.qft_matmul_f32_nt(device.nativeId(), x.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, out.address(), 0),
+            check(EngineNative.qft_matmul_f32_nt(device.nativeId(), x.address(), f.w.address() + 4L * v0 * dim, n, cols, dim, out.address(), 0,
+                    math.code()),
                     "ChunkedClassifier logits", n, v0);
         else if (w instanceof Hybrid h)
             h.q.forwardRows(x, n, v0, cols, out.address());

@@ -229,10 +229,14 @@ public final class DeviceLlama implements AutoCloseable {
         void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate);
     }
 
-    private record Fp32Linear(Tensor w) implements Linear {
-        public void forward(Tensor x, int n, Tensor y) { linear(x, w, n, y, false); }
+    private final class Fp32Linear implements Linear {
+        final Tensor w;
 
-        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { linearBackwardInput(dy, w, n, dx, accumulate); }
+        Fp32Linear(Tensor w) { this.w = w; }
+
+        public void forward(Tensor x, int n, Tensor y) { linear(x, w, n, y, false, fp32Math); }
+
+        public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) { linearBackwardInput(dy, w, n, dx, accumulate, fp32Math); }
     }
 
     private final class HybridLinear implements Linear {
@@ -243,7 +247,7 @@ public final class DeviceLlama implements AutoCloseable {
         public void forward(Tensor x, int n, Tensor y) { q.forward(x, n, y); }
 
         public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
-            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized(largestBlockMatrix));
+            if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized(largestBlockMatrix), fp32Math);
             else int8Backward().input(q.weight(), dy, n, dx, accumulate);
         }
     }
@@ -519,7 +523,7 @@ public final class DeviceLlama implements AutoCloseable {
     /** dw (+)= dyᵀ x of layer w, on the INT8 GEMM for a hybrid layer under {@link Int8Backward.BackwardMatmuls#INT8}. */
     private void blockWeightGradient(Linear w, Tensor dy, Tensor x, int n, Tensor dw) {
         if (w instanceof HybridLinear && backwardMatmuls == Int8Backward.BackwardMatmuls.INT8) int8Backward().weight(dy, x, n, dw, !sharedBlockGradients);
-        else linearBackwardWeight(dy, x, n, dw, !sharedBlockGradients);
+        else linearBackwardWeight(dy, x, n, dw, !sharedBlockGradients, fp32Math);
     }
 
     /**
@@ -540,6 +544,7 @@ public final class DeviceLlama implements AutoCloseable {
      */
     public void fp32Math(Fp32Math math) {
         fp32Math = Objects.requireNonNull(math, "math");
+        head.fp32Math(math);
     }
 
     public Fp32Math fp32Math() {

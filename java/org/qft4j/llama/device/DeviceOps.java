@@ -1,5 +1,6 @@
 package org.qft4j.llama.device;
 
+import java.util.Objects;
 import org.qft4j.Device;
 import org.qft4j.NativeStatus;
 import org.qft4j.Natives;
@@ -191,40 +192,46 @@ public final class DeviceOps {
                 op, dg);
     }
 
-    /** y (n, out) (+)= x (n, in) · wᵀ for w (out, in). */
-    public static void linear(Tensor x, Tensor w, int n, Tensor y, boolean accumulate) {
+    /** y (n, out) (+)= x (n, in) · wᵀ for w (out, in), in the arithmetic {@code math}. */
+    public static void linear(Tensor x, Tensor w, int n, Tensor y, boolean accumulate, Fp32Math math) {
         String op = "linear";
+        Objects.requireNonNull(math, op + ": math");
         Device d = device(x);
         matrix(op, "w", w);
         long out = w.dim(0), in = w.dim(1);
         need(op, "x", x, DType.F32, n * in, d);
         need(op, "w", w, DType.F32, out * in, d);
         need(op, "y", y, DType.F32, n * out, d);
-        check(EngineNative.qft_matmul_f32_nt(d.nativeId(), x.address(), w.address(), n, out, in, y.address(), accumulate ? 1 : 0), op, w);
+        check(EngineNative.qft_matmul_f32_nt(d.nativeId(), x.address(), w.address(), n, out, in, y.address(), accumulate ? 1 : 0,
+                math.code()), op, w);
     }
 
-    /** dx (n, in) (+)= dy (n, out) · w for w (out, in). */
-    public static void linearBackwardInput(Tensor dy, Tensor w, int n, Tensor dx, boolean accumulate) {
+    /** dx (n, in) (+)= dy (n, out) · w for w (out, in), in the arithmetic {@code math}. */
+    public static void linearBackwardInput(Tensor dy, Tensor w, int n, Tensor dx, boolean accumulate, Fp32Math math) {
         String op = "linearBackwardInput";
+        Objects.requireNonNull(math, op + ": math");
         Device d = device(dy);
         matrix(op, "w", w);
         long out = w.dim(0), in = w.dim(1);
         need(op, "dy", dy, DType.F32, n * out, d);
         need(op, "w", w, DType.F32, out * in, d);
         need(op, "dx", dx, DType.F32, n * in, d);
-        check(EngineNative.qft_matmul_f32_nn(d.nativeId(), dy.address(), w.address(), n, out, in, dx.address(), accumulate ? 1 : 0), op, w);
+        check(EngineNative.qft_matmul_f32_nn(d.nativeId(), dy.address(), w.address(), n, out, in, dx.address(), accumulate ? 1 : 0,
+                math.code()), op, w);
     }
 
-    /** dw (out, in) (+)= dy (n, out)ᵀ · x (n, in). */
-    public static void linearBackwardWeight(Tensor dy, Tensor x, int n, Tensor dw, boolean accumulate) {
+    /** dw (out, in) (+)= dy (n, out)ᵀ · x (n, in), in the arithmetic {@code math}. */
+    public static void linearBackwardWeight(Tensor dy, Tensor x, int n, Tensor dw, boolean accumulate, Fp32Math math) {
         String op = "linearBackwardWeight";
+        Objects.requireNonNull(math, op + ": math");
         Device d = device(dy);
         matrix(op, "dw", dw);
         long out = dw.dim(0), in = dw.dim(1);
         need(op, "dy", dy, DType.F32, n * out, d);
         need(op, "x", x, DType.F32, n * in, d);
         need(op, "dw", dw, DType.F32, out * in, d);
-        check(EngineNative.qft_matmul_f32_tn(d.nativeId(), dy.address(), x.address(), n, out, in, dw.address(), accumulate ? 1 : 0), op, dw);
+        check(EngineNative.qft_matmul_f32_tn(d.nativeId(), dy.address(), x.address(), n, out, in, dw.address(), accumulate ? 1 : 0,
+                math.code()), op, dw);
     }
 
     /** y += x over the first n values. */

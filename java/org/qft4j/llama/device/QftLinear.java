@@ -108,9 +108,9 @@ public final class QftLinear implements AutoCloseable {
      * dx (n, in) (+)= dy (n, out) · W with W dequantized into scratch (at least out*in F32 elements, e.g. one buffer
      * shared by every layer).
      */
-    public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate, Tensor scratch) {
+    public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate, Tensor scratch, Fp32Math math) {
         need("QftLinear.backwardInput", "dy", dy, (long) n * w.rows(), w.device());
-        backwardInputRows(dy.address(), n, 0, w.rows(), dx, accumulate, scratch);
+        backwardInputRows(dy.address(), n, 0, w.rows(), dx, accumulate, scratch, math);
     }
 
     /** Quantizes x (n, in) per token into the workspace, for the {@link #forwardRows} calls that follow. */
@@ -139,7 +139,7 @@ public final class QftLinear implements AutoCloseable {
     }
 
     /** dx (n, in) (+)= dy (n, rows) · W[r0 : r0 + rows], dy packed with row stride rows, W's rows dequantized into scratch. */
-    void backwardInputRows(long dy, int n, int r0, int rows, Tensor dx, boolean accumulate, Tensor scratch) {
+    void backwardInputRows(long dy, int n, int r0, int rows, Tensor dx, boolean accumulate, Tensor scratch, Fp32Math math) {
         String op = "QftLinear.backwardInput";
         checkRows(op, n, r0, rows);
         Device d = w.device();
@@ -150,7 +150,8 @@ public final class QftLinear implements AutoCloseable {
         NativeStatus.check(QftNative.qft_hybrid_dequantize(dev, rows, in, w.codes().address() + r0 * in, w.scales().address() + 4L * r0,
                 w.rowPtr().address() + 4L * r0, w.colIdx().address(), w.values().address(), scratch.address()), op + ": dequantizing rows ["
                 + r0 + ", " + (r0 + rows) + ") of " + w);
-        NativeStatus.check(EngineNative.qft_matmul_f32_nn(dev, dy, scratch.address(), n, rows, in, dx.address(), accumulate ? 1 : 0),
+        NativeStatus.check(EngineNative.qft_matmul_f32_nn(dev, dy, scratch.address(), n, rows, in, dx.address(), accumulate ? 1 : 0,
+                math.code()),
                 op + ": dy (" + n + ", " + rows + ") · W rows [" + r0 + ", " + (r0 + rows) + ") of (" + w.rows() + ", " + in + ")");
     }
 

@@ -52,7 +52,7 @@ class QftLinearTest {
             Tensor tx = s.add(Tensor.of(d, x, N, IN)), y = s.add(Tensor.zeros(d, DType.F32, N + 5, OUT));
             lin.forward(tx, N, y);
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), dx = s.add(Tensor.of(d, dx0, N, IN));
-            lin.backwardInput(tdy, N, dx, true, s.add(Tensor.zeros(d, DType.F32, OUT * IN + 7)));
+            lin.backwardInput(tdy, N, dx, true, s.add(Tensor.zeros(d, DType.F32, OUT * IN + 7)), Fp32Math.FP32);
             float[] yAll = y.toFloats();
             return new float[][] {java.util.Arrays.copyOf(yAll, N * OUT), dx.toFloats(), expectedForward(x, w), s.add(w.dequantize()).toFloats()};
         }
