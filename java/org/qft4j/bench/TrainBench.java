@@ -17,6 +17,7 @@ import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.RopeLayout;
 import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DeviceQftTrainer;
+import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.llama.device.PhaseTimer;
 import org.qft4j.llama.device.PhaseTimer.Phase;
@@ -36,7 +37,7 @@ import org.qft4j.train.UpdatePolicy;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) \
- *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments --backward fp32|int8-input|int8]
+ *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments --backward fp32|int8-input|int8 --fp32-math fp32|tf32]
  * </pre>
  *
  * With {@code --tokens FILE} it trains on real text instead and logs the loss per step ({@link LossCurve}).
@@ -45,7 +46,8 @@ import org.qft4j.train.UpdatePolicy;
  * that wait for the device at each split point ({@link PhaseTimer}). FLOPs per token follow the peer (PaLM appendix B):
  * 6 N + 12 layers dim seq, N counting every weight matrix but the embedding; utilisation is against the H100 SXM dense
  * bf16 tensor-core peak, 989.4 TFLOPS, as the peer's, so both columns compare (QFT's forward matmuls are INT8, its
- * backward fp32 or, with {@code --backward int8-input|int8}, INT8 too: none is bf16). A configuration that runs out of device memory reports {@code "fits": false} and why.
+ * backward fp32 or, with {@code --backward int8-input|int8}, INT8 too: none is bf16; {@code --fp32-math tf32} runs attention,
+ * the classifier's backward and any fp32 backward matmul on TF32 tensor cores, {@link Fp32Math}). A configuration that runs out of device memory reports {@code "fits": false} and why.
  */
 public final class TrainBench {
     static final double H100_BF16_DENSE_TFLOPS = 989.4;
@@ -83,9 +85,10 @@ public final class TrainBench {
 
     /** What to run: warmup untimed steps, steps timed ones, then splitSteps with the phase timer. */
     public record Options(Shape shape, Device device, UpdatePolicy policy, int batch, int seq, int warmup, int steps, int splitSteps,
-                          DeviceLlama.Recompute recompute, Int8Backward.BackwardMatmuls backward, long seed) {
+                          DeviceLlama.Recompute recompute, Int8Backward.BackwardMatmuls backward, Fp32Math fp32Math, long seed) {
         public Options {
-            if (policy == null || backward == null) throw new IllegalArgumentException("TrainBench: an update policy and backward matmuls are required");
+            if (policy == null || backward == null || fp32Math == null)
+                throw new IllegalArgumentException("TrainBench: an update policy, backward matmuls and fp32 math are required");
             if (batch <= 0 || seq <= 0 || steps <= 0 || warmup < 0 || splitSteps < 0)
                 throw new IllegalArgumentException("TrainBench: batch, seq and steps must be positive, warmup and split steps >= 0; got batch "
                         + batch + ", seq " + seq + ", steps " + steps + ", warmup " + warmup + ", split steps " + splitSteps);
@@ -98,6 +101,7 @@ public final class TrainBench {
             int batch = 1, seq = 256, warmup = 1, steps = 3, split = 1;
             DeviceLlama.Recompute recompute = DeviceLlama.Recompute.NONE;
             Int8Backward.BackwardMatmuls backward = Int8Backward.BackwardMatmuls.FP32;
+            Fp32Math fp32Math = Fp32Math.FP32;
             long seed = 1;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -117,13 +121,22 @@ public final class TrainBench {
                     case "--steps" -> steps = Integer.parseInt(v);
                     case "--split-steps" -> split = Integer.parseInt(v);
                     case "--backward" -> backward = Int8Backward.BackwardMatmuls.parse(v);
+                    case "--fp32-math" -> fp32Math = parseFp32Math(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     default -> throw new IllegalArgumentException("TrainBench: unknown option " + a);
                 }
             }
             if (shape == null) throw new IllegalArgumentException("TrainBench: --model tiny|small|125m|1b|7b is required");
-            return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, backward, seed);
+            return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, backward, fp32Math, seed);
         }
+    }
+
+    static Fp32Math parseFp32Math(String v) {
+        return switch (v) {
+            case "fp32" -> Fp32Math.FP32;
+            case "tf32" -> Fp32Math.TF32;
+            default -> throw new IllegalArgumentException("unknown fp32 math '" + v + "': use fp32 or tf32");
+        };
     }
 
     static UpdatePolicy parsePolicy(String v) {
@@ -173,6 +186,7 @@ public final class TrainBench {
         r.put("recompute", o.recompute != DeviceLlama.Recompute.NONE);
         r.put("recompute_mode", o.recompute.name().toLowerCase(Locale.ROOT));
         r.put("backward", o.backward.label());
+        r.put("fp32_math", o.fp32Math.name().toLowerCase(Locale.ROOT));
         // Clipping as each policy can: by the global norm under STASH, per tensor under FUSED_PER_LAYER.
         TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1)
                 .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy)
@@ -183,6 +197,7 @@ public final class TrainBench {
         log("%s: building %,d parameters on %s", o.shape.label, cfg.parameterCount(), o.device);
         try (DeviceQftTrainer t = new DeviceQftTrainer(randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, o.recompute)) {
             t.backwardMatmuls(o.backward);
+            t.model().fp32Math(o.fp32Math);
             sync(o.device);
             r.put("fits", true);
             r.put("params", cfg.parameterCount());
