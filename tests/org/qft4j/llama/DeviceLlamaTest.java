@@ -2,6 +2,7 @@ package org.qft4j.llama;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.qft4j.llama.device.Close.assertClose;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
 import org.qft4j.llama.device.Close;
 import org.qft4j.llama.device.DeviceLlama;
+import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.DevicePerplexity;
 import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.qft.HybridConfig;
@@ -347,6 +349,28 @@ class DeviceLlamaTest {
             }
             System.out.printf("QFT DeviceLlama on %s, %s backward matmuls: loss %.6f vs %.6f for the dequantized fp32 model; worst gradient "
                     + "cosine %.5f%n", device, mode.label(), loss, expected, worst);
+        }
+    }
+
+    /** TF32 products (operands rounded to 10 mantissa bits) stay close to fp32: loss within 1e-3, gradients within cosine 0.9999. */
+    @Test
+    void tf32MathTracksFp32() {
+        LlamaWeights w = LlamaWeights.random(tiny(RopeLayout.ROTATE_HALF, false), 17, 0.2f);
+        int[][] b = batch(2, 9, 50, 18);
+        try (DeviceLlama m = new DeviceLlama(w, Device.CPU, 2, 9)) {
+            float fp32 = m.forward(b[0], b[1], 2, 9);
+            m.backward();
+            Map<String, float[]> want = new java.util.HashMap<>();
+            for (String name : m.parameterNames()) want.put(name, m.gradient(name).toFloats());
+            m.fp32Math(Fp32Math.TF32);
+            float tf32 = m.forward(b[0], b[1], 2, 9);
+            assertNotEquals(fp32, tf32, "TF32 rounding changes the loss");
+            assertEquals(fp32, tf32, Math.abs(fp32) * 1e-3, "loss");
+            m.backward();
+            for (String name : m.parameterNames()) {
+                double cos = cosine(want.get(name), m.gradient(name).toFloats());
+                assertTrue(cos > 0.9999, "gradient of " + name + ": cosine " + cos);
+            }
         }
     }
 
