@@ -1,13 +1,14 @@
-// The LLaMA engine's fp32 CUDA ops at LLaMA-7B layer shapes (issue 6): the tiled SGEMM in its three
-// linear-layer forms and causal attention forward + backward. Build: part of the CMake CUDA build
+// The LLaMA engine's fp32 CUDA ops at LLaMA-7B layer shapes (issues 6 and 10): the fp32 linear-layer products in
+// their three forms, in both maths (QFT_MATH_FP32: the SIMT SGEMM; QFT_MATH_TF32: the mma.sync tensor-core GEMM),
+// and causal attention forward + backward. Build: part of the CMake CUDA build
 // (target/native-bench/bin/bench_engine_f32). Run on the GPU host:
 //   bench_engine_f32 [tokens]      (default 2048 tokens = one sequence of 2048)
-// Each SGEMM form and the attention forward and backward are first spot-checked against double-precision
-// sums on the host (sampled outputs), then timed;
-// printed: ms, TFLOPS, % of the H100 SXM fp32 (non-tensor-core) peak of 67 TFLOPS, and, when built with
-// cuBLASLt, cuBLASLt's fp32 GEMM (CUBLAS_COMPUTE_32F, no TF32) at each form's (M, N, K) timed in the same
-// run and our speed relative to it (>1 = faster). The engine's kernels favour simple deterministic arithmetic;
-// this bench measures the price of that.
+// Each product and the attention forward and backward are first spot-checked against double-precision sums
+// on the host (sampled outputs; for TF32, sums of the TF32-rounded operands), then timed;
+// printed: ms, TFLOPS, % of the H100 SXM peak of the math (fp32 SIMT 67 TFLOPS, dense TF32 tensor cores
+// 494.7 TFLOPS), and, when built with cuBLASLt, cuBLASLt's GEMM at each form's (M, N, K) in the same math
+// (CUBLAS_COMPUTE_32F / CUBLAS_COMPUTE_32F_FAST_TF32) timed in the same run and our speed relative to it
+// (>1 = faster).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -16,19 +17,21 @@
 #include <random>
 #include <vector>
 
+#include "../../native/common/tf32.h"
 #include "bench_util.cuh"
 
 #include "cublaslt_gemm.cuh"
 
-extern "C" int qft_cuda_matmul_f32_nt(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
-extern "C" int qft_cuda_matmul_f32_nn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
-extern "C" int qft_cuda_matmul_f32_tn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
+extern "C" int qft_cuda_matmul_f32_nt(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
+extern "C" int qft_cuda_matmul_f32_nn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
+extern "C" int qft_cuda_matmul_f32_tn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
 extern "C" int qft_cuda_attention_forward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                           int64_t, int64_t);
 extern "C" int qft_cuda_attention_backward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                            int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
 
-constexpr double kPeakTflops = 67.0;  // H100 SXM fp32 without tensor cores
+constexpr double kPeakTflops = 67.0;       // H100 SXM fp32 without tensor cores
+constexpr double kPeakTf32Tflops = 494.7;  // H100 SXM dense TF32 tensor cores
 
 static int64_t addr(const void* p) { return (int64_t)(uintptr_t)p; }
 
@@ -66,8 +69,8 @@ int main(int argc, char** argv) {
     const long T = argc > 1 ? atol(argv[1]) : 2048;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
-    printf("device: %s (sm_%d%d, %d SMs); peak used for %%: %.0f fp32 TFLOPS (H100 SXM, no tensor cores); tokens %ld\n", prop.name,
-           prop.major, prop.minor, prop.multiProcessorCount, kPeakTflops, T);
+    printf("device: %s (sm_%d%d, %d SMs); peaks used for %%: %.0f fp32 SIMT / %.1f TF32 tensor-core TFLOPS (H100 SXM); tokens %ld\n",
+           prop.name, prop.major, prop.minor, prop.multiProcessorCount, kPeakTflops, kPeakTf32Tflops, T);
     printf("%-28s %-22s %9s %8s %7s | %9s %8s | %6s\n", "layer", "form", "ms", "TFLOPS", "%peak", "cublasLt", "TFLOPS", "ratio");
     std::mt19937 rng(7);
     const Linear linears[] = {{"wq/wk/wv/wo 4096x4096", 4096, 4096}, {"w1/w3 11008x4096", 11008, 4096}, {"w2 4096x11008", 4096, 11008}};
@@ -78,52 +81,67 @@ int main(int argc, char** argv) {
         CK(cudaMalloc(&y, T * l.out * 4));
         CK(cudaMalloc(&dx, T * l.in * 4));
         CK(cudaMalloc(&dw, l.out * l.in * 4));
-        // One run of each form, then 16 sampled outputs of each against double sums.
-        QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0));
-        QK(qft_cuda_matmul_f32_nn(0, addr(dy), addr(w), T, l.out, l.in, addr(dx), 0));
-        QK(qft_cuda_matmul_f32_tn(0, addr(dy), addr(x), T, l.out, l.in, addr(dw), 0));
-        const std::vector<float> hy = to_host(y, T * l.out), hdx = to_host(dx, T * l.in), hdw = to_host(dw, l.out * l.in);
-        for (int s = 0; s < 16; ++s) {
-            const long t = rng() % T, o = rng() % l.out, c = rng() % l.in;
-            double ref = 0, mag = 0;
-            for (long j = 0; j < l.in; ++j) ref += (double)hx[t * l.in + j] * hw[o * l.in + j], mag += std::fabs((double)hx[t * l.in + j] * hw[o * l.in + j]);
-            expect_close("y = x wT", t, o, hy[t * l.out + o], ref, mag);
-            ref = mag = 0;
-            for (long j = 0; j < l.out; ++j) ref += (double)hdy[t * l.out + j] * hw[j * l.in + c], mag += std::fabs((double)hdy[t * l.out + j] * hw[j * l.in + c]);
-            expect_close("dx = dy w", t, c, hdx[t * l.in + c], ref, mag);
-            ref = mag = 0;
-            for (long j = 0; j < T; ++j) ref += (double)hdy[j * l.out + o] * hx[j * l.in + c], mag += std::fabs((double)hdy[j * l.out + o] * hx[j * l.in + c]);
-            expect_close("dw = dyT x", o, c, hdw[o * l.in + c], ref, mag);
-        }
-        const double flops = 2.0 * T * l.out * l.in;
-        struct Form {
-            const char* name;
-            int which;
-            long M, N, K;  // the product's shape: C (M, N) = A (M, K) B (K, N)
-        } forms[] = {{"y = x wT (nt)", 0, T, l.out, l.in}, {"dx = dy w (nn)", 1, T, l.in, l.out}, {"dw += dyT x (tn)", 2, l.out, l.in, T}};
-        for (const Form& f : forms) {
-            float peer_ms = 0;
-#ifdef QFT4J_HAVE_CUBLASLT
-            {  // cuBLASLt at this form's (M, N, K), in its "TN" layout over buffers of the same sizes
-                const float *pa = f.which == 0 ? x : dy, *pb = f.which == 2 ? x : w;
-                float* pc = f.which == 0 ? y : f.which == 1 ? dx : dw;
-                LtGemm lt(f.M, f.N, f.K, CUDA_R_32F, CUDA_R_32F, CUBLAS_COMPUTE_32F, CUDA_R_32F);
-                if (lt.found) peer_ms = time_ms([&] { lt.run(pa, pb, pc); }, 10);
+        for (int32_t math : {QFT_MATH_FP32, QFT_MATH_TF32}) {
+            const bool tf = math == QFT_MATH_TF32;
+            auto op = [tf](float v) { return tf ? qft::tf32_round(v) : v; };  // an operand as the product sees it
+            // One run of each form, then 16 sampled outputs of each against double sums.
+            QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0, math));
+            QK(qft_cuda_matmul_f32_nn(0, addr(dy), addr(w), T, l.out, l.in, addr(dx), 0, math));
+            QK(qft_cuda_matmul_f32_tn(0, addr(dy), addr(x), T, l.out, l.in, addr(dw), 0, math));
+            const std::vector<float> hy = to_host(y, T * l.out), hdx = to_host(dx, T * l.in), hdw = to_host(dw, l.out * l.in);
+            for (int s = 0; s < 16; ++s) {
+                const long t = rng() % T, o = rng() % l.out, c = rng() % l.in;
+                double ref = 0, mag = 0;
+                for (long j = 0; j < l.in; ++j) {
+                    const double term = (double)op(hx[t * l.in + j]) * op(hw[o * l.in + j]);
+                    ref += term, mag += std::fabs(term);
+                }
+                expect_close("y = x wT", t, o, hy[t * l.out + o], ref, mag);
+                ref = mag = 0;
+                for (long j = 0; j < l.out; ++j) {
+                    const double term = (double)op(hdy[t * l.out + j]) * op(hw[j * l.in + c]);
+                    ref += term, mag += std::fabs(term);
+                }
+                expect_close("dx = dy w", t, c, hdx[t * l.in + c], ref, mag);
+                ref = mag = 0;
+                for (long j = 0; j < T; ++j) {
+                    const double term = (double)op(hdy[j * l.out + o]) * op(hx[j * l.in + c]);
+                    ref += term, mag += std::fabs(term);
+                }
+                expect_close("dw = dyT x", o, c, hdw[o * l.in + c], ref, mag);
             }
+            const double flops = 2.0 * T * l.out * l.in, peak = tf ? kPeakTf32Tflops : kPeakTflops;
+            struct Form {
+                const char* name;
+                int which;
+                long M, N, K;  // the product's shape: C (M, N) = A (M, K) B (K, N)
+            } forms[] = {{"y = x wT (nt)", 0, T, l.out, l.in}, {"dx = dy w (nn)", 1, T, l.in, l.out}, {"dw += dyT x (tn)", 2, l.out, l.in, T}};
+            for (const Form& f : forms) {
+                float peer_ms = 0;
+#ifdef QFT4J_HAVE_CUBLASLT
+                {  // cuBLASLt at this form's (M, N, K) in the same math, in its "TN" layout over buffers of the same sizes
+                    const float *pa = f.which == 0 ? x : dy, *pb = f.which == 2 ? x : w;
+                    float* pc = f.which == 0 ? y : f.which == 1 ? dx : dw;
+                    LtGemm lt(f.M, f.N, f.K, CUDA_R_32F, CUDA_R_32F, tf ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F);
+                    if (lt.found) peer_ms = time_ms([&] { lt.run(pa, pb, pc); }, 10);
+                }
 #endif
-            float ms = time_ms(
-                [&] {
-                    if (f.which == 0) QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0));
-                    if (f.which == 1) QK(qft_cuda_matmul_f32_nn(0, addr(dy), addr(w), T, l.out, l.in, addr(dx), 0));
-                    if (f.which == 2) QK(qft_cuda_matmul_f32_tn(0, addr(dy), addr(x), T, l.out, l.in, addr(dw), 1));
-                },
-                10);
-            double tf = flops / (ms * 1e-3) / 1e12;
-            if (peer_ms > 0)
-                printf("%-28s %-22s %9.3f %8.2f %6.1f%% | %9.3f %8.2f | %6.2f\n", l.name, f.name, ms, tf, 100 * tf / kPeakTflops, peer_ms,
-                       flops / (peer_ms * 1e-3) / 1e12, peer_ms / ms);
-            else
-                printf("%-28s %-22s %9.3f %8.2f %6.1f%% | %9s %8s | %6s\n", l.name, f.name, ms, tf, 100 * tf / kPeakTflops, "-", "-", "-");
+                float ms = time_ms(
+                    [&] {
+                        if (f.which == 0) QK(qft_cuda_matmul_f32_nt(0, addr(x), addr(w), T, l.out, l.in, addr(y), 0, math));
+                        if (f.which == 1) QK(qft_cuda_matmul_f32_nn(0, addr(dy), addr(w), T, l.out, l.in, addr(dx), 0, math));
+                        if (f.which == 2) QK(qft_cuda_matmul_f32_tn(0, addr(dy), addr(x), T, l.out, l.in, addr(dw), 1, math));
+                    },
+                    10);
+                char form[48];
+                snprintf(form, sizeof form, "%s %s", f.name, tf ? "tf32" : "fp32");
+                double tflops = flops / (ms * 1e-3) / 1e12;
+                if (peer_ms > 0)
+                    printf("%-28s %-22s %9.3f %8.2f %6.1f%% | %9.3f %8.2f | %6.2f\n", l.name, form, ms, tflops, 100 * tflops / peak, peer_ms,
+                           flops / (peer_ms * 1e-3) / 1e12, peer_ms / ms);
+                else
+                    printf("%-28s %-22s %9.3f %8.2f %6.1f%% | %9s %8s | %6s\n", l.name, form, ms, tflops, 100 * tflops / peak, "-", "-", "-");
+            }
         }
         CK(cudaFree(x));
         CK(cudaFree(w));
