@@ -10,6 +10,7 @@ import org.qft4j.llama.LlamaWeights;
 import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Tokenizer;
 import org.qft4j.llama.device.DeviceQftTrainer;
+import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
 
 /**
@@ -18,7 +19,9 @@ import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
  * seed, the same batches in the same order for every mode, and measure held-out persuasion.txt perplexity (the setup
  * of {@link AustenExperiment}, whose token caches it shares). Usage, after the build steps in AustenExperiment's doc:
  * {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenBackwardMatmuls
- * SHARED STEPS BATCH SEQ EVAL_SEQS LR SEEDS MODE...}, e.g. {@code ../shared 40 8 128 64 2e-3 1,2,3 fp32 int8-input int8}.
+ * SHARED STEPS BATCH SEQ EVAL_SEQS LR SEEDS MODE...}, e.g. {@code ../shared 40 8 128 64 2e-3 1,2,3 fp32 int8-input int8 int8+tf32}:
+ * a MODE is a backward mode, optionally with {@code +tf32} for {@link Fp32Math#TF32} fp32 products (attention, the
+ * classifier's backward, fp32 backward matmuls; the CPU rounds their operands as the GPU's tensor cores do).
  */
 public final class AustenBackwardMatmuls {
     public static void main(String[] a) throws Exception {
@@ -39,13 +42,16 @@ public final class AustenBackwardMatmuls {
         for (String seedText : a[6].split(","))
             for (int k = 7; k < a.length; k++) {
                 long seed = Long.parseLong(seedText);
-                BackwardMatmuls mode = BackwardMatmuls.parse(a[k]);
+                String[] spec = a[k].split("\\+");
+                BackwardMatmuls mode = BackwardMatmuls.parse(spec[0]);
+                Fp32Math math = spec.length > 1 && spec[1].equals("tf32") ? Fp32Math.TF32 : Fp32Math.FP32;
                 TrainConfig c = TrainConfig.builder().optimizer(OptimizerKind.QFT_LION).learningRate(lr).steps(steps)
                         .warmupSteps(Math.max(1, steps / 10)).batchSize(batch).seqLen(seq).clip(ClipMode.GLOBAL_NORM, 1.0).seed(seed)
                         .device(Device.CPU).build();
                 long t0 = System.nanoTime();
                 try (DeviceQftTrainer t = new DeviceQftTrainer(base, c)) {
                     t.backwardMatmuls(mode);
+                    t.model().fp32Math(math);
                     double before = perplexity(t, valSample, batch);
                     SplittableRandom order = new SplittableRandom(seed);
                     double lastLoss = 0;
@@ -54,8 +60,8 @@ public final class AustenBackwardMatmuls {
                         for (int i = 0; i < batch; i++) b.add(tr.get(order.nextInt(tr.size())));
                         lastLoss = t.step(b).loss();
                     }
-                    System.out.printf(Locale.ROOT, "backward %-10s lr %.1e seed %d: persuasion perplexity %.4f -> %.4f (%d sequences), last train "
-                                    + "loss %.4f, %d steps x %d tokens, %.0f s%n", mode.label(), lr, seed, before, perplexity(t, valSample, batch),
+                    System.out.printf(Locale.ROOT, "backward %-15s lr %.1e seed %d: persuasion perplexity %.4f -> %.4f (%d sequences), last train "
+                                    + "loss %.4f, %d steps x %d tokens, %.0f s%n", a[k], lr, seed, before, perplexity(t, valSample, batch),
                             valSample.size(), lastLoss, steps, batch * seq, (System.nanoTime() - t0) / 1e9);
                 }
             }
