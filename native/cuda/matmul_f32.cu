@@ -149,13 +149,11 @@ int sgemm(const char* fn, int32_t device, int32_t math, Operand A, Operand B, in
           int32_t accumulate) {
     if (math == QFT_MATH_TF32) return qft::matmul_f32_tf32(fn, device, form_of(A_K, B_K), A, B, c, M, N, K, accumulate);
     if (M == 0 || N == 0) return QFT_OK;
-    const int64_t gx = qft::ceil_div(N, BN), gy = qft::ceil_div(M, BM);
-    if (gx > 0x7fffffffLL || gy > 65535)
-        return qft_set_error(QFT_EUNSUPPORTED, "%s: a (%lld, %lld) result exceeds the CUDA grid limit", fn, (long long)M,
-                             (long long)N);
+    static_assert(BM == BN, "square output tiles");
+    dim3 grid;
+    if (int st = qft::tile_grid(fn, M, N, BM, grid)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
-    sgemm_kernel<A_K, B_K><<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), kThreads, 0, qft::stream()>>>(
-        A, B, qft::ptr<float>(c), M, N, K, accumulate);
+    sgemm_kernel<A_K, B_K><<<grid, kThreads, 0, qft::stream()>>>(A, B, qft::ptr<float>(c), M, N, K, accumulate);
     QFT_LAUNCH_CHECK("sgemm_kernel");
     return QFT_OK;
 }

@@ -20,6 +20,15 @@ inline MatOperand mat_operand(int64_t address, int64_t ld) {
     return MatOperand{ptr<const float>(address), ld, ld % 4 == 0 && address % 16 == 0};
 }
 
+// The grid of tile x tile output blocks over C (M, N), or QFT_EUNSUPPORTED past CUDA's grid limits.
+inline int tile_grid(const char* fn, int64_t M, int64_t N, int64_t tile, dim3& grid) {
+    const int64_t gx = ceil_div(N, tile), gy = ceil_div(M, tile);
+    if (gx > 0x7fffffffLL || gy > 65535)
+        return qft_set_error(QFT_EUNSUPPORTED, "%s: a (%lld, %lld) result exceeds the CUDA grid limit", fn, (long long)M, (long long)N);
+    grid = dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+    return QFT_OK;
+}
+
 // Which operands have the reduced index contiguous: NT y = x wᵀ (both), NN dx = dy w (A), TN dw = dyᵀ x (neither).
 enum class MatForm { NT, NN, TN };
 

@@ -175,12 +175,11 @@ __global__ void __launch_bounds__(kThreads, 2) tf32_gemm_kernel(qft::MatOperand 
 template <bool A_K, bool B_K>
 int launch(const char* fn, int32_t device, qft::MatOperand A, qft::MatOperand B, int64_t c, int64_t M, int64_t N, int64_t K,
            int32_t accumulate) {
-    const int64_t gx = qft::ceil_div(N, BN), gy = qft::ceil_div(M, BM);
-    if (gx > 0x7fffffffLL || gy > 65535)
-        return qft_set_error(QFT_EUNSUPPORTED, "%s: a (%lld, %lld) result exceeds the CUDA grid limit", fn, (long long)M, (long long)N);
+    static_assert(BM == BN, "square output tiles");
+    dim3 grid;
+    if (int st = qft::tile_grid(fn, M, N, BM, grid)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
-    tf32_gemm_kernel<A_K, B_K><<<dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy)), kThreads, 0, qft::stream()>>>(
-        A, B, qft::ptr<float>(c), M, N, K, accumulate);
+    tf32_gemm_kernel<A_K, B_K><<<grid, kThreads, 0, qft::stream()>>>(A, B, qft::ptr<float>(c), M, N, K, accumulate);
     QFT_LAUNCH_CHECK("tf32_gemm_kernel");
     return QFT_OK;
 }
