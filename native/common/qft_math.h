@@ -178,4 +178,33 @@ QFT_HD void lion_element(const LionConsts& k, float g, float* w, float* m) {
     *m = fadd(fmul(k.beta2, *m), fmul(k.one_minus_beta2, g));
 }
 
+// The fused-per-layer policy's rule for one tensor's gradient (train_step.h, qft_clip_factors), in the order
+// backward hands tensors over. sum: the tensor's sum of squared gradients. state: {poisoned (0/1), tensors
+// updated, tensors skipped, the largest norm updated (fp64 bits)}. Once a non-finite norm is met every later
+// tensor of the step is skipped (the CPU trainer's FusedPerLayerPolicy). Returns the gradient's factor: NaN to
+// skip it, else the clip factor clip_norm / norm above clip_norm (per_tensor), else 1; in fp64 then rounded
+// once to fp32, as the host computes it, so both policies clip by the same bits.
+QFT_HD float fused_clip_factor(double sum, double clip_norm, int32_t per_tensor, int64_t* state) {
+#ifdef __CUDA_ARCH__
+    const double norm = sqrt(sum);
+    const bool ok = isfinite(norm);
+#else
+    const double norm = std::sqrt(sum);
+    const bool ok = std::isfinite(norm);
+#endif
+    if (state[0] != 0 || !ok) {
+        state[0] = 1;
+        state[2] += 1;
+        uint32_t nan_bits = 0x7fc00000u;
+        float nan;
+        memcpy(&nan, &nan_bits, 4);
+        return nan;
+    }
+    state[1] += 1;
+    double max_norm;
+    memcpy(&max_norm, &state[3], 8);
+    if (norm > max_norm) memcpy(&state[3], &norm, 8);
+    return per_tensor && norm > clip_norm ? static_cast<float>(clip_norm / norm) : 1.0f;
+}
+
 }  // namespace qft

@@ -108,31 +108,55 @@ extern "C" int qft_int8_blocks_quantize_stochastic(int32_t device, int64_t x, in
     });
 }
 
-extern "C" int qft_f32_scale(int32_t device, int64_t x, int64_t n, float alpha) {
-    if (!x || n < 0) return qft_set_error(QFT_EINVAL, "qft_f32_scale: bad arguments (n %lld, null pointer?)", (long long)n);
+extern "C" int qft_f32_scale(int32_t device, int64_t x, int64_t n, int64_t alpha) {
+    if (!x || !alpha || n < 0) return qft_set_error(QFT_EINVAL, "qft_f32_scale: bad arguments (n %lld, null pointer?)", (long long)n);
     if (device != QFT_DEVICE_CPU) return qft::cuda_call("qft_cuda_f32_scale", device, x, n, alpha);
     return qft::guarded("qft_f32_scale", [&] {
         float* px = qft::ptr<float>(x);
+        const float a = *qft::ptr<const float>(alpha);
         qft::parallel_for(n, 1 << 15, [&](int64_t i0, int64_t i1) {
-            for (int64_t i = i0; i < i1; ++i) px[i] = qft::fmul(px[i], alpha);
+            for (int64_t i = i0; i < i1; ++i) px[i] = qft::fmul(px[i], a);
         });
         return QFT_OK;
     });
 }
 
 extern "C" int qft_lion_fp32_scaled_step(int32_t device, int64_t w, int64_t g, int64_t m, int64_t n, float lr, float beta1,
-                                         float beta2, float weight_decay, float grad_scale) {
-    if (!w || !g || !m || n < 0)
+                                         float beta2, float weight_decay, int64_t grad_scale) {
+    if (!w || !g || !m || !grad_scale || n < 0)
         return qft_set_error(QFT_EINVAL, "qft_lion_fp32_scaled_step: bad arguments (n %lld, null pointer?)", (long long)n);
     if (device != QFT_DEVICE_CPU)
         return qft::cuda_call("qft_cuda_lion_fp32_scaled_step", device, w, g, m, n, lr, beta1, beta2, weight_decay, grad_scale);
     return qft::guarded("qft_lion_fp32_scaled_step", [&] {
+        const float scale = *qft::ptr<const float>(grad_scale);
+        if (!qft::finite(scale)) return QFT_OK;
         const qft::LionConsts k = qft::lion_consts(lr, beta1, beta2, weight_decay);
         float *pw = qft::ptr<float>(w), *pm = qft::ptr<float>(m);
         const float* pg = qft::ptr<const float>(g);
         qft::parallel_for(n, 1 << 14, [&](int64_t i0, int64_t i1) {
-            for (int64_t i = i0; i < i1; ++i) qft::lion_element(k, qft::fmul(pg[i], grad_scale), &pw[i], &pm[i]);
+            for (int64_t i = i0; i < i1; ++i) qft::lion_element(k, qft::fmul(pg[i], scale), &pw[i], &pm[i]);
         });
+        return QFT_OK;
+    });
+}
+
+extern "C" int qft_clip_factors(int32_t device, int64_t row_sums, const int64_t* rows, int64_t n, double clip_norm, int32_t per_tensor,
+                                int64_t state, int64_t factors) {
+    bool ok = row_sums && rows && state && factors && n >= 0 && n <= QFT_CLIP_MAX_TENSORS && (!per_tensor || clip_norm > 0.0);
+    for (int64_t i = 0; ok && i < n; ++i) ok = rows[i] >= 0;
+    if (!ok)
+        return qft_set_error(QFT_EINVAL,
+                             "qft_clip_factors: bad arguments (%lld tensors: 0..%d, row counts >= 0, per-tensor clip norm %g > 0, null pointer?)",
+                             (long long)n, QFT_CLIP_MAX_TENSORS, clip_norm);
+    if (device != QFT_DEVICE_CPU)
+        return qft::cuda_call("qft_cuda_clip_factors", device, row_sums, rows, n, clip_norm, per_tensor, state, factors);
+    return qft::guarded("qft_clip_factors", [&] {
+        const double* sums = qft::ptr<const double>(row_sums);
+        for (int64_t i = 0, at = 0; i < n; at += rows[i++]) {
+            double s = 0.0;
+            for (int64_t r = 0; r < rows[i]; ++r) s += sums[at + r];
+            qft::ptr<float>(factors)[i] = qft::fused_clip_factor(s, clip_norm, per_tensor, qft::ptr<int64_t>(state));
+        }
         return QFT_OK;
     });
 }

@@ -6,6 +6,7 @@
 #include "engine.cuh"
 #include "int8_block.cuh"
 #include "reduce.cuh"
+#include "qft4j/train_step.h"
 
 namespace {
 
@@ -57,15 +58,41 @@ __global__ void int8_blocks_quantize_stochastic_kernel(const float* __restrict__
     });
 }
 
-__global__ void f32_scale_kernel(float* __restrict__ x, int64_t n, float alpha) {
+__global__ void f32_scale_kernel(float* __restrict__ x, int64_t n, const float* __restrict__ alpha) {
+    const float a = *alpha;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        x[i] = qft::fmul(x[i], alpha);
+        x[i] = qft::fmul(x[i], a);
 }
 
 __global__ void lion_fp32_scaled_kernel(float* __restrict__ w, const float* __restrict__ g, float* __restrict__ m, int64_t n,
-                                        qft::LionConsts k, float grad_scale) {
+                                        qft::LionConsts k, const float* __restrict__ grad_scale) {
+    const float scale = *grad_scale;
+    if (!qft::finite(scale)) return;  // a skipped tensor (qft_clip_factors)
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        qft::lion_element(k, qft::fmul(g[i], grad_scale), &w[i], &m[i]);
+        qft::lion_element(k, qft::fmul(g[i], scale), &w[i], &m[i]);
+}
+
+// The row counts of qft_clip_factors' tensors, passed by value (no host-to-device copy).
+struct ClipRows {
+    int64_t n[QFT_CLIP_MAX_TENSORS];
+};
+
+// One thread per tensor adds its row sums in row order (as the CPU); thread 0 then applies the policy in
+// tensor order. Sequential fp64 adds: ~11K rows (a 7B w1) take tens of microseconds, on the stream, not the host.
+__global__ void clip_factors_kernel(const double* __restrict__ sums, ClipRows rows, int n, double clip_norm, int per_tensor,
+                                    int64_t* __restrict__ state, float* __restrict__ factors) {
+    __shared__ double tensor_sum[QFT_CLIP_MAX_TENSORS];
+    const int i = threadIdx.x;
+    if (i < n) {
+        int64_t at = 0;
+        for (int j = 0; j < i; ++j) at += rows.n[j];
+        double s = 0.0;
+        for (int64_t r = 0; r < rows.n[i]; ++r) s += sums[at + r];
+        tensor_sum[i] = s;
+    }
+    __syncthreads();
+    if (i == 0)
+        for (int j = 0; j < n; ++j) factors[j] = qft::fused_clip_factor(tensor_sum[j], clip_norm, per_tensor, state);
 }
 
 int check_rows(const char* op, int64_t rows) {
@@ -111,21 +138,33 @@ extern "C" QFT_API int qft_cuda_int8_blocks_quantize_stochastic(int32_t device, 
     return QFT_OK;
 }
 
-extern "C" QFT_API int qft_cuda_f32_scale(int32_t device, int64_t x, int64_t n, float alpha) {
+extern "C" QFT_API int qft_cuda_f32_scale(int32_t device, int64_t x, int64_t n, int64_t alpha) {
     if (n == 0) return QFT_OK;
     QFT_CUDA_CHECK(cudaSetDevice(device));
-    f32_scale_kernel<<<qft::grid_1d(n, kThreads), kThreads, 0, qft::stream()>>>(qft::ptr<float>(x), n, alpha);
+    f32_scale_kernel<<<qft::grid_1d(n, kThreads), kThreads, 0, qft::stream()>>>(qft::ptr<float>(x), n, qft::ptr<const float>(alpha));
     QFT_LAUNCH_CHECK("f32_scale_kernel");
     return QFT_OK;
 }
 
 extern "C" QFT_API int qft_cuda_lion_fp32_scaled_step(int32_t device, int64_t w, int64_t g, int64_t m, int64_t n, float lr,
-                                                      float beta1, float beta2, float weight_decay, float grad_scale) {
+                                                      float beta1, float beta2, float weight_decay, int64_t grad_scale) {
     if (n == 0) return QFT_OK;
     QFT_CUDA_CHECK(cudaSetDevice(device));
     const qft::LionConsts k = qft::lion_consts(lr, beta1, beta2, weight_decay);
     lion_fp32_scaled_kernel<<<qft::grid_1d(n, kThreads), kThreads, 0, qft::stream()>>>(
-        qft::ptr<float>(w), qft::ptr<const float>(g), qft::ptr<float>(m), n, k, grad_scale);
+        qft::ptr<float>(w), qft::ptr<const float>(g), qft::ptr<float>(m), n, k, qft::ptr<const float>(grad_scale));
     QFT_LAUNCH_CHECK("lion_fp32_scaled_kernel");
+    return QFT_OK;
+}
+
+extern "C" QFT_API int qft_cuda_clip_factors(int32_t device, int64_t row_sums, const int64_t* rows, int64_t n, double clip_norm,
+                                             int32_t per_tensor, int64_t state, int64_t factors) {
+    if (n == 0) return QFT_OK;
+    ClipRows r{};
+    for (int64_t i = 0; i < n; ++i) r.n[i] = rows[i];
+    QFT_CUDA_CHECK(cudaSetDevice(device));
+    clip_factors_kernel<<<1, QFT_CLIP_MAX_TENSORS, 0, qft::stream()>>>(qft::ptr<const double>(row_sums), r, static_cast<int>(n), clip_norm,
+                                                                        per_tensor, qft::ptr<int64_t>(state), qft::ptr<float>(factors));
+    QFT_LAUNCH_CHECK("clip_factors_kernel");
     return QFT_OK;
 }

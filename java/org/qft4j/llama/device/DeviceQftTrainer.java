@@ -63,7 +63,9 @@ import org.qft4j.train.UpdatePolicy;
  * tensor during backward, as each gradient completes (see {@link #step(int[], int[], int, int)}): the blocks also
  * share one set of INT8 gradient buffers (one per linear kind, one for the vocabulary matrices), so one block's INT8
  * gradients exist at a time instead of the whole model's. Clipping is per tensor (PER_TENSOR_NORM) or none. With per-tensor or no clipping both policies
- * train bit-identically while every gradient is finite.
+ * train bit-identically while every gradient is finite. The fused step reads the device once, after backward: each
+ * tensor's norm, clip factor and the non-finite rule are decided on the device ({@code qft_clip_factors}), a skipped
+ * tensor's NaN factor making its updates no-ops there.
  *
  * <p>Hyper-parameters come from a {@link TrainConfig}: learningRate, betas, weightDecay, steps, warmupSteps,
  * minLrFraction, batchSize and seqLen (the model's capacity), outlierFraction, outlierReselectInterval, rounding
@@ -109,6 +111,8 @@ public final class DeviceQftTrainer implements AutoCloseable {
     private final Map<String, Trained> byName = new HashMap<>();
     private final boolean fused;                                    // FUSED_PER_LAYER, else STASH
     private final Tensor rowSums;  // (rows of every trained tensor) fp64 bits in I64: each row's sum of squared gradients
+    private final Tensor clip;     // (trained tensors) F32: each gradient's clip factor (NaN: skip), read by the update kernels
+    private final Tensor fusedState; // (4) I64: a fused step's {poisoned, updated, skipped, max norm bits}, qft_clip_factors
     private final int totalRows;
     private int step;
     private PhaseTimer timer;  // null: no split points, no synchronisation
@@ -174,6 +178,8 @@ public final class DeviceQftTrainer implements AutoCloseable {
             trained.addAll(dense);
             this.totalRows = rows;
             this.rowSums = owned.add(Tensor.zeros(device, DType.I64, Math.max(1, rows)));
+            this.clip = owned.add(Tensor.zeros(device, DType.F32, Math.max(1, trained.size())));
+            this.fusedState = owned.add(Tensor.zeros(device, DType.I64, 4));
         } catch (RuntimeException | Error e) {
             owned.close();
             throw e;
@@ -217,6 +223,7 @@ public final class DeviceQftTrainer implements AutoCloseable {
         float loss = model.forward(tokens, targets, batch, T);
         if (timer != null) timer.lap(PhaseTimer.Phase.FORWARD);
         FusedStep f = new FusedStep(++step);
+        NativeStatus.check(CoreNative.qft_memset_zero(device.nativeId(), fusedState.address(), fusedState.byteSize()), "starting a fused step");
         try (QuantLion opt = new QuantLion(device, f.lion)) {
             model.backward(new DeviceLlama.GradientsReady() {
                 public void ready(List<String> names) { f.ready(names, opt); }
@@ -224,45 +231,49 @@ public final class DeviceQftTrainer implements AutoCloseable {
                 public void rowsReady(String name, int row0, int count, Tensor chunk) { quantizeRows(name, f.step, row0, count, chunk); }
             });
         }
-        return new Step(step, loss, f.lr, f.poisoned ? Double.NaN : f.maxNorm, f.updated == 0 && f.skipped > 0);
+        long[] st = new long[4];  // the step's only read from the device
+        NativeStatus.check(CoreNative.qft_copy_to_host(device.nativeId(), st, fusedState.address(), 32), "reading the fused step's state");
+        boolean poisoned = st[0] != 0;
+        // Outlier re-selection, as QuantLion does after an update, for the tensors updated: the first st[1] handed over.
+        if (config.outlierReselectInterval > 0 && step % config.outlierReselectInterval == 0)
+            for (int i = 0; i < st[1]; i++) if (f.handed.get(i) instanceof Hybrid h) h.param.weight().reselectOutliers();
+        return new Step(step, loss, f.lr, poisoned ? Double.NaN : Double.longBitsToDouble(st[3]), st[1] == 0 && st[2] > 0);
     }
 
-    /** The state of one fused step while backward hands over its gradients. */
+    /**
+     * One fused step while backward hands over its gradients. Nothing is read back until the step ends: each group's
+     * norms, the clip factors and the non-finite rule (qft_clip_factors) are decided on the device, and a skipped
+     * tensor's NaN factor turns its updates into no-ops there.
+     */
     private final class FusedStep {
         final double lr;
-        final LionConfig lion;
+        final LionConfig lion;  // without outlier re-selection: the step does it once it knows which tensors were updated
         final int step;
-        boolean poisoned;
-        int updated, skipped;
-        double maxNorm;
+        final List<Trained> handed = new ArrayList<>();  // in the order backward handed them over
 
         FusedStep(int step) {
             this.step = step;
             this.lr = schedule.at(step);
-            this.lion = lionConfig(lr);
+            LionConfig c = lionConfig(lr);
+            this.lion = new LionConfig(c.lr(), c.beta1(), c.beta2(), c.weightDecay(), c.rounding(), c.seed(), 0);
         }
 
         void ready(List<String> names, QuantLion opt) {
             if (timer != null) timer.lap(PhaseTimer.Phase.BACKWARD);
             List<Trained> group = new ArrayList<>(names.size());
             for (String name : names) group.add(byName.get(name));
+            handed.addAll(group);
             for (Trained t : group) if (t instanceof Hybrid h) quantizeGradient(h, step);
-            double[] sumSquares = sumSquares(group);
+            long[] rows = rowSumsOnDevice(group);
+            NativeStatus.check(TrainStepNative.qft_clip_factors(device.nativeId(), rowSums.address(), rows, rows.length, config.clipNorm,
+                    config.clipMode == ClipMode.PER_TENSOR_NORM ? 1 : 0, fusedState.address(), clip.address()), "clipping " + names);
             if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
-            List<QuantLion.Param> params = new ArrayList<>();
             for (int i = 0; i < group.size(); i++) {
-                double norm = Math.sqrt(sumSquares[i]);
-                if (poisoned || !Double.isFinite(norm)) {
-                    poisoned = true;
-                    skipped++;
-                    continue;
-                }
-                maxNorm = Math.max(maxNorm, norm);
-                updated++;
-                apply(group.get(i), config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(norm) : 1f, params, lion);
-            }
-            if (!params.isEmpty()) {
-                // The step keys the stochastic rounding; every layer's call is the same step, as one fused call would be.
+                // One QuantLion call per hybrid: its non-finite pre-pass skips the whole call, and a later tensor's skip
+                // must not undo an earlier one's update. The step keys the stochastic rounding, the same for every call.
+                List<QuantLion.Param> params = new ArrayList<>(1);
+                apply(group.get(i), clip.address() + 4L * i, params, lion);
+                if (params.isEmpty()) continue;
                 opt.setStep(step - 1L);
                 opt.step(params);
             }
@@ -316,9 +327,12 @@ public final class DeviceQftTrainer implements AutoCloseable {
         if (timer != null) timer.lap(PhaseTimer.Phase.QUANTIZE);
         if (!Double.isFinite(norm)) return new Step(step, loss, lr, Double.NaN, true);
         float global = config.clipMode == ClipMode.GLOBAL_NORM ? clipScale(norm) : 1f;
+        float[] factors = new float[trained.size()];
+        for (int t = 0; t < factors.length; t++)
+            factors[t] = config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global;
+        NativeStatus.check(CoreNative.qft_copy_from_host(device.nativeId(), clip.address(), factors, 4L * factors.length), "clip factors");
         List<QuantLion.Param> params = new ArrayList<>(hybrids.size());
-        for (int t = 0; t < trained.size(); t++)
-            apply(trained.get(t), config.clipMode == ClipMode.PER_TENSOR_NORM ? clipScale(Math.sqrt(tensorSumSquares[t])) : global, params, lion);
+        for (int t = 0; t < trained.size(); t++) apply(trained.get(t), clip.address() + 4L * t, params, lion);
         try (QuantLion opt = new QuantLion(device, lion)) {
             // The step keys the weights' stochastic rounding; QuantLion re-selects outliers when step % interval == 0.
             opt.setStep(step - 1L);
@@ -329,17 +343,18 @@ public final class DeviceQftTrainer implements AutoCloseable {
     }
 
     /**
-     * Applies clip scale to t's gradient and updates it: an fp32 tensor by fp32 Lion now, a hybrid weight by adding
-     * it to params for the caller's fused {@link QuantLion} step (with the INT8 gradient's scales multiplied by scale).
+     * Applies the clip factor at device address factor (one fp32; NaN: skip) to t's gradient and updates it: an fp32
+     * tensor by fp32 Lion now, a hybrid weight by adding it to params for the caller's {@link QuantLion} step (with the
+     * INT8 gradient's scales multiplied by the factor: a NaN makes that step a no-op).
      */
-    private void apply(Trained t, float scale, List<QuantLion.Param> params, LionConfig lion) {
+    private void apply(Trained t, long factor, List<QuantLion.Param> params, LionConfig lion) {
         if (t instanceof Hybrid h) {
             Tensor s = h.param.gradient().scales();
-            if (scale != 1f) NativeStatus.check(TrainStepNative.qft_f32_scale(device.nativeId(), s.address(), s.numel(), scale), "clipping " + h.name);
+            NativeStatus.check(TrainStepNative.qft_f32_scale(device.nativeId(), s.address(), s.numel(), factor), "clipping " + h.name);
             params.add(h.param);
         } else if (t instanceof Dense d) {
             NativeStatus.check(TrainStepNative.qft_lion_fp32_scaled_step(device.nativeId(), d.weight.address(), d.gradient.address(),
-                    d.momentum.address(), d.weight.numel(), lion.lr(), lion.beta1(), lion.beta2(), lion.weightDecay(), scale),
+                    d.momentum.address(), d.weight.numel(), lion.lr(), lion.beta1(), lion.beta2(), lion.weightDecay(), factor),
                     "fp32 Lion on " + d.name);
         }
     }
@@ -398,10 +413,24 @@ public final class DeviceQftTrainer implements AutoCloseable {
 
     /** Sum of squared gradients of each tensor, from the INT8 gradients where they exist; one read from the device. */
     private double[] sumSquares(List<Trained> tensors) {
+        long[] rowCounts = rowSumsOnDevice(tensors);
+        int rows = 0;
+        for (long r : rowCounts) rows += Math.toIntExact(r);
+        long[] bits = new long[rows];
+        NativeStatus.check(CoreNative.qft_copy_to_host(device.nativeId(), bits, rowSums.address(), 8L * rows), "reading the gradient row sums");
+        double[] perTensor = new double[tensors.size()];
+        int r = 0;
+        for (int t = 0; t < perTensor.length; t++) perTensor[t] = sum(bits, r, r += Math.toIntExact(rowCounts[t]));
+        return perTensor;
+    }
+
+    /** Each row's sum of squared gradients of the tensors, consecutively from the start of rowSums; returns their row counts. */
+    private long[] rowSumsOnDevice(List<Trained> tensors) {
         int dev = device.nativeId();
         long at = rowSums.address();
-        int rows = 0;
-        for (Trained t : tensors) {
+        long[] rows = new long[tensors.size()];
+        for (int i = 0; i < rows.length; i++) {
+            Trained t = tensors.get(i);
             if (t instanceof Hybrid h) {
                 Int8Blocks g = h.param.gradient();
                 NativeStatus.check(TrainStepNative.qft_int8_blocks_row_sumsq(dev, g.codes().address(), g.scales().address(), g.rows(),
@@ -410,14 +439,9 @@ public final class DeviceQftTrainer implements AutoCloseable {
                 NativeStatus.check(TrainStepNative.qft_f32_row_sumsq(dev, d.gradient.address(), d.rows, d.cols, at), "gradient norm of " + d.name);
             }
             at += 8L * t.rows();
-            rows += Math.toIntExact(t.rows());
+            rows[i] = t.rows();
         }
-        long[] bits = new long[rows];
-        NativeStatus.check(CoreNative.qft_copy_to_host(dev, bits, rowSums.address(), 8L * rows), "reading the gradient row sums");
-        double[] perTensor = new double[tensors.size()];
-        int r = 0;
-        for (int t = 0; t < perTensor.length; t++) perTensor[t] = sum(bits, r, r += Math.toIntExact(tensors.get(t).rows()));
-        return perTensor;
+        return rows;
     }
 
     private static double sum(long[] bits, int from, int to) {

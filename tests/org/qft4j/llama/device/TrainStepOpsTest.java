@@ -51,9 +51,10 @@ class TrainStepOpsTest {
 
     static float[] lion(Device d, float[] w, float[] g, float[] m, float scale, LionConfig c) {
         Natives.load(TrainStepNative.class);
-        try (Tensor tw = Tensor.of(d, w, w.length); Tensor tg = Tensor.of(d, g, g.length); Tensor tm = Tensor.of(d, m, m.length)) {
+        try (Tensor tw = Tensor.of(d, w, w.length); Tensor tg = Tensor.of(d, g, g.length); Tensor tm = Tensor.of(d, m, m.length);
+             Tensor ts = Tensor.of(d, new float[] {scale}, 1)) {
             NativeStatus.check(TrainStepNative.qft_lion_fp32_scaled_step(d.nativeId(), tw.address(), tg.address(), tm.address(), w.length,
-                    c.lr(), c.beta1(), c.beta2(), c.weightDecay(), scale), "lion");
+                    c.lr(), c.beta1(), c.beta2(), c.weightDecay(), ts.address()), "lion");
             float[] wm = new float[2 * w.length];
             System.arraycopy(tw.toFloats(), 0, wm, 0, w.length);
             System.arraycopy(tm.toFloats(), 0, wm, w.length, w.length);
@@ -193,10 +194,64 @@ class TrainStepOpsTest {
     void scaleMultipliesInPlace() {
         Natives.load(TrainStepNative.class);
         float[] x = gaussian(777, 6);
-        try (Tensor t = Tensor.of(Device.CPU, x, x.length)) {
-            NativeStatus.check(TrainStepNative.qft_f32_scale(-1, t.address(), x.length, 0.25f), "scale");
+        try (Tensor t = Tensor.of(Device.CPU, x, x.length); Tensor a = Tensor.of(Device.CPU, new float[] {0.25f}, 1)) {
+            NativeStatus.check(TrainStepNative.qft_f32_scale(-1, t.address(), x.length, a.address()), "scale");
             float[] y = t.toFloats();
             for (int i = 0; i < x.length; i++) assertEquals(x[i] * 0.25f, y[i]);
+        }
+    }
+
+    /** qft_clip_factors on sums (rows of each tensor consecutive) after a state: {factors..., state as doubles...}. */
+    static double[] clipFactors(Device d, double[] sums, long[] rows, double clipNorm, boolean perTensor, long[] state) {
+        Natives.load(TrainStepNative.class);
+        long[] bits = new long[sums.length];
+        for (int i = 0; i < sums.length; i++) bits[i] = Double.doubleToRawLongBits(sums[i]);
+        try (Tensor ts = Tensor.zeros(d, DType.I64, sums.length); Tensor st = Tensor.zeros(d, DType.I64, 4);
+             Tensor f = Tensor.zeros(d, DType.F32, rows.length)) {
+            NativeStatus.check(CoreNative.qft_copy_from_host(d.nativeId(), ts.address(), bits, 8L * bits.length), "sums");
+            NativeStatus.check(CoreNative.qft_copy_from_host(d.nativeId(), st.address(), state, 32), "state");
+            NativeStatus.check(TrainStepNative.qft_clip_factors(d.nativeId(), ts.address(), rows, rows.length, clipNorm, perTensor ? 1 : 0,
+                    st.address(), f.address()), "clip factors");
+            float[] fs = f.toFloats();
+            long[] out = new long[4];
+            NativeStatus.check(CoreNative.qft_copy_to_host(d.nativeId(), out, st.address(), 32), "reading the state");
+            double[] r = new double[fs.length + 4];
+            for (int i = 0; i < fs.length; i++) r[i] = fs[i];
+            for (int i = 0; i < 3; i++) r[fs.length + i] = out[i];
+            r[fs.length + 3] = Double.longBitsToDouble(out[3]);
+            return r;
+        }
+    }
+
+    @Test
+    void clipFactorsFollowTheFusedPolicy() {
+        // Tensors of 2, 3 and 1 rows: norms 5, sqrt(2), 13; per-tensor clipping at 4.
+        double[] sums = {9, 16, 1, 0.5, 0.5, 169};
+        long[] rows = {2, 3, 1};
+        double[] r = clipFactors(Device.CPU, sums, rows, 4.0, true, new long[4]);
+        assertArrayEquals(new double[] {(float) (4.0 / 5), 1, (float) (4.0 / 13), 0, 3, 0, 13}, r, "factors, then poisoned, updated, skipped, max norm");
+        r = clipFactors(Device.CPU, sums, rows, 4.0, false, new long[4]);
+        assertArrayEquals(new double[] {1, 1, 1, 0, 3, 0, 13}, r, "no clipping: factors 1, the norms still counted");
+        // A NaN row in the second tensor: the first is updated, the second and every later one skipped (NaN factor).
+        sums[3] = Double.NaN;
+        r = clipFactors(Device.CPU, sums, rows, 4.0, true, new long[4]);
+        assertEquals((float) (4.0 / 5), r[0]);
+        assertTrue(Double.isNaN(r[1]) && Double.isNaN(r[2]), "skipped tensors get NaN factors");
+        assertArrayEquals(new double[] {1, 1, 2, 5}, java.util.Arrays.copyOfRange(r, 3, 7), "poisoned, 1 updated, 2 skipped, max norm 5");
+        // A state already poisoned by an earlier group of the step skips everything; counts carry on.
+        r = clipFactors(Device.CPU, new double[] {1, 1, 1, 1, 1, 1}, rows, 4.0, true, new long[] {1, 4, 1, Double.doubleToRawLongBits(7)});
+        assertTrue(Double.isNaN(r[0]) && Double.isNaN(r[1]) && Double.isNaN(r[2]));
+        assertArrayEquals(new double[] {1, 4, 4, 7}, java.util.Arrays.copyOfRange(r, 3, 7));
+    }
+
+    @Test
+    void aNonFiniteGradientScaleSkipsFp32Lion() {
+        float[] w = gaussian(100, 11), g = gaussian(100, 12), m = gaussian(100, 13);
+        LionConfig c = LionConfig.of(1e-3f).withWeightDecay(0.1f);
+        for (float scale : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+            float[] wm = lion(Device.CPU, w, g, m, scale, c);
+            assertArrayEquals(w, java.util.Arrays.copyOfRange(wm, 0, 100), "w unchanged for scale " + scale);
+            assertArrayEquals(m, java.util.Arrays.copyOfRange(wm, 100, 200), "m unchanged for scale " + scale);
         }
     }
 
@@ -229,8 +284,19 @@ class TrainStepOpsTest {
         float[] w = gaussian(5000, 8), g = gaussian(5000, 9), m = gaussian(5000, 10);
         LionConfig c = LionConfig.of(1e-3f).withWeightDecay(0.1f);
         assertArrayEquals(lion(Device.CPU, w, g, m, 0.61f, c), lion(gpu, w, g, m, 0.61f, c), "fp32 Lion bit-identical");
-        try (Tensor t = Tensor.of(gpu, x, x.length)) {
-            NativeStatus.check(TrainStepNative.qft_f32_scale(gpu.nativeId(), t.address(), x.length, 0.3f), "scale");
+        assertArrayEquals(lion(Device.CPU, w, g, m, Float.NaN, c), lion(gpu, w, g, m, Float.NaN, c), "a NaN scale skips fp32 Lion");
+        double[] sums = new double[40];
+        float[] raw = gaussian(40, 14);
+        for (int i = 0; i < sums.length; i++) sums[i] = (double) raw[i] * raw[i] * 1e3;
+        long[] tensorRows = {7, 1, 20, 12};
+        assertArrayEquals(clipFactors(Device.CPU, sums, tensorRows, 30.0, true, new long[4]),
+                clipFactors(gpu, sums, tensorRows, 30.0, true, new long[4]), "clip factors and state bit-identical");
+        sums[9] = Double.POSITIVE_INFINITY;
+        assertArrayEquals(clipFactors(Device.CPU, sums, tensorRows, 30.0, true, new long[4]),
+                clipFactors(gpu, sums, tensorRows, 30.0, true, new long[4]),
+                "with a non-finite tensor");
+        try (Tensor t = Tensor.of(gpu, x, x.length); Tensor a = Tensor.of(gpu, new float[] {0.3f}, 1)) {
+            NativeStatus.check(TrainStepNative.qft_f32_scale(gpu.nativeId(), t.address(), x.length, a.address()), "scale");
             float[] y = t.toFloats();
             for (int i = 0; i < x.length; i++) assertEquals(x[i] * 0.3f, y[i]);
         }
