@@ -49,6 +49,20 @@ QFT_API int qft_hybrid_reselect(int32_t device, int64_t rows, int64_t cols, doub
 QFT_API int qft_hybrid_sparse_add(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx,
                                   int64_t values, int64_t x, int64_t tokens, int64_t y);
 
+/* The outliers of a CSR row range as INT8 codes on a dense grid, for running the sparse half of the hybrid
+ * matmul on the INT8 GEMM (the dense half's activation codes times these; an INT8 image used only for the
+ * product: S itself stays fp32 for the optimizer). At 1% outliers the sparse add is bound by gathering one
+ * activation per multiply-add and costs ~8x the dense INT8 GEMM on an H100 (bench/results/sparse-add-peqa-h100.md);
+ * a second GEMM over a 99%-zero grid costs 1x.
+ * Row range as in qft_hybrid_sparse_transpose (row_ptr offset to the range's first row, col_idx and values the
+ * whole weight's). Out: scales (rows) fp32, scales[r] = absmax_r / 127 over row r's outliers (0 for a row
+ * without any, so that folded into dY it leaves the per-token absmax to the rows that hold outliers; NaN, with zero codes, for a row holding a NaN/Inf outlier, so that its products are NaN as the
+ * fp32 sparse add's would be); codes int8, round-to-nearest-even of v * 127 / absmax_r at the outliers'
+ * positions and 0 elsewhere: (rows, cols) row-major, or transposed (cols, rows) when transpose != 0 (for
+ * dX += dY S: fold the scales into dY, as for the dense part). Bit-identical on every backend. */
+QFT_API int qft_hybrid_outlier_codes(int32_t device, int64_t rows, int64_t cols, int64_t row_ptr, int64_t col_idx, int64_t values,
+                                     int32_t transpose, int64_t codes, int64_t scales);
+
 /* S^T of a CSR row range, for the input gradient dX += dY S (qft_hybrid_sparse_add with the result as a
  * (cols, rows) CSR, x = dY (tokens, rows), y = dX (tokens, cols)).
  * In: rows [0, rows) of a CSR whose row_ptr may start above 0 (a row range of a larger weight: row_ptr is

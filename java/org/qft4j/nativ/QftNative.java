@@ -30,6 +30,8 @@ public final class QftNative {
             long x, long tokens, long y);
     public static native int qft_hybrid_sparse_transpose(int device, long rows, long cols, long rowPtr, long colIdx, long values,
             long tPtr, long tIdx, long tValues, long nnzBound, long bad);
+    public static native int qft_hybrid_outlier_codes(int device, long rows, long cols, long rowPtr, long colIdx, long values,
+            int transpose, long codes, long scales);
 
     public static native int qft_int8_blocks_quantize(int device, long x, long rows, long cols, long block, int preserveSign,
             long codes, long scales);

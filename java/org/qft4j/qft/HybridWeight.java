@@ -138,6 +138,22 @@ public final class HybridWeight implements AutoCloseable {
                 bad == null ? 0L : bad.address()), op);
     }
 
+    /**
+     * The outliers of rows [r0, r0 + rows) as INT8 codes on a dense grid with one absmax scale per row
+     * ({@code qft_hybrid_outlier_codes}): an INT8 image of S for running the sparse half of a matmul on the INT8 GEMM.
+     * codes I8 with at least rows*cols elements, (rows, cols) or, transposed, (cols, rows); scales F32 with at least rows.
+     * A row holding a NaN/Inf outlier gets a NaN scale. The same bits on every device.
+     */
+    public void outlierCodes(int r0, int rows, boolean transpose, Tensor codes, Tensor scales) {
+        String op = "HybridWeight.outlierCodes(" + r0 + ", " + rows + ") of " + this;
+        if (r0 < 0 || rows < 0 || r0 > this.rows - rows)
+            throw new IllegalArgumentException(op + ": rows [" + r0 + ", " + ((long) r0 + rows) + ") outside [0, " + this.rows + ")");
+        needOutput(op, "codes", codes, DType.I8, (long) rows * cols);
+        needOutput(op, "scales", scales, DType.F32, rows);
+        NativeStatus.check(QftNative.qft_hybrid_outlier_codes(device().nativeId(), rows, cols, rowPtr.address() + 4L * r0, colIdx.address(),
+                values.address(), transpose ? 1 : 0, codes.address(), scales.address()), op);
+    }
+
     private void needOutput(String op, String name, Tensor t, DType dtype, long elements) {
         if (t.dtype() != dtype || !t.device().equals(device()) || t.numel() < elements)
             throw new IllegalArgumentException(op + ": " + name + " must be a " + dtype + " tensor on " + device() + " with at least "

@@ -23,6 +23,7 @@ import org.qft4j.llama.device.DeviceOps;
 import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
 import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.llama.device.QftLinear;
 import org.qft4j.nativ.CoreNative;
 import org.qft4j.qft.HybridConfig;
@@ -103,7 +104,7 @@ public class LinearBackwardBench {
             return;
         }
         if (matmuls == BackwardMatmuls.FP32) linear.backwardInput(dy, tokens, dx, false, scratch, math);
-        else int8.input(w, dy, tokens, dx, false);
+        else int8.input(w, dy, tokens, dx, false, OutlierProducts.FP32_SPARSE);
         if (matmuls == BackwardMatmuls.INT8) int8.weight(dy, x, tokens, dw, false);
         else DeviceOps.linearBackwardWeight(dy, x, tokens, dw, false, math);
         if (device.isCuda()) NativeStatus.check(CoreNative.qft_synchronize(device.nativeId()), "synchronize");

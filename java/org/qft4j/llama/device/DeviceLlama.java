@@ -112,6 +112,7 @@ public final class DeviceLlama implements AutoCloseable {
     private QftLinear.Workspace qftWorkspace;                 // quantized activations, shared by every QftLinear (null: fp32)
     private Int8Backward.BackwardMatmuls backwardMatmuls = Int8Backward.BackwardMatmuls.FP32;
     private Fp32Math fp32Math = Fp32Math.FP32;
+    private OutlierProducts outlierProducts = OutlierProducts.FP32_SPARSE;
     private Int8Backward int8Backward;                        // scratch of the INT8 backward matmuls, made on first use
 
     private int batch, T, predicted;
@@ -248,7 +249,7 @@ public final class DeviceLlama implements AutoCloseable {
 
         public void backwardInput(Tensor dy, int n, Tensor dx, boolean accumulate) {
             if (backwardMatmuls == Int8Backward.BackwardMatmuls.FP32) q.backwardInput(dy, n, dx, accumulate, dequantized(largestBlockMatrix), fp32Math);
-            else int8Backward().input(q.weight(), dy, n, dx, accumulate);
+            else int8Backward().input(q.weight(), dy, n, dx, accumulate, outlierProducts);
         }
     }
 
@@ -551,6 +552,20 @@ public final class DeviceLlama implements AutoCloseable {
         return fp32Math;
     }
 
+    /**
+     * How the hybrid layers multiply their fp32 outliers: in forward, and in dX under INT8 backward matmuls
+     * ({@link OutlierProducts}); FP32_SPARSE until set. Takes effect at the next forward or backward; a model without
+     * a HybridConfig has no outliers and ignores it.
+     */
+    public void outlierProducts(OutlierProducts mode) {
+        outlierProducts = Objects.requireNonNull(mode, "mode");
+        if (qftWorkspace != null) qftWorkspace.outliers(mode);
+    }
+
+    public OutlierProducts outlierProducts() {
+        return outlierProducts;
+    }
+
     private BlockBuffers act(int l) {
         return recompute == Recompute.NONE ? acts[l] : acts[0];
     }
@@ -627,7 +642,10 @@ public final class DeviceLlama implements AutoCloseable {
 
     /** The quantized-activation scratch shared by every QftLinear, made on first use. */
     private QftLinear.Workspace workspace() {
-        if (qftWorkspace == null) qftWorkspace = owned.add(new QftLinear.Workspace(device, maxBatch * maxT, Math.max(cfg.dim(), cfg.hiddenDim())));
+        if (qftWorkspace == null) {
+            qftWorkspace = owned.add(new QftLinear.Workspace(device, maxBatch * maxT, Math.max(cfg.dim(), cfg.hiddenDim())));
+            qftWorkspace.outliers(outlierProducts);
+        }
         return qftWorkspace;
     }
 

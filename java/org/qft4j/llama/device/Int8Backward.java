@@ -16,7 +16,9 @@ import org.qft4j.tensor.Tensor;
  * <pre>
  *   dX = dY W   : A = rows of (dY * sW) (n, out) quantized per token: W's row scales sW vary along the reduction, so
  *                 they are folded into dY first; B = Wᵀ's codes (in, out) by an INT8 transpose; then the fp32 outliers
- *                 add dY Sᵀ through qft_hybrid_sparse_add over Sᵀ (qft_hybrid_sparse_transpose).
+ *                 add dY Sᵀ through qft_hybrid_sparse_add over Sᵀ (qft_hybrid_sparse_transpose), or, with
+ *                 {@link OutlierProducts#INT8}, as a second INT8 GEMM: rows of (dY * sO) quantized per token against
+ *                 the transposed INT8 image of S (qft_hybrid_outlier_codes), sO its row scales.
  *   dW = dYᵀ X  : A = dY quantized per column, transposed (out, n); B = X the same (in, n); K = n tokens.
  * </pre>
  * This is the step from QFT's fp32 backward to INT8 kernels "in all three matmuls where accuracy allows" (issue 10).
@@ -61,7 +63,7 @@ public final class Int8Backward implements AutoCloseable {
     private final Tensor aCodes;    // I8, n * max(out): dY's codes, (n, out) for dX or (out, n) transposed for dW
     private final Tensor aScales;   // F32, max(n, out): their per-token (dX) or per-output (dW) scales
     private final Tensor bCodes;    // I8, max(out * in, max(in) * n): Wᵀ (in, out) for dX, Xᵀ (in, n) for dW
-    private final Tensor bScales;   // F32, max(in): X's per-input scales (dW)
+    private final Tensor bScales;   // F32, max(in, out): X's per-input scales (dW), the outlier image's row scales (dX)
     private final Tensor tPtr;      // I32, max(in) + 1: Sᵀ's row pointers (one row per input feature)
     private final Tensor tIdx;      // I32, max(nnz): Sᵀ's column indices (output rows of W)
     private final Tensor tValues;   // F32, max(nnz): Sᵀ's values
@@ -89,7 +91,7 @@ public final class Int8Backward implements AutoCloseable {
             t[0] = Tensor.empty(device, DType.I8, maxTokens * maxOut);
             t[1] = Tensor.empty(device, DType.F32, Math.max(maxTokens, maxOut));
             t[2] = Tensor.empty(device, DType.I8, Math.max(maxMatrix, maxIn * maxTokens));
-            t[3] = Tensor.empty(device, DType.F32, maxIn);
+            t[3] = Tensor.empty(device, DType.F32, Math.max(maxIn, maxOut));
             t[4] = Tensor.empty(device, DType.I32, maxIn + 1);
             t[5] = Tensor.empty(device, DType.I32, Math.max(1, maxNnz));
             t[6] = Tensor.empty(device, DType.F32, Math.max(1, maxNnz));
@@ -110,8 +112,8 @@ public final class Int8Backward implements AutoCloseable {
         corrupt = t[8];
     }
 
-    /** dx (n, in) (+)= dy (n, out) · W for the hybrid weight w (out, in): dense part on the INT8 GEMM, outliers in fp32. */
-    public void input(HybridWeight w, Tensor dy, int n, Tensor dx, boolean accumulate) {
+    /** dx (n, in) (+)= dy (n, out) · W for the hybrid weight w (out, in): dense part on the INT8 GEMM, outliers as {@code outliers} says. */
+    public void input(HybridWeight w, Tensor dy, int n, Tensor dx, boolean accumulate, OutlierProducts outliers) {
         String op = "Int8Backward.input";
         long out = w.rows(), in = w.cols();
         if (closed) throw new IllegalStateException(op + ": use after close");
@@ -128,6 +130,14 @@ public final class Int8Backward implements AutoCloseable {
         NativeStatus.check(MatmulNative.qft_transpose_i8(dev, w.codes().address(), out, in, bCodes.address()), op + ": transposing W" + what);
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), 0L, 0L, dx.address(),
                 0, accumulate ? 1 : 0, n, in, out), op + ": INT8 GEMM" + what);
+        if (outliers == OutlierProducts.INT8) {  // the scratch is reused in stream order, after the dense GEMM read it
+            w.outlierCodes(0, (int) out, true, bCodes, bScales);
+            NativeStatus.check(MatmulNative.qft_quantize_rows_absmax_ex(dev, 0, dy.address(), n, out, bScales.address(), aCodes.address(),
+                    aScales.address(), nonFinite.address()), op + ": quantizing dy * sO" + what);
+            NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, aCodes.address(), aScales.address(), bCodes.address(), 0L, 0L,
+                    dx.address(), 0, 1, n, in, out), op + ": INT8 GEMM of the outliers" + what);
+            return;
+        }
         w.transposeOutliers(0, (int) out, tPtr, tIdx, tValues, corrupt);
         NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, in, out, tPtr.address(), tIdx.address(), tValues.address(), dy.address(), n,
                 dx.address()), op + ": outliers" + what);

@@ -16,6 +16,8 @@ import org.qft4j.tensor.Tensor;
  * arXiv 2208.07339), the dense part runs as an INT8 GEMM with int32 accumulation scaled by both scale vectors, and
  * the outliers add their fp32 product with the unquantized activations:
  * <pre>  y[t, r] = sx[t] * sw[r] * sum_c qx[t, c] * D[r, c]  +  sum_{(r, c) in S} S[r, c] * x[t, c]</pre>
+ * or, with {@link OutlierProducts#INT8} set on the workspace, the outliers' product as a second INT8 GEMM of the same
+ * activation codes against an INT8 image of S ({@link HybridWeight#outlierCodes}): sx[t] * so[r] * sum_c qx[t, c] * O[r, c].
  * The input gradient dx = dy W uses the dequantized weight (an fp32 scratch of one matrix); the weight gradient is the
  * fp32 dyᵀ x of {@link DeviceOps#linearBackwardWeight}, which QFT's optimizer turns into an INT8 gradient.
  *
@@ -36,6 +38,9 @@ public final class QftLinear implements AutoCloseable {
         final Tensor xq;     // (maxTokens * maxIn) I8: activation codes, (n, in) row-major for a call with n rows
         final Tensor xScale; // (maxTokens) F32: per-token scales
         final Tensor nonFinite; // (1) I32: rows with NaN/Inf quantized so far (a device counter, never reset)
+        private OutlierProducts outliers = OutlierProducts.FP32_SPARSE;
+        private Tensor outlierCodes;  // I8: the INT8 image of a weight's outliers (OutlierProducts.INT8), grown on demand
+        private Tensor outlierScales; // F32: its row scales
 
         public Workspace(Device device, int maxTokens, int maxIn) {
             if (maxTokens <= 0 || maxIn <= 0)
@@ -56,6 +61,27 @@ public final class QftLinear implements AutoCloseable {
             this.nonFinite = t[2];
         }
 
+        /** How the layers on this workspace multiply their outliers in forward; FP32_SPARSE until set. */
+        public void outliers(OutlierProducts mode) {
+            outliers = java.util.Objects.requireNonNull(mode, "mode");
+        }
+
+        public OutlierProducts outliers() { return outliers; }
+
+        /** The outlier image scratch, grown to at least (rows, cols): the old one is freed in stream order. */
+        void ensureOutlierScratch(long rows, long cols) {
+            if (outlierCodes == null || outlierCodes.numel() < rows * cols) {
+                if (outlierCodes != null) outlierCodes.close();
+                outlierCodes = null;
+                outlierCodes = Tensor.empty(xq.device(), DType.I8, rows * cols);
+            }
+            if (outlierScales == null || outlierScales.numel() < rows) {
+                if (outlierScales != null) outlierScales.close();
+                outlierScales = null;
+                outlierScales = Tensor.empty(xq.device(), DType.F32, rows);
+            }
+        }
+
         /** Rows holding NaN/Inf that layers on this workspace have quantized so far (reads the device: a host sync on a GPU). */
         public long nonFiniteRows() {
             return nonFinite.toInts()[0];
@@ -63,7 +89,7 @@ public final class QftLinear implements AutoCloseable {
 
         @Override
         public void close() {
-            try (Tensor a = xq; Tensor b = xScale; Tensor c = nonFinite) {
+            try (Tensor a = xq; Tensor b = xScale; Tensor c = nonFinite; Tensor d = outlierCodes; Tensor e = outlierScales) {
                 // all closed, in reverse order
             }
         }
@@ -134,8 +160,16 @@ public final class QftLinear implements AutoCloseable {
         NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, ws.xq.address(), ws.xScale.address(), w.codes().address() + r0 * in,
                 w.scales().address() + 4L * r0, 0L, y, 0, 0, n, rows, in), op + ": INT8 GEMM (" + n + ", " + in + ") x rows [" + r0 + ", "
                 + (r0 + rows) + ") of " + w);
-        NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
-                w.values().address(), x.address(), n, y), op + ": outliers of rows [" + r0 + ", " + (r0 + rows) + ") of " + w);
+        String outliers = op + ": outliers of rows [" + r0 + ", " + (r0 + rows) + ") of " + w;
+        if (ws.outliers == OutlierProducts.INT8) {
+            ws.ensureOutlierScratch(rows, in);
+            w.outlierCodes(r0, rows, false, ws.outlierCodes, ws.outlierScales);
+            NativeStatus.check(MatmulNative.qft_int8_matmul(dev, 0, ws.xq.address(), ws.xScale.address(), ws.outlierCodes.address(),
+                    ws.outlierScales.address(), 0L, y, 0, 1, n, rows, in), outliers);
+        } else {
+            NativeStatus.check(QftNative.qft_hybrid_sparse_add(dev, rows, in, w.rowPtr().address() + 4L * r0, w.colIdx().address(),
+                    w.values().address(), x.address(), n, y), outliers);
+        }
     }
 
     /** dx (n, in) (+)= dy (n, rows) · W[r0 : r0 + rows], dy packed with row stride rows, W's rows dequantized into scratch. */

@@ -102,12 +102,16 @@ class Int8BackwardTest {
     }
 
     static float[][] run(Device d, float[] wts, float[] dy, float[] x, float[] dx0, double outliers) {
+        return run(d, wts, dy, x, dx0, outliers, OutlierProducts.FP32_SPARSE);
+    }
+
+    static float[][] run(Device d, float[] wts, float[] dy, float[] x, float[] dx0, double outliers, OutlierProducts mode) {
         try (Scope s = new Scope()) {
             HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(outliers)));
             Int8Backward b = s.add(new Int8Backward(d, N + 3, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), dx = s.add(Tensor.of(d, dx0, N, IN)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            b.input(w, tdy, N, dx, true);
+            b.input(w, tdy, N, dx, true, mode);
             b.weight(tdy, tx, N, dw, false);
             return new float[][] {dx.toFloats(), dw.toFloats(), s.add(w.dequantize()).toFloats(), expectedInput(dy, w, dx0)};
         }
@@ -136,6 +140,20 @@ class Int8BackwardTest {
     }
 
     @Test
+    void int8OutlierProductsTrackTheFp32Ones() {
+        // The outliers' part of dx on the INT8 GEMM: dy * sO quantized per token against the INT8 image of S. Ten dominant
+        // outliers make their products most of dx, so a lost or misplaced one would show far above the INT8 rounding.
+        float[] wts = randn(OUT * IN, 5, 0.01), dy = randn(N * OUT, 6, 1), x = randn(N * IN, 7, 1), dx0 = randn(N * IN, 8, 1);
+        for (int k = 0; k < 10; k++) wts[(k * 7) * IN + k * 9] = 3f - k;
+        float[][] sparse = run(Device.CPU, wts, dy, x, dx0, 0.03, OutlierProducts.FP32_SPARSE);
+        float[][] int8 = run(Device.CPU, wts, dy, x, dx0, 0.03, OutlierProducts.INT8);
+        assertClose(fp32Input(dy, int8[2], dx0), int8[0], 3e-2, "dx with INT8 outlier products vs fp32 on the dequantized weight");
+        assertClose(sparse[0], int8[0], 3e-2, "dx: INT8 vs fp32 sparse outlier products");
+        assertTrue(Close.relativeError(sparse[0], int8[0]) > 0, "the two modes compute differently");
+        assertArrayEquals(sparse[1], int8[1], "dW does not involve the outlier products");
+    }
+
+    @Test
     void aWeightWithoutOutliersTakesTheDensePathAlone() {
         float[] wts = randn(OUT * IN, 23, 0.05), dy = randn(N * OUT, 24, 1), x = randn(N * IN, 25, 1), dx0 = randn(N * IN, 26, 1);
         float[][] got = run(Device.CPU, wts, dy, x, dx0, 0);
@@ -152,7 +170,7 @@ class Int8BackwardTest {
             Int8Backward b = s.add(new Int8Backward(d, N, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            b.input(w, tdy, N, dx, false);
+            b.input(w, tdy, N, dx, false, OutlierProducts.FP32_SPARSE);
             b.weight(tdy, tx, N, dw, false);
             float[] gx = dx.toFloats(), gw = dw.toFloats();
             for (int t = 0; t < N; t++)
@@ -173,10 +191,10 @@ class Int8BackwardTest {
             Int8Backward b = s.add(new Int8Backward(d, N - 1, OUT, IN, (long) OUT * IN, w.nnz()));
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), tx = s.add(Tensor.of(d, x, N, IN));
             Tensor dx = s.add(Tensor.of(d, new float[N * IN], N, IN)), dw = s.add(Tensor.of(d, new float[OUT * IN], OUT, IN));
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, N, dx, false));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, N, dx, false, OutlierProducts.FP32_SPARSE));
             assertTrue(e.getMessage().contains("over 13 tokens exceeds the scratch's (70, 96) over 12"), e.getMessage());
             Tensor small = s.add(Tensor.of(d, new float[IN], 1, IN));
-            e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, 4, small, false));
+            e = assertThrows(IllegalArgumentException.class, () -> b.input(w, tdy, 4, small, false, OutlierProducts.FP32_SPARSE));
             assertTrue(e.getMessage().contains("dx must be a F32 tensor on cpu with at least 384 elements"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> b.weight(tdy, tx, N, dw, false));
             assertTrue(e.getMessage().contains("dw (70, 96) over 13 tokens exceeds the scratch's (70, 96) over 12"), e.getMessage());
@@ -193,9 +211,11 @@ class Int8BackwardTest {
         float[] wts = QftLinearTest.inputs(14, OUT * IN), x = QftLinearTest.inputs(15, N * IN), dx0 = randn(N * IN, 16, 1);
         for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
         float[] dy = QftLinearTest.inputs(17, N * OUT);
-        float[][] cpu = run(Device.CPU, wts, dy, x, dx0), cuda = run(gpu, wts, dy, x, dx0);
-        assertArrayEquals(cpu[2], cuda[2], "hybrid quantization");
-        assertArrayEquals(cpu[0], cuda[0], "dx");
-        assertArrayEquals(cpu[1], cuda[1], "dW");
+        for (OutlierProducts mode : OutlierProducts.values()) {
+            float[][] cpu = run(Device.CPU, wts, dy, x, dx0, 0.03, mode), cuda = run(gpu, wts, dy, x, dx0, 0.03, mode);
+            assertArrayEquals(cpu[2], cuda[2], mode + ": hybrid quantization");
+            assertArrayEquals(cpu[0], cuda[0], mode + ": dx");
+            assertArrayEquals(cpu[1], cuda[1], mode + ": dW");
+        }
     }
 }

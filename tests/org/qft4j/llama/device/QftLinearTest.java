@@ -44,11 +44,47 @@ class QftLinearTest {
         return y;
     }
 
+    /**
+     * The forward with {@link OutlierProducts#INT8}: the dense product as above, then the outliers' as the INT8 GEMM's
+     * epilogue adds it: y + (dot(qx, O[r]) * sx) * so[r], with O the row's outliers rounded half even at 127 / absmax.
+     */
+    static float[] expectedForwardInt8Outliers(float[] x, HybridWeight w) {
+        byte[] codes = w.codes().toBytes();
+        float[] scales = w.scales().toFloats(), values = w.values().toFloats();
+        int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
+        float[] y = new float[N * OUT];
+        for (int t = 0; t < N; t++) {
+            float max = 0;
+            for (int c = 0; c < IN; c++) max = Math.max(max, Math.abs(x[t * IN + c]));
+            float sx = max > 0 ? max / 127f : 1f, inv = max > 0 ? 127f / max : 1f;
+            int[] q = new int[IN];
+            for (int c = 0; c < IN; c++) q[c] = (int) Math.max(-127, Math.min(127, Math.rint(x[t * IN + c] * inv)));
+            for (int r = 0; r < OUT; r++) {
+                long dot = 0, outlierDot = 0;
+                for (int c = 0; c < IN; c++) dot += (long) q[c] * codes[r * IN + c];
+                float absmax = 0;
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) absmax = Math.max(absmax, Math.abs(values[j]));
+                float so = absmax > 0 ? absmax / 127f : 0f, oinv = absmax > 0 ? 127f / absmax : 1f;
+                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++)
+                    outlierDot += (long) q[colIdx[j]] * (long) Math.max(-127, Math.min(127, Math.rint(values[j] * oinv)));
+                float v = (float) dot * sx * scales[r];
+                y[t * OUT + r] = v + (float) outlierDot * sx * so;
+            }
+        }
+        return y;
+    }
+
     /** {forward, backwardInput (dx0 + dy W)} on a device. */
     static float[][] run(Device d, float[] x, float[] wts, float[] dy, float[] dx0) {
+        return run(d, x, wts, dy, dx0, OutlierProducts.FP32_SPARSE);
+    }
+
+    static float[][] run(Device d, float[] x, float[] wts, float[] dy, float[] dx0, OutlierProducts mode) {
         try (Scope s = new Scope()) {
             HybridWeight w = s.add(HybridWeight.quantize(s.add(Tensor.of(d, wts, OUT, IN)), HybridConfig.outliers(0.02)));
-            QftLinear lin = s.add(new QftLinear(w, N + 5));
+            QftLinear.Workspace ws = s.add(new QftLinear.Workspace(d, N + 5, IN));
+            ws.outliers(mode);
+            QftLinear lin = s.add(new QftLinear(w, ws));
             Tensor tx = s.add(Tensor.of(d, x, N, IN)), y = s.add(Tensor.zeros(d, DType.F32, N + 5, OUT));
             lin.forward(tx, N, y);
             Tensor tdy = s.add(Tensor.of(d, dy, N, OUT)), dx = s.add(Tensor.of(d, dx0, N, IN));
@@ -80,6 +116,23 @@ class QftLinearTest {
         // per-token INT8 activations: within a few code steps (1/127 of the row max) of the fp32 product
         assertClose(fp32, got[0], 3e-2, "forward vs fp32 on the dequantized weight");
         assertClose(dx, got[1], 1e-5, "dx += dy W");
+    }
+
+    @Test
+    void int8OutlierProductsAreTheSecondInt8Gemm() {
+        float[] x = inputs(12, N * IN), wts = randn(OUT * IN, 13, 0.05), dy = randn(N * OUT, 14, 1), dx0 = randn(N * IN, 15, 1);
+        for (int k = 0; k < 12; k++) wts[(k * 5) * IN + k * 7] = 2.5f - 0.2f * k;  // outliers that dominate their rows
+        float[][] got = run(Device.CPU, x, wts, dy, dx0, OutlierProducts.INT8);
+        try (HybridWeight w = HybridWeight.quantize(wts, OUT, IN, HybridConfig.outliers(0.02))) {
+            assertClose(expectedForwardInt8Outliers(x, w), got[0], 1e-6, "forward vs the definition");
+        }
+        float[] deq = got[3], fp32 = new float[N * OUT];
+        for (int t = 0; t < N; t++)
+            for (int r = 0; r < OUT; r++)
+                for (int c = 0; c < IN; c++) fp32[t * OUT + r] += x[t * IN + c] * deq[r * IN + c];
+        assertClose(fp32, got[0], 3e-2, "forward vs fp32 on the dequantized weight");
+        assertClose(run(Device.CPU, x, wts, dy, dx0)[0], got[0], 3e-2, "forward vs the fp32 sparse outlier products");
+        LeakCheck.assertFlat(Device.CPU, 1, 3, i -> run(Device.CPU, x, wts, dy, dx0, OutlierProducts.INT8));
     }
 
     @Test
@@ -140,5 +193,9 @@ class QftLinearTest {
         assertClose(cpu[3], cuda[3], 0, "hybrid quantization");
         assertClose(cpu[0], cuda[0], 1e-5, "forward");
         assertClose(cpu[1], cuda[1], 1e-5, "backward input");
+        // INT8 outlier products: integer GEMMs, shared quantizers and epilogue order, so bit for bit.
+        cpu = run(Device.CPU, x, wts, dy, dx0, OutlierProducts.INT8);
+        cuda = run(gpu, x, wts, dy, dx0, OutlierProducts.INT8);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(cpu[0], cuda[0], "forward with INT8 outlier products");
     }
 }
