@@ -5,9 +5,12 @@
 // same operands the CPU reference (native/cpu/attention.cpp) rounds. Softmax, lse and delta stay fp32.
 //   forward:  128 threads per (64-query tile, head, sequence); warp w owns query rows 16w .. 16w+15, so
 //             a row's max and sum need only the 4 lanes that hold it. S = Q K^T, then O += P V per key tile.
-//   kv pass:  256 threads per (64-key tile, kv head, sequence); warp w computes S^T and dP^T for keys
+//   kv pass:  256 threads per (64-key tile, query head, sequence); warp w computes S^T and dP^T for keys
 //             16 (w % 4) .. +15 and queries 32 (w / 4) .. +31, then dV += P^T dO and dK += dS^T Q for the same
 //             keys and head-size columns (D/2)(w / 4) .. +D/2-1. P^T and dS^T take turns in one buffer.
+//             With grouped kv heads each query head's dK, dV go to scratch and a last kernel sums every group
+//             in head order: a block per query head keeps the grid (and the load balance across key tiles)
+//             as large as the q pass's, where a block per kv head would serialise the group's heads.
 //   q pass:   128 threads per (64-query tile, head, sequence), warp rows as in forward: dQ += dS K.
 // Shared tiles are (64, D + 4) floats: fragment reads of 8 rows x 4 columns (g, t) hit 32 distinct banks;
 // V in the forward is read k-major (rows t, columns g) and gets rows of D + 8.
@@ -58,10 +61,11 @@ __device__ __forceinline__ void store_acc(float* __restrict__ p, int64_t stride,
         }
 }
 
+// P passes through shared memory 32 keys at a time: the smaller buffer lets two blocks share an SM at D = 128.
 template <int D>
 struct ForwardSmem {
-    static constexpr int kLd = D + 4, kVLd = D + 8;
-    static constexpr size_t bytes = (kTile * (2 * kLd + kVLd) + kTile * kPLd) * sizeof(float);  // Q, K, V, P
+    static constexpr int kLd = D + 4, kVLd = D + 8, kPHalfLd = kTile / 2 + 4;
+    static constexpr size_t bytes = (kTile * (2 * kLd + kVLd) + kTile * kPHalfLd) * sizeof(float);  // Q, K, V, P half
 };
 
 // lse (B, nh, T), out (B*T, nh*hs). Grid (query tiles, nh, B), the longest rows (last tiles) first.
@@ -75,7 +79,7 @@ __global__ void __launch_bounds__(128) attention_forward_tf32_kernel(qft::Attent
     float* Qs = reinterpret_cast<float*>(smem);  // (64 queries, kLd)
     float* Ks = Qs + kTile * S::kLd;            // (64 keys, kLd)
     float* Vs = Ks + kTile * S::kLd;            // (64 keys, kVLd)
-    float* Ps = Vs + kTile * S::kVLd;           // (64 queries, kPLd): this tile's unnormalised probabilities
+    float* Ps = Vs + kTile * S::kVLd;           // (64 queries, kPHalfLd): half the tile's unnormalised probabilities
     const int64_t h = blockIdx.y, b = blockIdx.z, kvh = h / a.group(), q_stride = a.nh * a.hs, kv_stride = a.nkv * a.hs;
     const int qt = gridDim.x - 1 - blockIdx.x, t0 = qt * kTile, T = static_cast<int>(a.T), hs = static_cast<int>(a.hs);
     const int r0 = threadIdx.x / 32 * 16;  // this warp's first query row in the tile
@@ -90,7 +94,7 @@ __global__ void __launch_bounds__(128) attention_forward_tf32_kernel(qft::Attent
         load_tf32<D>(Ks, S::kLd, kb + s0 * kv_stride, kv_stride, T - s0, hs, vec);
         load_tf32<D>(Vs, S::kVLd, vb + s0 * kv_stride, kv_stride, T - s0, hs, vec);
         __syncthreads();
-        float s[kTile / 8][4] = {};  // (query, key) = Q K^T: K read as B(d, key)
+        float s[kTile / 8][4] = {};  // (query, key) = Q K^T (K read as B(d, key)), then the probabilities
         qft::mma_tf32<kTile / 8, D>(s, Qs + r0 * S::kLd, S::kLd, 1, Ks, 1, S::kLd);
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
@@ -113,15 +117,28 @@ __global__ void __launch_bounds__(128) attention_forward_tf32_kernel(qft::Attent
 #pragma unroll
             for (int j = 0; j < D / 8; ++j) o[j][2 * half] *= corr, o[j][2 * half + 1] *= corr;
 #pragma unroll
-            for (int j = 0; j < kTile / 8; ++j) {
-                const float p0 = expf(s[j][2 * half] - mx), p1 = expf(s[j][2 * half + 1] - mx);
-                l[half] += p0 + p1;
-                *reinterpret_cast<float2*>(&Ps[row * kPLd + 8 * j + qft::mma_col(0)]) =
-                    make_float2(qft::tf32_round(p0), qft::tf32_round(p1));
-            }
+            for (int j = 0; j < kTile / 8; ++j)
+#pragma unroll
+                for (int c = 0; c < 2; ++c) {
+                    float& z = s[j][2 * half + c];
+                    z = expf(z - mx);
+                    l[half] += z;
+                }
         }
-        __syncwarp();  // the warp's P rows are written
-        qft::mma_tf32<D / 8, kTile>(o, Ps + r0 * kPLd, kPLd, 1, Vs, S::kVLd, 1);
+#pragma unroll
+        for (int kh = 0; kh < 2; ++kh) {  // O += P V over keys 32 kh .. +31
+#pragma unroll
+            for (int j = 0; j < kTile / 16; ++j)
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                    const float* pj = s[kTile / 16 * kh + j];
+                    *reinterpret_cast<float2*>(&Ps[(r0 + qft::mma_row(2 * half)) * S::kPHalfLd + 8 * j + qft::mma_col(0)]) =
+                        make_float2(qft::tf32_round(pj[2 * half]), qft::tf32_round(pj[2 * half + 1]));
+                }
+            __syncwarp();  // the warp's P rows are written
+            qft::mma_tf32<D / 8, kTile / 2>(o, Ps + r0 * S::kPHalfLd, S::kPHalfLd, 1, Vs + kTile / 2 * kh * S::kVLd, S::kVLd, 1);
+            __syncwarp();  // and read, before the next half overwrites them
+        }
     }
     float inv[2];
 #pragma unroll
@@ -141,14 +158,15 @@ struct KvSmem {
     static constexpr size_t bytes = (4 * kTile * kLd + kTile * kPLd + 2 * kTile) * sizeof(float);  // K V Q dO, P/dS, lse delta
 };
 
-// dk, dv (B*T, nkv*hs). Grid (key tiles, nkv, B), the first tiles (most query tiles below them) first.
+// dK, dV of query head h alone, (B*T, nh*hs): row ((b*T + s)*nh + h)*hs, which with nh == nkv is dk's and
+// dv's own layout. Grid (key tiles, nh, B), the first tiles (most query tiles below them) first.
 template <int D>
 __global__ void __launch_bounds__(256, 1) attention_backward_kv_tf32_kernel(qft::AttentionDims a, float scale, bool vec,
                                                                          const float* __restrict__ q, const float* __restrict__ k,
                                                                          const float* __restrict__ v, const float* __restrict__ dout,
                                                                          const float* __restrict__ lse,
-                                                                         const float* __restrict__ delta, float* __restrict__ dk,
-                                                                         float* __restrict__ dv) {
+                                                                         const float* __restrict__ delta, float* __restrict__ gk_out,
+                                                                         float* __restrict__ gv_out) {
     using S = KvSmem<D>;
     extern __shared__ float4 smem[];
     float* Ks = reinterpret_cast<float*>(smem);  // (64 keys, kLd)
@@ -157,7 +175,7 @@ __global__ void __launch_bounds__(256, 1) attention_backward_kv_tf32_kernel(qft:
     float* Os = Qs + kTile * S::kLd;             // (64 queries, kLd): dout
     float* Ws = Os + kTile * S::kLd;             // (64 keys, kPLd): P^T, then dS^T
     float *lse_s = Ws + kTile * kPLd, *delta_s = lse_s + kTile;
-    const int64_t kt = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z, s0 = kt * kTile;
+    const int64_t kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z, kvh = h / a.group(), s0 = kt * kTile;
     const int64_t q_stride = a.nh * a.hs, kv_stride = a.nkv * a.hs, nqt = (a.T + kTile - 1) / kTile;
     const int hs = static_cast<int>(a.hs), warp = threadIdx.x / 32;
     const int k0 = warp % 4 * 16, side = warp / 4;  // this warp's keys k0 .. k0+15; query half / column half `side`
@@ -166,45 +184,57 @@ __global__ void __launch_bounds__(256, 1) attention_backward_kv_tf32_kernel(qft:
     load_tf32<D>(Vs, S::kLd, v + a.kv_row(b, s0, kvh), kv_stride, a.T - s0, hs, vec);
 
     float gk[D / 16][4] = {}, gv[D / 16][4] = {};  // (keys k0 + mma_row, columns c0 + 8 j + mma_col)
-    for (int64_t h = kvh * a.group(); h < (kvh + 1) * a.group(); ++h)
-        for (int64_t qt = kt; qt < nqt; ++qt) {
-            const int64_t t0 = qt * kTile;
-            __syncthreads();  // the previous dS^T Q is done with Qs and Ws
-            load_tf32<D>(Qs, S::kLd, q + a.q_row(b, t0, h), q_stride, a.T - t0, hs, vec);
-            load_tf32<D>(Os, S::kLd, dout + a.q_row(b, t0, h), q_stride, a.T - t0, hs, vec);
-            if (threadIdx.x < kTile) {
-                const int64_t t = t0 + threadIdx.x;
-                lse_s[threadIdx.x] = t < a.T ? lse[a.stat(b, h, t)] : 0.0f;
-                delta_s[threadIdx.x] = t < a.T ? delta[a.stat(b, h, t)] : 0.0f;
-            }
-            __syncthreads();
-            // (key, query) tiles for queries 32 side .. +31: S^T = K Q^T, dP^T = V dO^T (d loss / d p = dout · v).
-            float p[4][4] = {}, ds[4][4] = {};
-            qft::mma_tf32<4, D>(p, Ks + k0 * S::kLd, S::kLd, 1, Qs + 32 * side * S::kLd, 1, S::kLd);
-            qft::mma_tf32<4, D>(ds, Vs + k0 * S::kLd, S::kLd, 1, Os + 32 * side * S::kLd, 1, S::kLd);
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const int key = k0 + qft::mma_row(i), col = 32 * side + 8 * j + qft::mma_col(i);
-                    const int64_t t = t0 + col;
-                    p[j][i] = s0 + key <= t && t < a.T ? expf(p[j][i] * scale - lse_s[col]) : 0.0f;
-                    ds[j][i] = p[j][i] * (ds[j][i] - delta_s[col]) * scale;  // softmax backward, then 1/sqrt(hs)
-                    Ws[key * kPLd + col] = qft::tf32_round(p[j][i]);
-                }
-            __syncthreads();  // P^T complete
-            qft::mma_tf32<D / 16, kTile>(gv, Ws + k0 * kPLd, kPLd, 1, Os + c0, S::kLd, 1);
-            __syncthreads();  // every warp is done with P^T
-#pragma unroll
-            for (int j = 0; j < 4; ++j)
-#pragma unroll
-                for (int i = 0; i < 4; ++i) Ws[(k0 + qft::mma_row(i)) * kPLd + 32 * side + 8 * j + qft::mma_col(i)] = qft::tf32_round(ds[j][i]);
-            __syncthreads();  // dS^T complete
-            qft::mma_tf32<D / 16, kTile>(gk, Ws + k0 * kPLd, kPLd, 1, Qs + c0, S::kLd, 1);
+    for (int64_t qt = kt; qt < nqt; ++qt) {
+        const int64_t t0 = qt * kTile;
+        __syncthreads();  // the previous dS^T Q is done with Qs and Ws
+        load_tf32<D>(Qs, S::kLd, q + a.q_row(b, t0, h), q_stride, a.T - t0, hs, vec);
+        load_tf32<D>(Os, S::kLd, dout + a.q_row(b, t0, h), q_stride, a.T - t0, hs, vec);
+        if (threadIdx.x < kTile) {
+            const int64_t t = t0 + threadIdx.x;
+            lse_s[threadIdx.x] = t < a.T ? lse[a.stat(b, h, t)] : 0.0f;
+            delta_s[threadIdx.x] = t < a.T ? delta[a.stat(b, h, t)] : 0.0f;
         }
+        __syncthreads();
+        // (key, query) tiles for queries 32 side .. +31: S^T = K Q^T, dP^T = V dO^T (d loss / d p = dout · v).
+        float p[4][4] = {}, ds[4][4] = {};
+        qft::mma_tf32<4, D>(p, Ks + k0 * S::kLd, S::kLd, 1, Qs + 32 * side * S::kLd, 1, S::kLd);
+        qft::mma_tf32<4, D>(ds, Vs + k0 * S::kLd, S::kLd, 1, Os + 32 * side * S::kLd, 1, S::kLd);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int key = k0 + qft::mma_row(i), col = 32 * side + 8 * j + qft::mma_col(i);
+                const int64_t t = t0 + col;
+                p[j][i] = s0 + key <= t && t < a.T ? expf(p[j][i] * scale - lse_s[col]) : 0.0f;
+                ds[j][i] = p[j][i] * (ds[j][i] - delta_s[col]) * scale;  // softmax backward, then 1/sqrt(hs)
+                Ws[key * kPLd + col] = qft::tf32_round(p[j][i]);
+            }
+        __syncthreads();  // P^T complete
+        qft::mma_tf32<D / 16, kTile>(gv, Ws + k0 * kPLd, kPLd, 1, Os + c0, S::kLd, 1);
+        __syncthreads();  // every warp is done with P^T
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) Ws[(k0 + qft::mma_row(i)) * kPLd + 32 * side + 8 * j + qft::mma_col(i)] = qft::tf32_round(ds[j][i]);
+        __syncthreads();  // dS^T complete
+        qft::mma_tf32<D / 16, kTile>(gk, Ws + k0 * kPLd, kPLd, 1, Qs + c0, S::kLd, 1);
+    }
     const float one[2] = {1.0f, 1.0f};
-    store_acc(dk + a.kv_row(b, s0, kvh), kv_stride, a.T - s0, hs, gk, k0, c0, one);
-    store_acc(dv + a.kv_row(b, s0, kvh), kv_stride, a.T - s0, hs, gv, k0, c0, one);
+    store_acc(gk_out + a.q_row(b, s0, h), q_stride, a.T - s0, hs, gk, k0, c0, one);
+    store_acc(gv_out + a.q_row(b, s0, h), q_stride, a.T - s0, hs, gv, k0, c0, one);
+}
+
+// dk, dv (B*T, nkv*hs): each kv head's sum of its query heads' partials (B*T, nh*hs), in head order.
+__global__ void attention_group_sum_kernel(int64_t n, int64_t hs, int64_t group, const float* __restrict__ part_k,
+                                           const float* __restrict__ part_v, float* __restrict__ dk, float* __restrict__ dv) {
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
+        // e = ((b*T + s)*nkv + kvh)*hs + j; its query heads kvh*group + i sit at row ((b*T + s)*nkv + kvh)*group + i.
+        const int64_t first = (e / hs * group) * hs + e % hs;
+        float sk = 0.0f, sv = 0.0f;
+        for (int64_t i = 0; i < group; ++i) sk += part_k[first + i * hs], sv += part_v[first + i * hs];
+        dk[e] = sk;
+        dv[e] = sv;
+    }
 }
 
 template <int D>
@@ -296,10 +326,24 @@ int backward(int device, int64_t B, qft::AttentionDims a, float scale, bool vec,
     constexpr size_t kv_smem = KvSmem<D>::bytes, q_smem = QSmem<D>::bytes;
     if (int st = allow_smem(device, attention_backward_kv_tf32_kernel<D>, kv_smem, "qft_attention_backward", a.hs)) return st;
     if (int st = allow_smem(device, attention_backward_q_tf32_kernel<D>, q_smem, "qft_attention_backward", a.hs)) return st;
-    attention_backward_kv_tf32_kernel<D><<<dim3(tiles, static_cast<unsigned>(a.nkv), static_cast<unsigned>(B)), 256, kv_smem, qft::stream()>>>(
+    // Per-query-head dK, dV: straight into dk, dv without grouping, else into scratch (2 x (B*T, nh*hs)) summed after.
+    const int64_t group = a.nh / a.nkv, part = B * a.T * a.nh * a.hs;
+    qft::StreamScratch scratch;
+    float *gk = qft::ptr<float>(dk), *gv = qft::ptr<float>(dv);
+    if (group > 1) {
+        QFT_CUDA_CHECK(cudaMallocAsync(&scratch.p, 2 * part * sizeof(float), qft::stream()));
+        gk = static_cast<float*>(scratch.p), gv = gk + part;
+    }
+    attention_backward_kv_tf32_kernel<D><<<dim3(tiles, static_cast<unsigned>(a.nh), static_cast<unsigned>(B)), 256, kv_smem, qft::stream()>>>(
         a, scale, vec, qft::ptr<const float>(q), qft::ptr<const float>(k), qft::ptr<const float>(v), qft::ptr<const float>(dout),
-        qft::ptr<const float>(lse), qft::ptr<const float>(delta), qft::ptr<float>(dk), qft::ptr<float>(dv));
+        qft::ptr<const float>(lse), qft::ptr<const float>(delta), gk, gv);
     QFT_LAUNCH_CHECK("attention_backward_kv_tf32_kernel");
+    if (group > 1) {
+        const int64_t n = B * a.T * a.nkv * a.hs;
+        attention_group_sum_kernel<<<qft::grid_1d(n, 256), 256, 0, qft::stream()>>>(n, a.hs, group, gk, gv, qft::ptr<float>(dk),
+                                                                                    qft::ptr<float>(dv));
+        QFT_LAUNCH_CHECK("attention_group_sum_kernel");
+    }
     attention_backward_q_tf32_kernel<D><<<dim3(tiles, static_cast<unsigned>(a.nh), static_cast<unsigned>(B)), 128, q_smem, qft::stream()>>>(
         a, scale, vec, qft::ptr<const float>(q), qft::ptr<const float>(k), qft::ptr<const float>(v), qft::ptr<const float>(dout),
         qft::ptr<const float>(lse), qft::ptr<const float>(delta), qft::ptr<float>(dq));

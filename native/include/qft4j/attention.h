@@ -15,7 +15,8 @@
  * support head sizes up to 128.
  * math (core.h): QFT_MATH_FP32 multiplies in fp32 (CUDA: SIMT kernels); QFT_MATH_TF32 rounds both
  * factors of every product (q·k and dout·v for the scores and their gradients, p·v for out, dS·k for dq,
- * dS·q for dk, p·dout for dv) to TF32 and sums in fp32 (CUDA: mma.sync tensor-core kernels, sm_80+;
+ * dS·q for dk, p·dout for dv) to TF32 and sums in fp32 (CUDA: mma.sync tensor-core kernels, sm_80+; head
+ * sizes over 64 need 150 KB of shared memory per block: A100, H100, else QFT_EUNSUPPORTED;
  * the CPU reference rounds the same operands; like the kernels it rounds the unnormalised exp(z - max)
  * and divides out by the row sum after, and takes delta = rowsum(dout * out)). The softmax itself, lse
  * and delta stay fp32 in both. Any other value is QFT_EINVAL. */
