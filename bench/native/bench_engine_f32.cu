@@ -26,9 +26,9 @@ extern "C" int qft_cuda_matmul_f32_nt(int32_t, int64_t, int64_t, int64_t, int64_
 extern "C" int qft_cuda_matmul_f32_nn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
 extern "C" int qft_cuda_matmul_f32_tn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
 extern "C" int qft_cuda_attention_forward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                          int64_t, int64_t);
+                                          int64_t, int64_t, int32_t);
 extern "C" int qft_cuda_attention_backward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+                                           int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
 
 constexpr double kPeakTflops = 67.0;       // H100 SXM fp32 without tensor cores
 constexpr double kPeakTf32Tflops = 494.7;  // H100 SXM dense TF32 tensor cores
@@ -164,10 +164,10 @@ int main(int argc, char** argv) {
     CK(cudaMalloc(&dq, n * nh * hs * 4));
     CK(cudaMalloc(&dk, n * nh * hs * 4));
     CK(cudaMalloc(&dv, n * nh * hs * 4));
-    auto forward = [&] { QK(qft_cuda_attention_forward(0, addr(q), addr(k), addr(v), B, T, nh, nh, hs, addr(lse), addr(out))); };
+    auto forward = [&] { QK(qft_cuda_attention_forward(0, addr(q), addr(k), addr(v), B, T, nh, nh, hs, addr(lse), addr(out), QFT_MATH_FP32)); };
     auto backward = [&] {
         QK(qft_cuda_attention_backward(0, addr(dout), addr(q), addr(k), addr(v), addr(out), addr(lse), B, T, nh, nh, hs, addr(delta),
-                                       addr(dq), addr(dk), addr(dv)));
+                                       addr(dq), addr(dk), addr(dv), QFT_MATH_FP32));
     };
     forward();
     backward();

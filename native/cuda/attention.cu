@@ -15,19 +15,15 @@
 // (tx + 16 j) of a 64 x 64 score tile, and 4 rows x D/16 columns (g*64 + tx*4 + c) of a 64 x D output
 // tile. Shared rows of D + 4 floats keep the float4 reads of 8 different rows on distinct banks.
 // Head sizes up to 128 are supported (zero-padded to D = 64 or 128).
-#include "engine.cuh"
+// These kernels serve QFT_MATH_FP32; QFT_MATH_TF32 runs the tensor-core kernels of attention_tf32.cu
+// (the delta kernel here serves both).
+#include "attention.cuh"
 
 namespace {
 
-constexpr int kTile = 64, kThreads = 256, kPLd = kTile + 4;
+constexpr int kTile = qft::kAttentionTile, kThreads = 256, kPLd = kTile + 4;
 
-struct Shape {
-    int64_t T, nh, nkv, hs;
-    __device__ int64_t group() const { return nh / nkv; }
-    __device__ int64_t q_row(int64_t b, int64_t t, int64_t h) const { return ((b * T + t) * nh + h) * hs; }      // q, out, dq
-    __device__ int64_t kv_row(int64_t b, int64_t s, int64_t kvh) const { return ((b * T + s) * nkv + kvh) * hs; }  // k, v, dk, dv
-    __device__ int64_t stat(int64_t b, int64_t h, int64_t t) const { return (b * nh + h) * T + t; }               // lse, delta
-};
+using Shape = qft::AttentionDims;
 
 // Rows r0 .. r0+63 (those < T; the rest zero) of one head of a (B*T, heads*hs) matrix into s[64][D+4],
 // columns >= hs zero. `row` is the element offset of row r0's head; rows are `stride` floats apart.
@@ -368,20 +364,21 @@ float score_scale(int64_t hs) { return static_cast<float>(1.0 / sqrt(static_cast
 }  // namespace
 
 extern "C" QFT_API int qft_cuda_attention_forward(int32_t device, int64_t q, int64_t k, int64_t v, int64_t B, int64_t T,
-                                                  int64_t nh, int64_t nkv, int64_t hs, int64_t lse, int64_t out) {
+                                                  int64_t nh, int64_t nkv, int64_t hs, int64_t lse, int64_t out, int32_t math) {
     if (B == 0) return QFT_OK;
     if (int st = check_shape("qft_attention_forward", B, T, nh, hs)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
     const dim3 grid(static_cast<unsigned>(qft::ceil_div(T, kTile)), static_cast<unsigned>(nh), static_cast<unsigned>(B));
     const Shape a{T, nh, nkv, hs};
     const bool vec = aligned(hs, {q, k, v, out});
+    if (math == QFT_MATH_TF32) return qft::attention_forward_tf32(device, B, a, score_scale(hs), vec, q, k, v, lse, out);
     return hs <= 64 ? forward<64>(grid, a, score_scale(hs), vec, q, k, v, lse, out)
                     : forward<128>(grid, a, score_scale(hs), vec, q, k, v, lse, out);
 }
 
 extern "C" QFT_API int qft_cuda_attention_backward(int32_t device, int64_t dout, int64_t q, int64_t k, int64_t v, int64_t out,
                                                    int64_t lse, int64_t B, int64_t T, int64_t nh, int64_t nkv, int64_t hs,
-                                                   int64_t delta, int64_t dq, int64_t dk, int64_t dv) {
+                                                   int64_t delta, int64_t dq, int64_t dk, int64_t dv, int32_t math) {
     if (B == 0) return QFT_OK;
     if (int st = check_shape("qft_attention_backward", B, T, nh, hs)) return st;
     QFT_CUDA_CHECK(cudaSetDevice(device));
@@ -391,6 +388,8 @@ extern "C" QFT_API int qft_cuda_attention_backward(int32_t device, int64_t dout,
         a, rows, qft::ptr<const float>(dout), qft::ptr<const float>(out), qft::ptr<float>(delta));
     QFT_LAUNCH_CHECK("attention_delta_kernel");
     const bool vec = aligned(hs, {q, k, v, dout, dq, dk, dv});
+    if (math == QFT_MATH_TF32)
+        return qft::attention_backward_tf32(device, B, a, score_scale(hs), vec, q, k, v, dout, lse, delta, dq, dk, dv);
     return hs <= 64 ? backward<64>(B, a, score_scale(hs), vec, q, k, v, dout, lse, delta, dq, dk, dv)
                     : backward<128>(B, a, score_scale(hs), vec, q, k, v, dout, lse, delta, dq, dk, dv);
 }

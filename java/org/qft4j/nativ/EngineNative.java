@@ -32,10 +32,10 @@ public final class EngineNative {
             long sin, int inverse);
 
     public static native int qft_attention_forward(int device, long q, long k, long v, long B, long T, long nh, long nkv,
-            long hs, long lse, long out);
+            long hs, long lse, long out, int math);
 
     public static native int qft_attention_backward(int device, long dout, long q, long k, long v, long out, long lse, long B,
-            long T, long nh, long nkv, long hs, long delta, long dq, long dk, long dv);
+            long T, long nh, long nkv, long hs, long delta, long dq, long dk, long dv, int math);
 
     public static native int qft_swiglu_forward(int device, long h1, long h3, long n, long g);
 

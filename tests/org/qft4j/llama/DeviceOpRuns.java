@@ -74,18 +74,19 @@ final class DeviceOpRuns {
         }
     }
 
-    /** {lse (B, nh, T), out, dq, dk, dv, delta (B, nh, T)}. */
-    static float[][] attention(Device d, float[] q, float[] k, float[] v, float[] dout, int batch, int T, int nh, int nkv, int hs) {
+    /** {lse (B, nh, T), out, dq, dk, dv, delta (B, nh, T)}, with the products in {@code math}. */
+    static float[][] attention(Device d, float[] q, float[] k, float[] v, float[] dout, int batch, int T, int nh, int nkv, int hs,
+                               Fp32Math math) {
         long n = (long) batch * T;
         try (Scope s = new Scope()) {
             Tensor tq = s.add(Tensor.of(d, q, n, (long) nh * hs)), tk = s.add(Tensor.of(d, k, n, (long) nkv * hs));
             Tensor tv = s.add(Tensor.of(d, v, n, (long) nkv * hs)), tdo = s.add(Tensor.of(d, dout, n, (long) nh * hs));
             Tensor lse = s.add(Tensor.zeros(d, DType.F32, n * nh)), out = s.add(Tensor.zeros(d, DType.F32, n, (long) nh * hs));
-            DeviceOps.attentionForward(tq, tk, tv, batch, T, nh, nkv, hs, lse, out);
+            DeviceOps.attentionForward(tq, tk, tv, batch, T, nh, nkv, hs, lse, out, math);
             Tensor delta = s.add(Tensor.zeros(d, DType.F32, n * nh));
             Tensor dq = s.add(Tensor.zeros(d, DType.F32, n, (long) nh * hs));
             Tensor dk = s.add(Tensor.zeros(d, DType.F32, n, (long) nkv * hs)), dv = s.add(Tensor.zeros(d, DType.F32, n, (long) nkv * hs));
-            DeviceOps.attentionBackward(tdo, tq, tk, tv, out, lse, batch, T, nh, nkv, hs, delta, dq, dk, dv);
+            DeviceOps.attentionBackward(tdo, tq, tk, tv, out, lse, batch, T, nh, nkv, hs, delta, dq, dk, dv, math);
             return new float[][] {lse.toFloats(), out.toFloats(), dq.toFloats(), dk.toFloats(), dv.toFloats(), delta.toFloats()};
         }
     }

@@ -78,8 +78,8 @@ class DeviceOpsCudaTest {
         for (int[] s : shapes) {
             int batch = s[0], T = s[1], nh = s[2], nkv = s[3], hs = s[4], n = batch * T;
             float[] q = randn(n * nh * hs, 11, 1), k = randn(n * nkv * hs, 12, 1), v = randn(n * nkv * hs, 13, 1), dout = randn(n * nh * hs, 14, 1);
-            float[][] want = DeviceOpRuns.attention(CPU, q, k, v, dout, batch, T, nh, nkv, hs);
-            float[][] got = DeviceOpRuns.attention(gpu, q, k, v, dout, batch, T, nh, nkv, hs);
+            float[][] want = DeviceOpRuns.attention(CPU, q, k, v, dout, batch, T, nh, nkv, hs, Fp32Math.FP32);
+            float[][] got = DeviceOpRuns.attention(gpu, q, k, v, dout, batch, T, nh, nkv, hs, Fp32Math.FP32);
             String[] names = {"lse", "out", "dq", "dk", "dv", "delta"};
             for (int i = 0; i < names.length; i++) assertClose(want[i], got[i], REL, names[i] + " at " + java.util.Arrays.toString(s));
         }

@@ -110,7 +110,7 @@ class DeviceOpsTest {
         float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
         Attention.forward(q, k, v, att, out, batch, T, cfg);
         Attention.backward(dout, q, k, v, att, dq, dk, dv, batch, T, cfg);
-        float[][] got = DeviceOpRuns.attention(CPU, q, k, v, dout, batch, T, nh, nkv, hs);
+        float[][] got = DeviceOpRuns.attention(CPU, q, k, v, dout, batch, T, nh, nkv, hs, Fp32Math.FP32);
         // The saved state: lse[b,h,t] = log sum_s<=t exp(q_t · k_s / sqrt(hs)); delta[b,h,t] = dout_t · out_t.
         float[] lse = new float[batch * nh * T], delta = new float[batch * nh * T];
         for (int b = 0; b < batch; b++)
@@ -299,7 +299,7 @@ class DeviceOpsTest {
             assertTrue(e.getMessage().contains("linear: y must be a F32 tensor on cpu with at least 24 elements, got F32[4, 5]"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.rmsnormForward(ints, s.add(Tensor.zeros(CPU, DType.F32, 8)), 4, 1e-5f, x, small));
             assertTrue(e.getMessage().contains("x must be a F32 tensor") && e.getMessage().contains("I32[4, 8]"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.attentionForward(x, x, x, 1, 4, 3, 2, 2, x, x));
+            e = assertThrows(IllegalArgumentException.class, () -> DeviceOps.attentionForward(x, x, x, 1, 4, 3, 2, 2, x, x, Fp32Math.FP32));
             assertTrue(e.getMessage().contains("3 query heads are not a multiple of 2 kv heads"), e.getMessage());
         }
     }

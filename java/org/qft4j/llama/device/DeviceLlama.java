@@ -464,7 +464,7 @@ public final class DeviceLlama implements AutoCloseable {
         y.wv.forward(a.xn1, n, a.v);
         rope(a.q, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
         rope(a.k, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, false);
-        attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.lse, a.ao);
+        attentionForward(a.q, a.k, a.v, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, a.lse, a.ao, fp32Math);
         y.wo.forward(a.ao, n, a.x2);
         residualAdd(a.x2, xIn, n * c);
         rmsnormForward(a.x2, y.ffnNorm, n, cfg.normEps(), a.xn2, a.rstd2);
@@ -502,7 +502,7 @@ public final class DeviceLlama implements AutoCloseable {
         Tensor dao = a.dao, dq = a.dq, dk = a.dk, dv = a.dv;
         y.wo.backwardInput(dx, n, dao, false);
         weightGradient(y.wo, dx, a.ao, n, d.wo, hook, p + "wo");
-        attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv);
+        attentionBackward(dao, a.q, a.k, a.v, a.ao, a.lse, batch, T, cfg.nHeads(), cfg.nKvHeads(), hs, delta, dq, dk, dv, fp32Math);
         rope(dq, n, T, cfg.nHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         rope(dk, n, T, cfg.nKvHeads(), hs, cfg.ropeLayout(), ropeCos, ropeSin, true);
         y.wv.backwardInput(dv, n, dxn, false);

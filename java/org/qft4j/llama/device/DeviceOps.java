@@ -130,9 +130,12 @@ public final class DeviceOps {
     /**
      * Causal GQA attention: q (B*T, nh*hs), k, v (B*T, nkv*hs) to out (B*T, nh*hs) and lse (B, nh, T), the log-sum-exp
      * of each query row's scaled scores, which is all the backward needs besides out (FlashAttention-2's saved state).
+     * {@code math} is the arithmetic of its products ({@link Fp32Math}; TF32 runs on CUDA tensor cores).
      */
-    public static void attentionForward(Tensor q, Tensor k, Tensor v, int batch, int T, int nh, int nkv, int hs, Tensor lse, Tensor out) {
+    public static void attentionForward(Tensor q, Tensor k, Tensor v, int batch, int T, int nh, int nkv, int hs, Tensor lse, Tensor out,
+                                        Fp32Math math) {
         String op = "attentionForward";
+        Objects.requireNonNull(math, op + ": math");
         Device d = device(q);
         heads(op, nh, nkv);
         long n = (long) batch * T;
@@ -142,16 +145,17 @@ public final class DeviceOps {
         need(op, "lse", lse, DType.F32, n * nh, d);
         need(op, "out", out, DType.F32, n * nh * hs, d);
         check(EngineNative.qft_attention_forward(d.nativeId(), q.address(), k.address(), v.address(), batch, T, nh, nkv, hs,
-                lse.address(), out.address()), op, q);
+                lse.address(), out.address(), math.code()), op, q);
     }
 
     /**
      * dq, dk, dv (overwritten) of the forward that produced out and lse (probabilities are recomputed); delta (B, nh, T)
-     * receives rowsum(dout * out), the softmax backward's per-row weight.
+     * receives rowsum(dout * out), the softmax backward's per-row weight. {@code math}: as in {@link #attentionForward}.
      */
     public static void attentionBackward(Tensor dout, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, int batch, int T, int nh,
-                                         int nkv, int hs, Tensor delta, Tensor dq, Tensor dk, Tensor dv) {
+                                         int nkv, int hs, Tensor delta, Tensor dq, Tensor dk, Tensor dv, Fp32Math math) {
         String op = "attentionBackward";
+        Objects.requireNonNull(math, op + ": math");
         Device d = device(dout);
         heads(op, nh, nkv);
         long n = (long) batch * T;
@@ -166,7 +170,7 @@ public final class DeviceOps {
         need(op, "dk", dk, DType.F32, n * nkv * hs, d);
         need(op, "dv", dv, DType.F32, n * nkv * hs, d);
         check(EngineNative.qft_attention_backward(d.nativeId(), dout.address(), q.address(), k.address(), v.address(), out.address(),
-                lse.address(), batch, T, nh, nkv, hs, delta.address(), dq.address(), dk.address(), dv.address()), op, dout);
+                lse.address(), batch, T, nh, nkv, hs, delta.address(), dq.address(), dk.address(), dv.address(), math.code()), op, dout);
     }
 
     /** g = silu(h1) * h3 over the first n values. */
