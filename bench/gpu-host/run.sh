@@ -7,6 +7,7 @@
 #                                 table with the ratios (TRAIN_MODELS="tiny 125m 1b 7b" picks the shapes, TRAIN_POLICIES="stash
 #                                 fused" qft4j's update policies, TRAIN_BACKWARD="fp32 int8-input int8" its backward matmuls,
 #                                 TRAIN_FP32_MATH="fp32 tf32" the arithmetic of its fp32 products (default tf32),
+#                                 TRAIN_OUTLIERS="fp32-sparse int8" how it multiplies the outliers (default int8),
 #                                 TRAIN_PEER_MODES="bf16-adamw fp32-adamw" the peer's; needs only .gpu/jre, .gpu/lib's javacpp jars and .gpu/classes)
 #   bench/gpu-host/run.sh sotu    issue 10's loss curve on real text: QFT 125m (TrainBench --tokens, stash policy) and the
 #                                 peer's bf16 AdamW and bf16 Lion on the same windows of the State of the Union token files
@@ -88,9 +89,11 @@ if [ "$what" = train ]; then
     for policy in ${TRAIN_POLICIES:-stash fused}; do
       for backward in ${TRAIN_BACKWARD:-fp32 int8}; do
         for math in ${TRAIN_FP32_MATH:-tf32}; do
-          train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
-            org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" --backward "$backward" \
-            --fp32-math "$math" --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
+          for outliers in ${TRAIN_OUTLIERS:-int8}; do
+            train_run qft4j "qft-lion-$policy" "$1" "$2" "$3" $recompute -- "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" \
+              org.qft4j.bench.TrainBench --device cuda --model "$1" --batch "$2" --seq "$3" --policy "$policy" --backward "$backward" \
+              --fp32-math "$math" --outliers "$outliers" --warmup 1 --steps "$([ "$1" = 7b ] && echo 1 || echo 3)" ${4:-}
+          done
         done
       done
     done
@@ -106,7 +109,7 @@ if [ "$what" = sotu ]; then
   # Learning rates: AdamW 6e-4, weight decay 0.1 (GPT-2 small's / nanoGPT's); Lion 1e-4 = AdamW's / 6 with weight decay
   # 0.6, so that lr * decay matches (Lion paper sec. 5: 3-10x smaller lr, 3-10x larger decay); same warmup + cosine.
   # SOTU_QFT_LR / SOTU_QFT_WD change both Lion runs; SOTU_BACKWARD=int8-input|int8 QFT's backward matmuls,
-  # SOTU_FP32_MATH=fp32|tf32 (default tf32) its fp32 products. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
+  # SOTU_FP32_MATH=fp32|tf32 (default tf32) its fp32 products, SOTU_OUTLIERS=fp32-sparse|int8 (default int8) its outliers'. Time (H100, train-h100.md: 125m 8x1024 at 9.9k tokens/s): 300 QFT
   # steps ~250 s, each peer run ~15 s plus start-up.
   steps=${SOTU_STEPS:-300} batch=${SOTU_BATCH:-8} seq=${SOTU_SEQ:-1024}
   tok=$(mktemp -d)
@@ -115,7 +118,7 @@ if [ "$what" = sotu ]; then
   common=(--model 125m --batch "$batch" --seq "$seq" --steps "$steps" --lr-warmup $((steps / 10)) --min-lr-fraction 0.1
           --eval-every 25 --val-windows 16 --seed 1 --tokens "$tok/train.i32" --val-tokens "$tok/val.i32")
   timeout "${SOTU_QFT_TIMEOUT:-420}" "$java" "${flags[@]}" -cp ".gpu/classes:.gpu/lib/*" org.qft4j.bench.TrainBench --device cuda \
-    --policy stash --backward "${SOTU_BACKWARD:-fp32}" --fp32-math "${SOTU_FP32_MATH:-tf32}" --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" \
+    --policy stash --backward "${SOTU_BACKWARD:-fp32}" --fp32-math "${SOTU_FP32_MATH:-tf32}" --outliers "${SOTU_OUTLIERS:-int8}" --lr "${SOTU_QFT_LR:-1e-4}" --weight-decay "${SOTU_QFT_WD:-0.6}" \
     --log "$out/sotu-qft.jsonl" "${common[@]}" 2>"$out/sotu-qft.err" | tee "$out/sotu-qft.json" || status=1
   # The peer with AdamW (the baseline of the issue) and with Lion at QFT's settings (the control: QFT - bf16 Lion is
   # what INT8 costs, bf16 Lion - bf16 AdamW what the optimizer does).

@@ -35,6 +35,7 @@ def table(path):
         name = (r.get("impl") or "torch") + " " + r["mode"] + (" +recompute" if r.get("recompute") else "") + ("-segments" if r.get("recompute_mode") == "segments" else "")
         name += " bwd=" + r["backward"] if r.get("backward", "fp32") != "fp32" else ""
         name += " tf32" if r.get("fp32_math") == "tf32" else ""
+        name += " out=int8" if r.get("outliers") == "int8" else ""
         shape = f'{r["batch"]}x{r["seq"]}'
         if not r.get("fits"):
             peak = r.get("peak_allocated_gib")

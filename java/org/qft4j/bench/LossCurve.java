@@ -17,6 +17,7 @@ import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.train.ClipMode;
 import org.qft4j.train.LrSchedule;
 import org.qft4j.train.TokenFile;
@@ -33,7 +34,7 @@ import org.qft4j.train.UpdatePolicy;
  * <pre>
  * java ... org.qft4j.bench.TrainBench --tokens train.i32 --val-tokens val.i32 --log qft.jsonl --model 125m --batch 8 --seq 1024 \
  *     --steps 300 [--optimizer qft|fp32-adamw|fp32-lion --lr 1e-4 --lr-warmup 30 --min-lr-fraction 0.1 --weight-decay 0.6
- *     --eval-every 25 --val-windows 16 --device cuda --policy stash --backward fp32|int8-input|int8 --fp32-math fp32|tf32 --seed 1]
+ *     --eval-every 25 --val-windows 16 --device cuda --policy stash --backward fp32|int8-input|int8 --fp32-math fp32|tf32 --outliers fp32-sparse|int8 --seed 1]
  * </pre>
  *
  * Optimizers: qft ({@link DeviceQftTrainer}: INT8 weights, gradients and Lion momentum), or the fp32 controls on the same
@@ -61,10 +62,10 @@ public final class LossCurve {
     /** What to train: the token files, the log, the schedule and the evaluation. valTokens null: no validation. */
     public record Options(TrainBench.Shape shape, Device device, UpdatePolicy policy, Optimizer optimizer, int batch, int seq, int steps,
                           Path tokens, Path valTokens, Path log, double lr, int lrWarmup, double minLrFraction, double weightDecay,
-                          int evalEvery, int valWindows, Int8Backward.BackwardMatmuls backward, Fp32Math fp32Math, long seed) {
+                          int evalEvery, int valWindows, Int8Backward.BackwardMatmuls backward, Fp32Math fp32Math, OutlierProducts outliers, long seed) {
         public Options {
             if (shape == null || device == null || policy == null || optimizer == null || tokens == null || log == null || backward == null
-                    || fp32Math == null)
+                    || fp32Math == null || outliers == null)
                 throw new IllegalArgumentException("LossCurve: --model, --tokens and --log are required");
             if (batch <= 0 || seq <= 0 || steps <= 0 || evalEvery <= 0 || valWindows <= 0)
                 throw new IllegalArgumentException("LossCurve: batch, seq, steps, eval-every and val-windows must be positive; got batch " + batch
@@ -87,6 +88,7 @@ public final class LossCurve {
             double lr = Double.NaN, minLr = 0.1, wd = Double.NaN;
             Int8Backward.BackwardMatmuls backward = Int8Backward.BackwardMatmuls.FP32;
             Fp32Math fp32Math = Fp32Math.FP32;
+            OutlierProducts outliers = OutlierProducts.FP32_SPARSE;
             long seed = 1;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -111,6 +113,7 @@ public final class LossCurve {
                     case "--val-windows" -> valWindows = Integer.parseInt(v);
                     case "--backward" -> backward = Int8Backward.BackwardMatmuls.parse(v);
                     case "--fp32-math" -> fp32Math = TrainBench.parseFp32Math(v);
+                    case "--outliers" -> outliers = OutlierProducts.parse(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     default -> throw new IllegalArgumentException("LossCurve: unknown option " + a);
                 }
@@ -121,7 +124,7 @@ public final class LossCurve {
             if (Double.isNaN(lr)) lr = adamw ? 6e-4 : 1e-4;
             if (Double.isNaN(wd)) wd = adamw ? 0.1 : 0.6;
             return new Options(shape, device, policy, optimizer, batch, seq, steps, tokens, valTokens, log, lr, warmup, minLr, wd, evalEvery,
-                    valWindows, backward, fp32Math, seed);
+                    valWindows, backward, fp32Math, outliers, seed);
         }
     }
 
@@ -227,6 +230,7 @@ public final class LossCurve {
             DeviceQftTrainer t = new DeviceQftTrainer(TrainBench.randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, DeviceLlama.Recompute.NONE);
             t.backwardMatmuls(o.backward);
             t.model().fp32Math(o.fp32Math);
+            t.model().outlierProducts(o.outliers);
             return new Run() {
                 public double[] step(int[] tokens, int[] targets, int batch, int seq) {
                     DeviceQftTrainer.Step s = t.step(tokens, targets, batch, seq);

@@ -19,6 +19,7 @@ import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.llama.device.PhaseTimer;
 import org.qft4j.llama.device.PhaseTimer.Phase;
 import org.qft4j.nativ.CoreNative;
@@ -37,7 +38,7 @@ import org.qft4j.train.UpdatePolicy;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:$(ls ~/.m2/repository/org/bytedeco/javacpp/1.5.14/*.jar | tr '\n' :) \
- *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments --backward fp32|int8-input|int8 --fp32-math fp32|tf32]
+ *     org.qft4j.bench.TrainBench --model 1b --batch 1 --seq 2048 --device cuda [--policy stash|fused --warmup 1 --steps 3 --split-steps 1 --recompute | --recompute-segments --backward fp32|int8-input|int8 --fp32-math fp32|tf32 --outliers fp32-sparse|int8]
  * </pre>
  *
  * With {@code --tokens FILE} it trains on real text instead and logs the loss per step ({@link LossCurve}).
@@ -47,7 +48,8 @@ import org.qft4j.train.UpdatePolicy;
  * 6 N + 12 layers dim seq, N counting every weight matrix but the embedding; utilisation is against the H100 SXM dense
  * bf16 tensor-core peak, 989.4 TFLOPS, as the peer's, so both columns compare (QFT's forward matmuls are INT8, its
  * backward fp32 or, with {@code --backward int8-input|int8}, INT8 too: none is bf16; {@code --fp32-math tf32} runs attention,
- * the classifier's backward and any fp32 backward matmul on TF32 tensor cores, {@link Fp32Math}). A configuration that runs out of device memory reports {@code "fits": false} and why.
+ * the classifier's backward and any fp32 backward matmul on TF32 tensor cores, {@link Fp32Math}; {@code --outliers int8} the
+ * outliers' products on the INT8 GEMM, {@link OutlierProducts}). A configuration that runs out of device memory reports {@code "fits": false} and why.
  */
 public final class TrainBench {
     static final double H100_BF16_DENSE_TFLOPS = 989.4;
@@ -85,9 +87,9 @@ public final class TrainBench {
 
     /** What to run: warmup untimed steps, steps timed ones, then splitSteps with the phase timer. */
     public record Options(Shape shape, Device device, UpdatePolicy policy, int batch, int seq, int warmup, int steps, int splitSteps,
-                          DeviceLlama.Recompute recompute, Int8Backward.BackwardMatmuls backward, Fp32Math fp32Math, long seed) {
+                          DeviceLlama.Recompute recompute, Int8Backward.BackwardMatmuls backward, Fp32Math fp32Math, OutlierProducts outliers, long seed) {
         public Options {
-            if (policy == null || backward == null || fp32Math == null)
+            if (policy == null || backward == null || fp32Math == null || outliers == null)
                 throw new IllegalArgumentException("TrainBench: an update policy, backward matmuls and fp32 math are required");
             if (batch <= 0 || seq <= 0 || steps <= 0 || warmup < 0 || splitSteps < 0)
                 throw new IllegalArgumentException("TrainBench: batch, seq and steps must be positive, warmup and split steps >= 0; got batch "
@@ -102,6 +104,7 @@ public final class TrainBench {
             DeviceLlama.Recompute recompute = DeviceLlama.Recompute.NONE;
             Int8Backward.BackwardMatmuls backward = Int8Backward.BackwardMatmuls.FP32;
             Fp32Math fp32Math = Fp32Math.FP32;
+            OutlierProducts outliers = OutlierProducts.FP32_SPARSE;
             long seed = 1;
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -122,12 +125,13 @@ public final class TrainBench {
                     case "--split-steps" -> split = Integer.parseInt(v);
                     case "--backward" -> backward = Int8Backward.BackwardMatmuls.parse(v);
                     case "--fp32-math" -> fp32Math = parseFp32Math(v);
+                    case "--outliers" -> outliers = OutlierProducts.parse(v);
                     case "--seed" -> seed = Long.parseLong(v);
                     default -> throw new IllegalArgumentException("TrainBench: unknown option " + a);
                 }
             }
             if (shape == null) throw new IllegalArgumentException("TrainBench: --model tiny|small|125m|1b|7b is required");
-            return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, backward, fp32Math, seed);
+            return new Options(shape, device, policy, batch, seq, warmup, steps, split, recompute, backward, fp32Math, outliers, seed);
         }
     }
 
@@ -187,6 +191,7 @@ public final class TrainBench {
         r.put("recompute_mode", o.recompute.name().toLowerCase(Locale.ROOT));
         r.put("backward", o.backward.label());
         r.put("fp32_math", o.fp32Math.name().toLowerCase(Locale.ROOT));
+        r.put("outliers", o.outliers.label());
         // Clipping as each policy can: by the global norm under STASH, per tensor under FUSED_PER_LAYER.
         TrainConfig tc = TrainConfig.builder().learningRate(1e-4).betas(0.9, 0.99).weightDecay(0.1)
                 .clip(fused ? ClipMode.PER_TENSOR_NORM : ClipMode.GLOBAL_NORM, 1.0).updatePolicy(o.policy)
@@ -198,6 +203,7 @@ public final class TrainBench {
         try (DeviceQftTrainer t = new DeviceQftTrainer(randomWeights(cfg, o.seed), tc, Integer.MAX_VALUE, o.recompute)) {
             t.backwardMatmuls(o.backward);
             t.model().fp32Math(o.fp32Math);
+            t.model().outlierProducts(o.outliers);
             sync(o.device);
             r.put("fits", true);
             r.put("params", cfg.parameterCount());

@@ -20,6 +20,7 @@ import org.qft4j.Device;
 import org.qft4j.checkpoint.Json;
 import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.tensor.MemoryStats;
 import org.qft4j.train.LrSchedule;
 import org.qft4j.train.TokenFile;
@@ -41,7 +42,7 @@ class LossCurveTest {
 
     private LossCurve.Options options(LossCurve.Optimizer opt, Path log) throws IOException {
         return new LossCurve.Options(TrainBench.Shape.TINY, Device.CPU, UpdatePolicy.STASH, opt, 2, 16, 2, tokens("train.i32", 400, 1),
-                tokens("val.i32", 100, 2), log, 1e-3, 1, 0.1, 0.1, 1, 4, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, 5);
+                tokens("val.i32", 100, 2), log, 1e-3, 1, 0.1, 0.1, 1, 4, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, OutlierProducts.FP32_SPARSE, 5);
     }
 
     @Test
@@ -116,7 +117,7 @@ class LossCurveTest {
     void optionsNameWhatIsWrong() {
         Path f = dir.resolve("x");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LossCurve.Options(TrainBench.Shape.TINY, Device.CPU,
-                UpdatePolicy.STASH, LossCurve.Optimizer.QFT, 4, 16, 2, f, f, f, 1e-3, 1, 0.1, 0.1, 1, 6, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, 1));
+                UpdatePolicy.STASH, LossCurve.Optimizer.QFT, 4, 16, 2, f, f, f, 1e-3, 1, 0.1, 0.1, 1, 6, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, OutlierProducts.FP32_SPARSE, 1));
         assertTrue(e.getMessage().contains("val-windows 6") && e.getMessage().contains("batch 4"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> LossCurve.Options.parse(new String[] {"--model", "tiny", "--tokens", "a", "--log", "b", "--lr-warmup", "400"}));
         assertTrue(e.getMessage().contains("lr-warmup 400 of 300 steps"), e.getMessage());

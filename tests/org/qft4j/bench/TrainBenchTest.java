@@ -12,13 +12,14 @@ import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.Fp32Math;
 import org.qft4j.llama.device.Int8Backward;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.tensor.MemoryStats;
 import org.qft4j.train.UpdatePolicy;
 
 /** The CI guard of the GPU training benchmark: it builds and trains the tiny shape on the CPU (no timing is checked). */
 class TrainBenchTest {
     static TrainBench.Options tiny(UpdatePolicy policy, DeviceLlama.Recompute recompute) {
-        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, 5);
+        return new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, policy, 2, 32, 1, 1, 1, recompute, Int8Backward.BackwardMatmuls.FP32, Fp32Math.FP32, OutlierProducts.FP32_SPARSE, 5);
     }
 
     @Test
@@ -68,9 +69,10 @@ class TrainBenchTest {
         for (Int8Backward.BackwardMatmuls mode : new Int8Backward.BackwardMatmuls[] {Int8Backward.BackwardMatmuls.INT8_INPUT,
                 Int8Backward.BackwardMatmuls.INT8}) {
             TrainBench.Options o = new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, UpdatePolicy.FUSED_PER_LAYER, 2, 32, 1, 1, 1,
-                    DeviceLlama.Recompute.SEGMENTS, mode, Fp32Math.FP32, 5);
+                    DeviceLlama.Recompute.SEGMENTS, mode, Fp32Math.FP32, OutlierProducts.INT8, 5);
             Map<String, Object> r = TrainBench.run(o);
             assertEquals(mode.label(), r.get("backward"));
+            assertEquals("int8", r.get("outliers"));
             double loss = (Double) r.get("final_loss");
             assertTrue(Math.abs(loss - Math.log(512)) < 0.5, mode + ": random weights and tokens: loss near ln(512), got " + loss);
         }
@@ -82,7 +84,7 @@ class TrainBenchTest {
     void tf32MathRunsWithoutLeaks() {
         long liveBefore = MemoryStats.of(Device.CPU).liveBytes();
         TrainBench.Options o = new TrainBench.Options(TrainBench.Shape.TINY, Device.CPU, UpdatePolicy.FUSED_PER_LAYER, 2, 32, 1, 1, 1,
-                DeviceLlama.Recompute.SEGMENTS, Int8Backward.BackwardMatmuls.FP32, Fp32Math.TF32, 5);
+                DeviceLlama.Recompute.SEGMENTS, Int8Backward.BackwardMatmuls.FP32, Fp32Math.TF32, OutlierProducts.FP32_SPARSE, 5);
         Map<String, Object> r = TrainBench.run(o);
         assertEquals("tf32", r.get("fp32_math"));
         double loss = (Double) r.get("final_loss");

@@ -11,6 +11,7 @@ import org.qft4j.llama.ModelLoader;
 import org.qft4j.llama.Tokenizer;
 import org.qft4j.llama.device.DeviceQftTrainer;
 import org.qft4j.llama.device.Fp32Math;
+import org.qft4j.llama.device.OutlierProducts;
 import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
 
 /**
@@ -20,8 +21,9 @@ import org.qft4j.llama.device.Int8Backward.BackwardMatmuls;
  * of {@link AustenExperiment}, whose token caches it shares). Usage, after the build steps in AustenExperiment's doc:
  * {@code java -cp target/test-classes:target/classes:$(cat target/jmh.classpath) org.qft4j.train.AustenBackwardMatmuls
  * SHARED STEPS BATCH SEQ EVAL_SEQS LR SEEDS MODE...}, e.g. {@code ../shared 40 8 128 64 2e-3 1,2,3 fp32 int8-input int8 int8+tf32}:
- * a MODE is a backward mode, optionally with {@code +tf32} for {@link Fp32Math#TF32} fp32 products (attention, the
- * classifier's backward, fp32 backward matmuls; the CPU rounds their operands as the GPU's tensor cores do).
+ * a MODE is a backward mode, optionally followed by {@code +tf32} for {@link Fp32Math#TF32} fp32 products (attention, the
+ * classifier's backward, fp32 backward matmuls; the CPU rounds their operands as the GPU's tensor cores do) and
+ * {@code +int8out} for {@link OutlierProducts#INT8}, e.g. {@code int8+tf32+int8out}.
  */
 public final class AustenBackwardMatmuls {
     public static void main(String[] a) throws Exception {
@@ -44,7 +46,11 @@ public final class AustenBackwardMatmuls {
                 long seed = Long.parseLong(seedText);
                 String[] spec = a[k].split("\\+");
                 BackwardMatmuls mode = BackwardMatmuls.parse(spec[0]);
-                Fp32Math math = spec.length > 1 && spec[1].equals("tf32") ? Fp32Math.TF32 : Fp32Math.FP32;
+                List<String> extras = List.of(spec).subList(1, spec.length);
+                for (String e : extras)
+                    if (!e.equals("tf32") && !e.equals("int8out")) throw new IllegalArgumentException("unknown mode part '" + e + "' in " + a[k]);
+                Fp32Math math = extras.contains("tf32") ? Fp32Math.TF32 : Fp32Math.FP32;
+                OutlierProducts outliers = extras.contains("int8out") ? OutlierProducts.INT8 : OutlierProducts.FP32_SPARSE;
                 TrainConfig c = TrainConfig.builder().optimizer(OptimizerKind.QFT_LION).learningRate(lr).steps(steps)
                         .warmupSteps(Math.max(1, steps / 10)).batchSize(batch).seqLen(seq).clip(ClipMode.GLOBAL_NORM, 1.0).seed(seed)
                         .device(Device.CPU).build();
@@ -52,6 +58,7 @@ public final class AustenBackwardMatmuls {
                 try (DeviceQftTrainer t = new DeviceQftTrainer(base, c)) {
                     t.backwardMatmuls(mode);
                     t.model().fp32Math(math);
+                    t.model().outlierProducts(outliers);
                     double before = perplexity(t, valSample, batch);
                     SplittableRandom order = new SplittableRandom(seed);
                     double lastLoss = 0;
