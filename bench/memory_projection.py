@@ -7,7 +7,7 @@ tokens here. The sum below follows the allocations of DeviceLlama, ChunkedClassi
 DeviceQftTrainer (and Int8Backward with --backward int8-input|int8); it matched the CPU allocator's peak within 0.1% at 1B (1x16, 1x32) and 7B (1x16), see
 bench/results/train-h100.md. Keep it in step with those classes when their buffers change.
 
-  python3 bench/memory_projection.py --model 7b --tokens 2048 --recompute segments --policy fused [--backward int8]
+  python3 bench/memory_projection.py --model 7b --tokens 2048 --recompute segments --policy fused [--backward int8] [--outliers int8]
 """
 import argparse
 import math
@@ -27,7 +27,7 @@ def int8_blocks(rows, cols):
     return rows * cols + 4 * rows
 
 
-def project(model, n, recompute, policy, backward="fp32"):
+def project(model, n, recompute, policy, backward="fp32", outliers="fp32-sparse"):
     dim, layers, heads, kv_heads, h, vocab = SHAPES[model]
     kv = kv_heads * (dim // heads)
     block = [(dim, dim), (kv, dim), (kv, dim), (dim, dim), (h, dim), (dim, h), (h, dim)]  # wq wk wv wo w1 w2 w3
@@ -61,6 +61,10 @@ def project(model, n, recompute, policy, backward="fp32"):
         nnz = max(round(0.01 * r * c) for r, c in block)
         parts["int8 backward scratch"] = (n * width + 4 * max(n, width) + max(dim * width, width * n) + 4 * width + 4 * (width + 1)
                                           + 8 * nnz + 8)
+    if outliers == "int8":
+        # QftLinear.Workspace's INT8 image of one matrix's outliers (the forward; Int8Backward reuses its Wᵀ scratch) + scales
+        rows_img = max(max(r for r, c in block), chunk)
+        parts["int8 outlier image"] = max(max(r * c for r, c in block), chunk * dim) + 4 * rows_img
     return params, parts
 
 
@@ -71,13 +75,14 @@ def main():
     p.add_argument("--recompute", choices=["none", "blocks", "segments"], default="segments")
     p.add_argument("--policy", choices=["fused", "stash"], default="fused")
     p.add_argument("--backward", choices=["fp32", "int8-input", "int8"], default="fp32")
+    p.add_argument("--outliers", choices=["fp32-sparse", "int8"], default="fp32-sparse")
     a = p.parse_args()
-    params, parts = project(a.model, a.tokens, a.recompute, a.policy, a.backward)
+    params, parts = project(a.model, a.tokens, a.recompute, a.policy, a.backward, a.outliers)
     gib = 2 ** 30
     for name, b in parts.items():
         print(f"{name:22s} {b / gib:8.3f} GiB" + (f"  ({b / params:.3f} B/param)" if name == "persistent" else ""))
     total = sum(parts.values())
-    print(f"{'peak':22s} {total / gib:8.3f} GiB = {total / 1e9:.2f} GB  ({a.model}, {a.tokens} tokens, {a.policy}, recompute {a.recompute}, {a.backward} backward)")
+    print(f"{'peak':22s} {total / gib:8.3f} GiB = {total / 1e9:.2f} GB  ({a.model}, {a.tokens} tokens, {a.policy}, recompute {a.recompute}, {a.backward} backward, {a.outliers} outliers)")
 
 
 if __name__ == "__main__":
