@@ -30,18 +30,7 @@ __device__ __forceinline__ void load_tf32(float* s, int ld, const float* __restr
     constexpr int C4 = D / 4;
     for (int e = threadIdx.x; e < kTile * C4; e += blockDim.x) {
         const int r = e / C4, c = (e % C4) * 4;
-        float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-        if (r < rows && c < hs) {
-            const float* src = p + r * stride + c;
-            if (vec) {
-                v = *reinterpret_cast<const float4*>(src);
-            } else {
-                v.x = src[0];
-                if (c + 1 < hs) v.y = src[1];
-                if (c + 2 < hs) v.z = src[2];
-                if (c + 3 < hs) v.w = src[3];
-            }
-        }
+        const float4 v = qft::tile_quad(p, stride, rows, hs, vec, r, c);
         *reinterpret_cast<float4*>(&s[r * ld + c]) = make_float4(qft::tf32_round(v.x), qft::tf32_round(v.y), qft::tf32_round(v.z),
                                                                  qft::tf32_round(v.w));
     }

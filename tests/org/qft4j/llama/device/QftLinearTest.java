@@ -21,47 +21,45 @@ import org.qft4j.tensor.Tensor;
 class QftLinearTest {
     private static final int N = 13, OUT = 70, IN = 96;
 
-    /** The definition: per-token absmax codes (round half even), int32 dot with the dense codes, both scales, plus outliers. */
+    /** Token t's absmax codes of x (round half even of x * 127 / max), its scale max / 127 into sx[0]. */
+    static int[] tokenCodes(float[] x, int t, float[] sx) {
+        float max = 0;
+        for (int c = 0; c < IN; c++) max = Math.max(max, Math.abs(x[t * IN + c]));
+        float inv = max > 0 ? 127f / max : 1f;
+        sx[0] = max > 0 ? max / 127f : 1f;
+        int[] q = new int[IN];
+        for (int c = 0; c < IN; c++) q[c] = (int) Math.max(-127, Math.min(127, Math.rint(x[t * IN + c] * inv)));
+        return q;
+    }
+
+    /** The definition with fp32 sparse outlier products (see below). */
     static float[] expectedForward(float[] x, HybridWeight w) {
-        byte[] codes = w.codes().toBytes();
-        float[] scales = w.scales().toFloats(), values = w.values().toFloats();
-        int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
-        float[] y = new float[N * OUT];
-        for (int t = 0; t < N; t++) {
-            float max = 0;
-            for (int c = 0; c < IN; c++) max = Math.max(max, Math.abs(x[t * IN + c]));
-            float sx = max > 0 ? max / 127f : 1f;
-            int[] q = new int[IN];
-            for (int c = 0; c < IN; c++) q[c] = (int) Math.max(-127, Math.min(127, Math.rint(x[t * IN + c] / sx)));
-            for (int r = 0; r < OUT; r++) {
-                long dot = 0;
-                for (int c = 0; c < IN; c++) dot += (long) q[c] * codes[r * IN + c];
-                float v = sx * scales[r] * dot;
-                for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) v += values[j] * x[t * IN + colIdx[j]];
-                y[t * OUT + r] = v;
-            }
-        }
-        return y;
+        return expectedForward(x, w, OutlierProducts.FP32_SPARSE);
     }
 
     /**
-     * The forward with {@link OutlierProducts#INT8}: the dense product as above, then the outliers' as the INT8 GEMM's
-     * epilogue adds it: y + (dot(qx, O[r]) * sx) * so[r], with O the row's outliers rounded half even at 127 / absmax.
+     * The definition: per-token absmax codes (round half even), int32 dot with the dense codes, both scales, plus the
+     * outliers: their fp32 products with x, or ({@link OutlierProducts#INT8}) as the INT8 GEMM's epilogue adds them,
+     * y + (dot(qx, O[r]) * sx) * so[r], with O the row's outliers rounded half even at 127 / absmax.
      */
-    static float[] expectedForwardInt8Outliers(float[] x, HybridWeight w) {
+    static float[] expectedForward(float[] x, HybridWeight w, OutlierProducts mode) {
         byte[] codes = w.codes().toBytes();
         float[] scales = w.scales().toFloats(), values = w.values().toFloats();
         int[] rowPtr = w.rowPtr().toInts(), colIdx = w.colIdx().toInts();
         float[] y = new float[N * OUT];
         for (int t = 0; t < N; t++) {
-            float max = 0;
-            for (int c = 0; c < IN; c++) max = Math.max(max, Math.abs(x[t * IN + c]));
-            float sx = max > 0 ? max / 127f : 1f, inv = max > 0 ? 127f / max : 1f;
-            int[] q = new int[IN];
-            for (int c = 0; c < IN; c++) q[c] = (int) Math.max(-127, Math.min(127, Math.rint(x[t * IN + c] * inv)));
+            float[] sxOut = new float[1];
+            int[] q = tokenCodes(x, t, sxOut);
+            float sx = sxOut[0];
             for (int r = 0; r < OUT; r++) {
                 long dot = 0, outlierDot = 0;
                 for (int c = 0; c < IN; c++) dot += (long) q[c] * codes[r * IN + c];
+                if (mode == OutlierProducts.FP32_SPARSE) {
+                    float v = sx * scales[r] * dot;
+                    for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) v += values[j] * x[t * IN + colIdx[j]];
+                    y[t * OUT + r] = v;
+                    continue;
+                }
                 float absmax = 0;
                 for (int j = rowPtr[r]; j < rowPtr[r + 1]; j++) absmax = Math.max(absmax, Math.abs(values[j]));
                 float so = absmax > 0 ? absmax / 127f : 0f, oinv = absmax > 0 ? 127f / absmax : 1f;
@@ -124,7 +122,7 @@ class QftLinearTest {
         for (int k = 0; k < 12; k++) wts[(k * 5) * IN + k * 7] = 2.5f - 0.2f * k;  // outliers that dominate their rows
         float[][] got = run(Device.CPU, x, wts, dy, dx0, OutlierProducts.INT8);
         try (HybridWeight w = HybridWeight.quantize(wts, OUT, IN, HybridConfig.outliers(0.02))) {
-            assertClose(expectedForwardInt8Outliers(x, w), got[0], 1e-6, "forward vs the definition");
+            assertClose(expectedForward(x, w, OutlierProducts.INT8), got[0], 1e-6, "forward vs the definition");
         }
         float[] deq = got[3], fp32 = new float[N * OUT];
         for (int t = 0; t < N; t++)
