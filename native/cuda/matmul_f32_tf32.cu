@@ -14,6 +14,8 @@
 //     (rows g = lane/4, k = lane%4, PTX ISA "Matrix fragments for mma.m16n8k8" .tf32) hit 32 distinct banks;
 //   - after a slice lands, each thread rounds the 16-byte chunks it fetched to TF32 in place, so every operand
 //     is rounded once (not once per warp that reads it) and exactly as the CPU reference rounds it;
+//   - on interior tiles of 16-byte-aligned operands a slice's fetch is two cp.async per thread and operand from a
+//     running address (Tile::fetch_interior); edge tiles, K tails and unaligned operands check every bound;
 //   - tails load zeros (cp.async with fewer source bytes zero-fills) and store under a bounds check.
 // Results are deterministic run to run (a fixed schedule of fixed instructions), not bit-equal to the CPU.
 #include "../common/tf32.h"
@@ -65,6 +67,28 @@ struct Tile {
         }
     }
 
+    // Where this thread's chunk 0 of slice 0 starts, for fetch_interior.
+    static __device__ __forceinline__ const float* stream(const qft::MatOperand& o, int64_t i0, int tid) {
+        int i, k;
+        chunk(tid, i, k);
+        return o.p + (K_CONTIG ? (i0 + i) * o.ld + k : k * o.ld + i0 + i);
+    }
+
+    // The next slice of an interior tile (fetch's bounds all hold) from src, which it advances by BK along k: two
+    // cp.async and an increment per thread, where fetch's bounds arithmetic costs about as many instructions per
+    // slice as the slice's 32 mma (SASS, session 7). Chunk 1 (c + 256) is 64 rows below chunk 0 (k-contiguous)
+    // or 8 k further (row-contiguous), so one address register serves both.
+    static __device__ __forceinline__ void fetch_interior(float* s, const qft::MatOperand& o, const float*& src, int tid) {
+        constexpr int kChunk1 = K_CONTIG ? kThreads / 4 : kThreads / 32;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            int i, k;
+            chunk(tid + h * kThreads, i, k);
+            qft::cp_async16_cg(&at(s, i, k), src + h * kChunk1 * o.ld, 16);
+        }
+        src += K_CONTIG ? BK : BK * o.ld;
+    }
+
     // Rounds to TF32 the chunks this thread fetched (after they landed).
     static __device__ __forceinline__ void round(float* s, int tid) {
 #pragma unroll
@@ -85,33 +109,37 @@ __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// C (M, N) row-major (+)= A (M, K) · B (K, N); A_K: A's k is contiguous; B_K: B's k is contiguous (B is
-// addressed by (column of C, k), as in matmul_f32.cu).
-template <bool A_K, bool B_K>
-__global__ void __launch_bounds__(kThreads, 2) tf32_gemm_kernel(qft::MatOperand A, qft::MatOperand B, float* __restrict__ C, int64_t M,
-                                                                int64_t N, int64_t K, int32_t accumulate) {
-    __shared__ __align__(16) float As[2][kTileFloats];
-    __shared__ __align__(16) float Bs[2][kTileFloats];
+// The reduction over K into this thread's accumulators. Interior: every operand chunk of every slice exists and
+// is 16-byte aligned (the block's rows and columns are inside M and N, K % BK == 0, both operands vec), so slices
+// come from fetch_interior; a separate instantiation keeps the interior loop free of the bounds arithmetic's
+// registers (with both in one loop ptxas spilled at the 128-register cap of two blocks per SM).
+template <bool Interior, bool A_K, bool B_K>
+__device__ __forceinline__ void reduce_k(float (&acc)[4][4][4], float (&As)[2][kTileFloats], float (&Bs)[2][kTileFloats],
+                                         const qft::MatOperand& A, const qft::MatOperand& B, int64_t M, int64_t N, int64_t K, int64_t m0,
+                                         int64_t n0) {
     using TA = Tile<A_K>;
     using TB = Tile<B_K>;
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
     const int wm = (warp % 2) * 64, wn = (warp / 2) * 32;  // the warp's sub-tile
-    const int64_t m0 = blockIdx.y * (int64_t)BM, n0 = blockIdx.x * (int64_t)BN;
     const int64_t nk = (K + BK - 1) / BK;
-
-    if (nk > 0) {
-        TA::fetch(As[0], A, M, K, m0, 0, tid);
-        TB::fetch(Bs[0], B, N, K, n0, 0, tid);
+    const float* sa = Interior ? TA::stream(A, m0, tid) : nullptr;
+    const float* sb = Interior ? TB::stream(B, n0, tid) : nullptr;
+    auto fetch = [&](int buf, int64_t k0) {
+        if (Interior) {
+            TA::fetch_interior(As[buf], A, sa, tid);
+            TB::fetch_interior(Bs[buf], B, sb, tid);
+        } else {
+            TA::fetch(As[buf], A, M, K, m0, k0, tid);
+            TB::fetch(Bs[buf], B, N, K, n0, k0, tid);
+        }
         qft::cp_async_commit_group();
-    }
+    };
 
-    float acc[4][4][4] = {};  // [m tile][n tile][fragment]
+    if (nk > 0) fetch(0, 0);
     for (int64_t kt = 0; kt < nk; ++kt) {
         const int cur = kt & 1;
         if (kt + 1 < nk) {  // the other buffer was last read before the previous iteration's closing barrier
-            TA::fetch(As[cur ^ 1], A, M, K, m0, (kt + 1) * BK, tid);
-            TB::fetch(Bs[cur ^ 1], B, N, K, n0, (kt + 1) * BK, tid);
-            qft::cp_async_commit_group();
+            fetch(cur ^ 1, (kt + 1) * BK);
             qft::cp_async_wait_group<1>();
         } else {
             qft::cp_async_wait_group<0>();
@@ -143,6 +171,24 @@ __global__ void __launch_bounds__(kThreads, 2) tf32_gemm_kernel(qft::MatOperand 
         }
         __syncthreads();
     }
+}
+
+// C (M, N) row-major (+)= A (M, K) · B (K, N); A_K: A's k is contiguous; B_K: B's k is contiguous (B is
+// addressed by (column of C, k), as in matmul_f32.cu).
+template <bool A_K, bool B_K>
+__global__ void __launch_bounds__(kThreads, 2) tf32_gemm_kernel(qft::MatOperand A, qft::MatOperand B, float* __restrict__ C, int64_t M,
+                                                                int64_t N, int64_t K, int32_t accumulate) {
+    __shared__ __align__(16) float As[2][kTileFloats];
+    __shared__ __align__(16) float Bs[2][kTileFloats];
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4;
+    const int wm = (warp % 2) * 64, wn = (warp / 2) * 32;  // the warp's sub-tile
+    const int64_t m0 = blockIdx.y * (int64_t)BM, n0 = blockIdx.x * (int64_t)BN;
+
+    float acc[4][4][4] = {};  // [m tile][n tile][fragment]
+    if (A.vec && B.vec && m0 + BM <= M && n0 + BN <= N && K % BK == 0)
+        reduce_k<true, A_K, B_K>(acc, As, Bs, A, B, M, N, K, m0, n0);
+    else
+        reduce_k<false, A_K, B_K>(acc, As, Bs, A, B, M, N, K, m0, n0);
 
     // Fragment element e of tile (mi, ni): row g + 8 (e / 2), column 2 t + e % 2.
     const bool vec_c = N % 2 == 0 && reinterpret_cast<uintptr_t>(C) % 8 == 0;
