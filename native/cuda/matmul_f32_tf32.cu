@@ -22,6 +22,7 @@
 #include "cp_async.cuh"
 #include "engine.cuh"
 #include "matmul_f32.cuh"
+#include "mma_tf32.cuh"
 
 namespace {
 
@@ -103,12 +104,6 @@ struct Tile {
 
 __device__ __forceinline__ uint32_t bits(float v) { return __float_as_uint(v); }
 
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
 // The reduction over K into this thread's accumulators. Interior: every operand chunk of every slice exists and
 // is 16-byte aligned (the block's rows and columns are inside M and N, K % BK == 0, both operands vec), so slices
 // come from fetch_interior; a separate instantiation keeps the interior loop free of the bounds arithmetic's
@@ -167,7 +162,7 @@ __device__ __forceinline__ void reduce_k(float (&acc)[4][4][4], float (&As)[2][k
 #pragma unroll
             for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-                for (int ni = 0; ni < 4; ++ni) mma_tf32(acc[mi][ni], a[mi], b[ni]);
+                for (int ni = 0; ni < 4; ++ni) qft::mma_m16n8k8_tf32(acc[mi][ni], a[mi], b[ni]);
         }
         __syncthreads();
     }
