@@ -11,15 +11,30 @@
 #include <vector>
 
 #include "qft4j/attention.h"
+#include "qft4j/cross_entropy.h"
 #include "qft4j/hybrid_weight.h"
+#include "qft4j/int8_blocks.h"
 #include "qft4j/lion_step.h"
 #include "qft4j/matmul_f32.h"
+#include "qft4j/quantize_operands.h"
 #include "qft4j/train_step.h"
 
 extern "C" {
 int qft_cuda_attention_forward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t);
 int qft_cuda_attention_backward(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                                 int64_t, int64_t, int64_t, int64_t, int32_t);
+int qft_cuda_quantize_rows_absmax_ex(int32_t, int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_quantize_cols_absmax(int32_t, int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_transpose_i8(int32_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_int8_blocks_quantize(int32_t, int64_t, int64_t, int64_t, int64_t, int32_t, int64_t, int64_t);
+int qft_cuda_int8_blocks_dequantize(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_int8_blocks_row_sumsq(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_f32_row_sumsq(int32_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_int8_blocks_quantize_stochastic(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_cross_entropy_chunk_begin(int32_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_cross_entropy_chunk_stats(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_cross_entropy_chunk_finish(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t);
+int qft_cuda_cross_entropy_chunk_grad(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float);
 int qft_cuda_matmul_f32_nt(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
 int qft_cuda_matmul_f32_nn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
 int qft_cuda_matmul_f32_tn(int32_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t, int32_t);
@@ -63,6 +78,24 @@ void close(const std::vector<float>& want, const std::vector<float>& got, double
     char buf[160];
     std::snprintf(buf, sizeof buf, "relative error %.3g (budget %.0e)", scale > 0 ? err / scale : err, rel);
     report(finite && scale > 0 && err <= rel * scale, what, buf);
+}
+
+// Each |got - want| <= rel * |want|, NaN where want is NaN (TrainStepOpsTest's row sums of squares: fp64 in another order).
+void close_each(const std::vector<double>& want, const std::vector<double>& got, double rel, const std::string& what) {
+    double worst = 0;
+    bool ok = true;
+    for (size_t i = 0; i < want.size(); ++i) {
+        if (std::isnan(want[i]) || std::isnan(got[i])) {
+            ok = ok && std::isnan(want[i]) && std::isnan(got[i]);
+            continue;
+        }
+        const double d = std::fabs(got[i] - want[i]);
+        ok = ok && d <= rel * std::fabs(want[i]);
+        if (want[i] != 0) worst = std::max(worst, d / std::fabs(want[i]));
+    }
+    char buf[120];
+    std::snprintf(buf, sizeof buf, "largest relative difference %.3g (budget %.0e per value)", worst, rel);
+    report(ok, what, buf);
 }
 
 template <typename T>
@@ -146,6 +179,125 @@ void attention() {
                           std::to_string(T) + ", heads " + std::to_string(nh) + "/" + std::to_string(nkv) + ", hs " + std::to_string(hs) + ")");
         }
     }
+}
+
+// ---- INT8 operands of the backward matmuls (quantize_operands.cu) and INT8 gradient blocks (int8_blocks.cu, train_step.cu) ----
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+    std::vector<uint16_t> b(x.size());
+    for (size_t i = 0; i < x.size(); ++i) b[i] = static_cast<uint16_t>(__float_as_uint(x[i]) >> 16);
+    return b;
+}
+
+void operands() {
+    std::mt19937_64 rng(13);
+    const int64_t shapes[][2] = {{1, 5}, {33, 70}, {130, 300}, {64, 4096}};
+    for (const auto& s : shapes) {
+        const int64_t rows = s[0], cols = s[1];
+        auto x = randn(rows * cols, rng, 2.0f), mul = randn(cols, rng);
+        if (rows > 1) x[cols + 3] = NAN;  // row 1 / column 3 non-finite: NaN scale, zero codes, counted as bad
+        const auto xb = to_bf16(x);
+        const std::string at = " (" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
+        for (int dtype : {QFT_IN_F32, QFT_IN_BF16}) {
+            const int64_t xa = dtype == QFT_IN_F32 ? addr(x) : addr(const_cast<uint16_t*>(xb.data()));
+            const std::string dt = dtype == QFT_IN_F32 ? " f32" : " bf16";
+            for (int with_mul = 0; with_mul < 2; ++with_mul) {
+                std::vector<int8_t> q[2] = {std::vector<int8_t>(rows * cols, 9), std::vector<int8_t>(rows * cols, 9)};
+                std::vector<float> sc[2] = {std::vector<float>(rows, 9), std::vector<float>(rows, 9)};
+                std::vector<int32_t> bad[2] = {{0}, {0}};
+                const int64_t m = with_mul ? addr(mul) : 0;
+                check_status(qft_quantize_rows_absmax_ex(QFT_DEVICE_CPU, dtype, xa, rows, cols, m, addr(q[0]), addr(sc[0]), addr(bad[0])), "cpu rows");
+                check_status(qft_cuda_quantize_rows_absmax_ex(0, dtype, xa, rows, cols, m, addr(q[1]), addr(sc[1]), addr(bad[1])), "emu rows");
+                const std::string what = "quantize rows" + dt + (with_mul ? " x col_mul" : "") + at;
+                bits(q[0], q[1], what + " codes");
+                bits(sc[0], sc[1], what + " scales");
+                bits(bad[0], bad[1], what + " bad count");
+            }
+            std::vector<int8_t> qt[2] = {std::vector<int8_t>(rows * cols, 9), std::vector<int8_t>(rows * cols, 9)};
+            std::vector<float> sc[2] = {std::vector<float>(cols, 9), std::vector<float>(cols, 9)};
+            std::vector<int32_t> bad[2] = {{0}, {0}};
+            check_status(qft_quantize_cols_absmax(QFT_DEVICE_CPU, dtype, xa, rows, cols, addr(qt[0]), addr(sc[0]), addr(bad[0])), "cpu cols");
+            check_status(qft_cuda_quantize_cols_absmax(0, dtype, xa, rows, cols, addr(qt[1]), addr(sc[1]), addr(bad[1])), "emu cols");
+            bits(qt[0], qt[1], "quantize cols" + dt + at + " codes");
+            bits(sc[0], sc[1], "quantize cols" + dt + at + " scales");
+            bits(bad[0], bad[1], "quantize cols" + dt + at + " bad count");
+        }
+        std::vector<int8_t> codes(rows * cols), t[2] = {std::vector<int8_t>(rows * cols), std::vector<int8_t>(rows * cols)};
+        for (auto& c : codes) c = static_cast<int8_t>(rng() % 255 - 127);
+        check_status(qft_transpose_i8(QFT_DEVICE_CPU, addr(codes), rows, cols, addr(t[0])), "cpu transpose");
+        check_status(qft_cuda_transpose_i8(0, addr(codes), rows, cols, addr(t[1])), "emu transpose");
+        bits(t[0], t[1], "transpose int8" + at);
+
+        for (int64_t block : {int64_t(16), int64_t(256), cols}) {
+            const std::string b = at + " block " + std::to_string(block);
+            for (int sign = 0; sign < 2; ++sign) {
+                std::vector<int8_t> c[2] = {std::vector<int8_t>(rows * cols, 9), std::vector<int8_t>(rows * cols, 9)};
+                const int64_t nb = (cols + block - 1) / block;
+                std::vector<float> sc[2] = {std::vector<float>(rows * nb, 9), std::vector<float>(rows * nb, 9)};
+                qft_int8_blocks_quantize(QFT_DEVICE_CPU, addr(x), rows, cols, block, sign, addr(c[0]), addr(sc[0]));  // QFT_EINVAL: the NaN
+                qft_cuda_int8_blocks_quantize(0, addr(x), rows, cols, block, sign, addr(c[1]), addr(sc[1]));
+                bits(c[0], c[1], std::string("int8 blocks") + (sign ? " sign-kept" : "") + b + " codes");
+                bits(sc[0], sc[1], std::string("int8 blocks") + (sign ? " sign-kept" : "") + b + " scales");
+                std::vector<float> d[2] = {std::vector<float>(rows * cols), std::vector<float>(rows * cols)};
+                check_status(qft_int8_blocks_dequantize(QFT_DEVICE_CPU, addr(c[0]), addr(sc[0]), rows, cols, block, addr(d[0])), "cpu deq");
+                check_status(qft_cuda_int8_blocks_dequantize(0, addr(c[0]), addr(sc[0]), rows, cols, block, addr(d[1])), "emu deq");
+                bits(d[0], d[1], "int8 blocks dequantize" + b);
+                std::vector<double> ss[2] = {std::vector<double>(rows), std::vector<double>(rows)};
+                check_status(qft_int8_blocks_row_sumsq(QFT_DEVICE_CPU, addr(c[0]), addr(sc[0]), rows, cols, block, addr(ss[0])), "cpu sumsq");
+                check_status(qft_cuda_int8_blocks_row_sumsq(0, addr(c[0]), addr(sc[0]), rows, cols, block, addr(ss[1])), "emu sumsq");
+                close_each(ss[0], ss[1], 1e-12, "int8 blocks row sums of squares" + b);
+            }
+            const int64_t nb = (cols + block - 1) / block;
+            std::vector<int8_t> c[2] = {std::vector<int8_t>(rows * cols, 9), std::vector<int8_t>(rows * cols, 9)};
+            std::vector<float> sc[2] = {std::vector<float>(rows * nb, 9), std::vector<float>(rows * nb, 9)};
+            check_status(qft_int8_blocks_quantize_stochastic(QFT_DEVICE_CPU, addr(x), rows, cols, block, 42, 7, 3, 5, addr(c[0]), addr(sc[0])), "cpu sr");
+            check_status(qft_cuda_int8_blocks_quantize_stochastic(0, addr(x), rows, cols, block, 42, 7, 3, 5, addr(c[1]), addr(sc[1])), "emu sr");
+            bits(c[0], c[1], "int8 blocks stochastic" + b + " codes");
+            bits(sc[0], sc[1], "int8 blocks stochastic" + b + " scales");
+        }
+        std::vector<double> ss[2] = {std::vector<double>(rows), std::vector<double>(rows)};
+        check_status(qft_f32_row_sumsq(QFT_DEVICE_CPU, addr(x), rows, cols, addr(ss[0])), "cpu f32 sumsq");
+        check_status(qft_cuda_f32_row_sumsq(0, addr(x), rows, cols, addr(ss[1])), "emu f32 sumsq");
+        close_each(ss[0], ss[1], 1e-12, "f32 row sums of squares" + at);
+    }
+}
+
+// ---- chunked softmax cross-entropy (cross_entropy.cu) ----
+void cross_entropy() {
+    std::mt19937_64 rng(17);
+    const int64_t n = 37, vocab = 1000, chunk = 384;  // 3 chunks, the last partial
+    auto logits = randn(n * vocab, rng, 3.0f);
+    std::vector<int32_t> targets(n);
+    for (int64_t i = 0; i < n; ++i) targets[i] = i % 7 == 3 ? -1 : static_cast<int32_t>(rng() % vocab);
+    std::vector<float> mx[2], tl[2], lse[2], loss[2], grad[2];
+    std::vector<double> sum[2];
+    for (int b = 0; b < 2; ++b) {
+        const int dev = b ? 0 : QFT_DEVICE_CPU;
+        mx[b].assign(n, 0), tl[b].assign(n, 0), lse[b].assign(n, 0), loss[b].assign(n, 0), sum[b].assign(n, 0), grad[b] = logits;
+        check_status((b ? qft_cuda_cross_entropy_chunk_begin : qft_cross_entropy_chunk_begin)(dev, n, addr(mx[b]), addr(sum[b]), addr(tl[b])), "ce begin");
+        for (int64_t c0 = 0; c0 < vocab; c0 += chunk) {
+            const int64_t cols = std::min(chunk, vocab - c0);
+            std::vector<float> part(n * cols);
+            for (int64_t r = 0; r < n; ++r) std::memcpy(&part[r * cols], &logits[r * vocab + c0], cols * 4);
+            check_status((b ? qft_cuda_cross_entropy_chunk_stats : qft_cross_entropy_chunk_stats)(dev, addr(part), n, cols, c0, addr(targets),
+                                                                                                  addr(mx[b]), addr(sum[b]), addr(tl[b])),
+                         "ce stats");
+        }
+        check_status((b ? qft_cuda_cross_entropy_chunk_finish : qft_cross_entropy_chunk_finish)(dev, n, vocab, addr(targets), addr(mx[b]), addr(sum[b]),
+                                                                                                addr(tl[b]), addr(lse[b]), addr(loss[b])),
+                     "ce finish");
+        for (int64_t c0 = 0; c0 < vocab; c0 += chunk) {
+            const int64_t cols = std::min(chunk, vocab - c0);
+            std::vector<float> part(n * cols);
+            for (int64_t r = 0; r < n; ++r) std::memcpy(&part[r * cols], &logits[r * vocab + c0], cols * 4);
+            check_status((b ? qft_cuda_cross_entropy_chunk_grad : qft_cross_entropy_chunk_grad)(dev, addr(part), n, cols, c0, addr(targets), addr(lse[b]),
+                                                                                                0.5f),
+                         "ce grad");
+            for (int64_t r = 0; r < n; ++r) std::memcpy(&grad[b][r * vocab + c0], &part[r * cols], cols * 4);
+        }
+    }
+    close(lse[0], lse[1], 1e-5, "cross-entropy lse (37 rows, 3 chunks of a 1000 vocabulary)");
+    close(loss[0], loss[1], 1e-5, "cross-entropy losses");
+    close(grad[0], grad[1], 1e-5, "cross-entropy gradient");
 }
 
 // ---- the fused quantized Lion step (lion_step.cu) ----
@@ -336,6 +488,8 @@ int main(int argc, char** argv) {
     const std::string only = argc > 1 ? argv[1] : "";
     if (only.empty() || only == "matmul") matmuls();
     if (only.empty() || only == "attention") attention();
+    if (only.empty() || only == "operands") operands();
+    if (only.empty() || only == "cross_entropy") cross_entropy();
     if (only.empty() || only == "lion") lion();
     if (only.empty() || only == "outliers") outlier_codes();
     if (only.empty() || only == "train_step") train_step();
