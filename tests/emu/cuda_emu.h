@@ -3,7 +3,7 @@
 // the CPU references where no GPU is at hand. Force-included (-include) before every translated .cu file.
 //
 // Execution model: the blocks of a grid run one after another; the threads of a block are cooperative fibers
-// (ucontext) in one OS thread, switched only at barriers, so runs are deterministic. __syncthreads waits for every
+// in one OS thread, switched only at barriers, so runs are deterministic. __syncthreads waits for every
 // live thread of the block (an exited thread counts as arrived); warp-synchronous operations (shuffles, mma.sync)
 // wait for every live lane of the warp. A barrier no thread can pass (divergence) aborts with the kernel's name.
 // Function-static __shared__ variables are shared by the block's fibers; the dynamic shared buffer is filled with
@@ -24,6 +24,7 @@
 #include <map>
 #include <string>
 #include <type_traits>
+#include <csetjmp>
 #include <ucontext.h>
 #include <vector>
 
@@ -54,19 +55,32 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return
 namespace emu {
 
 enum class State { Runnable, BlockBarrier, WarpBarrier, Done };
+constexpr size_t kStackBytes = 256 * 1024;
 
 struct Thread {
     dim3 idx;
     int linear = 0;
     State state = State::Runnable;
-    ucontext_t ctx;
-    std::vector<char> stack;
 };
+
+// A fiber per thread slot, made once per process and reused by every block of every launch: makecontext starts
+// it, and _setjmp/_longjmp switch (swapcontext would make two signal-mask system calls per switch).
+struct Fiber {
+    std::vector<char> stack;
+    ucontext_t start;
+    jmp_buf at;
+    bool started = false;
+};
+
+inline std::vector<Fiber>& fibers() {
+    static std::vector<Fiber> f(1024);
+    return f;
+}
 
 struct Block {
     dim3 grid, block, idx;
     std::vector<Thread> threads;
-    ucontext_t scheduler;
+    jmp_buf scheduler;
     int current = -1;
     std::vector<unsigned char> smem;
     std::vector<uint64_t> exchange;  // one warp-synchronous operation's values, (threads, 16) words
@@ -85,17 +99,39 @@ inline Thread& self() { return block()->threads[block()->current]; }
     std::exit(3);
 }
 
-// Waits at a barrier: back to the scheduler, which resumes the thread once every live thread it waits for arrived.
-inline void wait(State s) {
-    Thread& t = self();
-    t.state = s;
-    swapcontext(&t.ctx, &block()->scheduler);
+inline void yield() {
+    if (!_setjmp(fibers()[block()->current].at)) _longjmp(block()->scheduler, 1);
 }
 
+// Waits at a barrier: back to the scheduler, which resumes the thread once every live thread it waits for arrived.
+inline void wait(State s) {
+    self().state = s;
+    yield();
+}
+
+// A fiber's life: run the kernel for whichever block and thread the scheduler resumed it as, then wait to be reused.
 inline void entry() {
-    block()->body();
-    self().state = State::Done;
-    swapcontext(&self().ctx, &block()->scheduler);
+    for (;;) {
+        block()->body();
+        self().state = State::Done;
+        yield();
+    }
+}
+
+inline void resume(Block& b, int i) {
+    b.current = i;
+    if (_setjmp(b.scheduler)) return;
+    Fiber& f = fibers()[i];
+    if (f.started) _longjmp(f.at, 1);
+    f.started = true;
+    f.stack.resize(kStackBytes);
+    getcontext(&f.start);
+    f.start.uc_stack.ss_sp = f.stack.data();
+    f.start.uc_stack.ss_size = f.stack.size();
+    f.start.uc_link = nullptr;
+    makecontext(&f.start, entry, 0);
+    ucontext_t here;
+    swapcontext(&here, &f.start);
 }
 
 // Releases the barriers every live waiter has reached; false when nothing could move (a deadlock).
@@ -144,8 +180,6 @@ inline int& last_error() {
     return e;
 }
 
-constexpr int kStackBytes = 256 * 1024;
-
 template <typename F, typename... Args>
 void launch(const char* name, F* kernel, Launch cfg, Args... args) {
     const unsigned threads = cfg.block.x * cfg.block.y * cfg.block.z;
@@ -164,7 +198,6 @@ void launch(const char* name, F* kernel, Launch cfg, Args... args) {
     b.name = name;
     b.threads.resize(threads);
     b.exchange.assign(static_cast<size_t>(threads) * 16, 0);
-    for (auto& t : b.threads) t.stack.resize(kStackBytes);
     b.body = [&] { kernel(args...); };
     Block* outer = block();
     block() = &b;
@@ -178,11 +211,6 @@ void launch(const char* name, F* kernel, Launch cfg, Args... args) {
                     t.linear = static_cast<int>(i);
                     t.idx = dim3(i % cfg.block.x, (i / cfg.block.x) % cfg.block.y, i / (cfg.block.x * cfg.block.y));
                     t.state = State::Runnable;
-                    getcontext(&t.ctx);
-                    t.ctx.uc_stack.ss_sp = t.stack.data();
-                    t.ctx.uc_stack.ss_size = t.stack.size();
-                    t.ctx.uc_link = nullptr;
-                    makecontext(&t.ctx, entry, 0);
                 }
                 for (;;) {
                     bool ran = false, live = false;
@@ -190,8 +218,7 @@ void launch(const char* name, F* kernel, Launch cfg, Args... args) {
                         if (b.threads[i].state == State::Done) continue;
                         live = true;
                         if (b.threads[i].state != State::Runnable) continue;
-                        b.current = static_cast<int>(i);
-                        swapcontext(&b.scheduler, &b.threads[i].ctx);
+                        resume(b, static_cast<int>(i));
                         ran = true;
                     }
                     if (!live) break;

@@ -11,7 +11,7 @@ lib=target/classes/org/qft4j/nativ/linux-x86_64
 python3 "$emu/translate.py" native "$out/src"
 mkdir -p "$out/obj"
 flags=(-std=c++17 -O2 -g -ffp-contract=off -include "$PWD/$emu/cuda_emu.h" -I "$PWD/$emu" -I "$out/src/native/include"
-       -DQFT4J_BUILD -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -Wno-deprecated-declarations)
+       -DQFT4J_BUILD -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -Wno-deprecated-declarations -U_FORTIFY_SOURCE)
 kernels=(matmul_f32 matmul_f32_tf32 attention attention_tf32 quantize_operands int8_blocks cross_entropy lion_step outlier_codes train_step)
 for k in "${kernels[@]}"; do
   g++ "${flags[@]}" -c "$out/src/native/cuda/$k.cpp" -o "$out/obj/$k.o" &
