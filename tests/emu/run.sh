@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds the CUDA-on-CPU emulator's drivers with g++ and runs them (tests/emu/README.md). Exit status != 0 on any
+# mismatch or emulation error. Usage: tests/emu/run.sh [driver ...]   (default: all test_*.cpp)
+# CUDA_DIR=path/to/native/cuda reruns the drivers on other kernel sources (e.g. a newer lion_step.cu).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${EMU_BUILD:-$root/target/emu}
+cuda_dir=${CUDA_DIR:-$root/native/cuda}
+jobs=${JOBS:-2}
+mkdir -p "$build/obj" "$build/src"
+# -no-pie keeps static __shared__ arrays below 4 GiB (32-bit shared addresses); -ffp-contract=off: no fused
+# multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
+CXX=${CXX:-g++}
+flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
+       -DQFT4J_CUDA_TARGET='"emu"' -I"$root/native/include")
+
+python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
+python3 "$here/transform.py" "$root/native/common" "$build/src/common"
+
+# Compiles $1 to $2 unless $2 is newer than $1 and the emulator's headers.
+compile() {
+    if [[ ! -f "$2" || "$1" -nt "$2" || "$here/cuda_emu.h" -nt "$2" ]]; then "$CXX" "${flags[@]}" "${@:3}" -c "$1" -o "$2"; fi
+}
+export -f compile
+objs=()
+jobs_list=()
+for f in "$root"/native/cpu/*.cpp; do
+    [[ $(basename "$f") == cuda_loader.cpp ]] && continue
+    jobs_list+=("$f $build/obj/cpu_$(basename "$f" .cpp).o")
+done
+drivers=("$@")
+if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
+# Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu".
+cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
+for b in $cuda_files; do
+    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include")
+done
+jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
+jobs_list+=("$here/driver_main.cpp $build/obj/driver_main.o -I$here")
+for d in "${drivers[@]}"; do
+    d=$(cd "$(dirname "$d")" && pwd)/$(basename "$d")
+    jobs_list+=("$d $build/obj/$(basename "$d" .cpp).o -I$here -I$here/include")
+done
+flags_q=$(printf '%q ' "${flags[@]}")
+printf '%s\n' "${jobs_list[@]}" | CXX="$CXX" FLAGS="$flags_q" here="$here" xargs -P "$jobs" -I{} bash -c 'eval "flags=($FLAGS)"; compile {}'
+libs=()
+for o in "$build"/obj/cpu_*.o; do libs+=("$o"); done
+for b in $cuda_files; do libs+=("$build/obj/cuda_${b%.cu}.o"); done
+rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
+status=0
+for d in "${drivers[@]}"; do
+    b=$(basename "$d" .cpp)
+    "$CXX" -no-pie -rdynamic -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    echo "== $b"
+    "$build/$b" || status=1
+done
+exit $status
