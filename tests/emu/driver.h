@@ -1,6 +1,7 @@
 // Shared by the emulator's drivers: seeded data, the comparisons of the Java GPU tests, and one line per case.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
