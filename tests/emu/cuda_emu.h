@@ -55,7 +55,7 @@ int errors();              // emulation errors so far (divergence, deadlock, bad
 void reset_errors();
 
 using Body = void (*)(void*);
-void run_grid(dim3 grid, dim3 block, size_t smem, Body body, void* ctx);
+void run_grid(const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx);
 
 struct Config {
     dim3 grid, block;
@@ -66,6 +66,7 @@ struct Config {
 template <class... P>
 struct Launcher {
     void (*kernel)(P...);
+    const char* name;
     Config cfg;
     template <class... A>
     void operator()(A&&... args) const {
@@ -74,7 +75,7 @@ struct Launcher {
             void (*k)(P...);
             std::tuple<P...>* params;
         } ctx{kernel, &params};
-        run_grid(cfg.grid, cfg.block, cfg.smem, [](void* c) {
+        run_grid(name, cfg.grid, cfg.block, cfg.smem, [](void* c) {
             Ctx* x = static_cast<Ctx*>(c);
             std::tuple<P...> mine = *x->params;
             std::apply(x->k, mine);
@@ -82,7 +83,7 @@ struct Launcher {
     }
 };
 template <class... P>
-Launcher<P...> launch(void (*k)(P...), Config cfg) { return Launcher<P...>{k, cfg}; }
+Launcher<P...> launch(void (*k)(P...), const char* name, Config cfg) { return Launcher<P...>{k, name, cfg}; }
 
 // ---- warp exchange ----
 template <class T, class F>

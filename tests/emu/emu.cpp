@@ -185,7 +185,9 @@ extern "C" void emu_fiber_main(Thread* t) {
     abort();
 }
 
-void run_grid(dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
+void run_grid(const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
+    static const bool trace = getenv("EMU_TRACE") != nullptr;
+    if (trace) fprintf(stderr, "launch %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n", name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
     const size_t nt = (size_t)block.x * block.y * block.z;
     if (nt == 0 || nt > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) {
         fprintf(stderr, "EMU ERROR: bad launch configuration grid (%u,%u,%u) block (%u,%u,%u)\n", grid.x, grid.y, grid.z, block.x, block.y, block.z);

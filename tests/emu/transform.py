@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rewrites CUDA sources into C++ for the emulator (tests/emu/README.md), mechanically:
-  kernel<<<grid, block[, smem[, stream]]>>>(args)   ->  ::emu::launch(kernel, ::emu::Config(grid, block, ...))(args)
+  kernel<<<grid, block[, smem[, stream]]>>>(args)   ->  ::emu::launch(kernel, "kernel", ::emu::Config(grid, block, ...))(args)
   asm [volatile] ("ptx" : outs : ins)               ->  ::emu::ptx("ptx", outs..., ins...)   (operands in %0.. order)
   extern __shared__ T name[];                       ->  T* name = reinterpret_cast<T*>(::emu::dyn_smem());
   __shared__ T name[...];                           ->  static T name[...]; ::emu::poison_shared(&name, sizeof name);
@@ -107,7 +107,7 @@ def launches(s):
         while s[k].isspace():
             k += 1
         assert s[k] == '(', 'launch without arguments at ' + name
-        out += s[pos:j] + '::emu::launch(' + name + ', ::emu::Config(' + cfg + '))'
+        out += s[pos:j] + '::emu::launch(' + name + ', "' + name + '", ::emu::Config(' + cfg + '))'
         pos = k
 
 
