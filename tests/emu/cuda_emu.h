@@ -55,7 +55,7 @@ int errors();              // emulation errors so far (divergence, deadlock, bad
 void reset_errors();
 
 using Body = void (*)(void*);
-void run_grid(const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx);
+void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx);
 
 struct Config {
     dim3 grid, block;
@@ -75,7 +75,7 @@ struct Launcher {
             void (*k)(P...);
             std::tuple<P...>* params;
         } ctx{kernel, &params};
-        run_grid(name, cfg.grid, cfg.block, cfg.smem, [](void* c) {
+        run_grid(reinterpret_cast<const void*>(kernel), name, cfg.grid, cfg.block, cfg.smem, [](void* c) {
             Ctx* x = static_cast<Ctx*>(c);
             std::tuple<P...> mine = *x->params;
             std::apply(x->k, mine);
@@ -220,9 +220,9 @@ cudaError_t cudaPeekAtLastError();
 cudaError_t cudaGetLastError();
 const char* cudaGetErrorString(cudaError_t);
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int device);
-template <class F> cudaError_t cudaFuncSetAttribute(F, cudaFuncAttribute a, int v) {
-    extern cudaError_t emu_func_set_attribute(int, int);
-    return emu_func_set_attribute((int)a, v);
+template <class F> cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute a, int v) {
+    extern cudaError_t emu_func_set_attribute(const void*, int, int);
+    return emu_func_set_attribute(reinterpret_cast<const void*>(f), (int)a, v);
 }
 cudaError_t cudaRuntimeGetVersion(int* v);
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b);

@@ -6,6 +6,7 @@
 
 #include <cstdarg>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -87,7 +88,7 @@ char* stacks = nullptr;
 size_t stacks_n = 0;
 unsigned char* dyn = nullptr;
 size_t dyn_size = 0, dyn_cap = 0;
-int max_dyn_attr = 48 * 1024;
+std::map<const void*, int> max_dyn_attr;  // cudaFuncAttributeMaxDynamicSharedMemorySize per kernel (default 48 KiB)
 std::set<void*> poisoned;
 Body cur_body;
 void* cur_ctx;
@@ -185,7 +186,7 @@ extern "C" void emu_fiber_main(Thread* t) {
     abort();
 }
 
-void run_grid(const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
+void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
     static const bool trace = getenv("EMU_TRACE") != nullptr;
     if (trace) fprintf(stderr, "launch %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n", name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
     const size_t nt = (size_t)block.x * block.y * block.z;
@@ -195,8 +196,10 @@ void run_grid(const char* name, dim3 grid, dim3 block, size_t smem, Body body, v
         last_error = cudaErrorInvalidValue;
         return;
     }
-    if (smem > (size_t)max_dyn_attr) {
-        fprintf(stderr, "EMU ERROR: %zu bytes of dynamic shared memory above the function's limit %d (cudaFuncSetAttribute)\n", smem, max_dyn_attr);
+    const auto attr = max_dyn_attr.find(kernel);
+    const int limit = attr == max_dyn_attr.end() ? 48 * 1024 : attr->second;
+    if (smem > (size_t)limit) {
+        fprintf(stderr, "EMU ERROR: %s: %zu bytes of dynamic shared memory above the kernel's limit %d (cudaFuncSetAttribute)\n", name, smem, limit);
         ++n_errors;
         last_error = cudaErrorInvalidValue;
         return;
@@ -472,10 +475,10 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
     }
     return cudaErrorInvalidValue;
 }
-cudaError_t emu_func_set_attribute(int a, int v) {
+cudaError_t emu_func_set_attribute(const void* f, int a, int v) {
     if (a == cudaFuncAttributeMaxDynamicSharedMemorySize) {
         if (v > 227 * 1024) return cudaErrorInvalidValue;
-        emu::max_dyn_attr = v;  // one value for every kernel: the emulator does not track attributes per function
+        emu::max_dyn_attr[f] = v;
     }
     return cudaSuccess;
 }
