@@ -34,7 +34,7 @@ struct Dev {
     explicit Dev(size_t n_, size_t offset_bytes = 0) : n(n_) { alloc(offset_bytes); }
     void alloc(size_t off) {
         void* b = nullptr;
-        cudaMalloc(&b, n * sizeof(T) + off + 16);
+        cudaMalloc(&b, n * sizeof(T) + off);
         base = b;
         p = reinterpret_cast<T*>(static_cast<char*>(b) + off);
     }

@@ -447,8 +447,8 @@ static std::set<void*> allocations;
 cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaMalloc(void** p, size_t n) {
-    *p = aligned_alloc(256, (n + 255) / 256 * 256 + 256);
-    if (!*p) return cudaErrorMemoryAllocation;
+    // Exactly n bytes (cudaMalloc's 256-byte alignment), so that an EMU_ASAN=1 build catches any access past them.
+    if (posix_memalign(p, 256, n ? n : 1) != 0) return cudaErrorMemoryAllocation;
     memset(*p, 0xa5, n);  // like fresh device memory: garbage, not zeros
     allocations.insert(*p);
     return cudaSuccess;

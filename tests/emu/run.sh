@@ -14,6 +14,15 @@ mkdir -p "$build/obj" "$build/src"
 CXX=${CXX:-g++}
 flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
        -DQFT4J_CUDA_TARGET='"emu"' -I"$root/native/include")
+# EMU_ASAN=1: AddressSanitizer on kernels, references and drivers: out-of-bounds global memory (device buffers are
+# host heap blocks) and static __shared__ arrays (globals with redzones); own build directory.
+link_flags=()
+if [[ -n "${EMU_ASAN:-}" ]]; then
+    flags+=(-fsanitize=address -fno-omit-frame-pointer)
+    link_flags+=(-fsanitize=address)
+    build=$build-asan
+    mkdir -p "$build/obj" "$build/src"
+fi
 
 python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
 python3 "$here/transform.py" "$root/native/common" "$build/src/common"
@@ -51,7 +60,7 @@ rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
 status=0
 for d in "${drivers[@]}"; do
     b=$(basename "$d" .cpp)
-    "$CXX" -no-pie -rdynamic -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    "$CXX" -no-pie -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
     echo "== $b"
     "$build/$b" || status=1
 done
