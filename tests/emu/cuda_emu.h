@@ -53,6 +53,7 @@ void poison_shared(void* p, size_t bytes);  // fills a __shared__ variable with 
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int errors();              // emulation errors so far (divergence, deadlock, bad PTX operands, ...)
 void reset_errors();
+void quiet(bool q);        // count errors without printing them (the self-check's expected ones)
 
 using Body = void (*)(void*);
 void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx);

@@ -94,6 +94,7 @@ Body cur_body;
 void* cur_ctx;
 cudaError_t last_error = cudaSuccess;
 constexpr int kMaxErrorsShown = 20;
+bool quiet_errors = false;
 
 void yield() { emu_switch(&running->sp, sched_sp); }
 
@@ -124,9 +125,10 @@ const uint3& thread_idx() { return running->tid; }
 int lane() { return running->lane; }
 int errors() { return n_errors; }
 void reset_errors() { n_errors = 0; }
+void quiet(bool q) { quiet_errors = q; }
 
 void error(const char* fmt, ...) {
-    if (++n_errors <= kMaxErrorsShown) {
+    if (++n_errors <= kMaxErrorsShown && !quiet_errors) {
         va_list ap;
         va_start(ap, fmt);
         fprintf(stderr, "EMU ERROR (%s): ", where());
@@ -152,7 +154,10 @@ void syncthreads() {
 void warp_sync() {
     Warp& w = warps[running->warp];
     for (auto& t : threads)
-        if (t.warp == running->warp && t.state == WAIT_BLOCK) error("warp-synchronous op while lane %d of the warp waits at __syncthreads", t.lane);
+        if (t.warp == running->warp && t.state == WAIT_BLOCK) {
+            error("warp-synchronous op while lane %d of the warp waits at __syncthreads", t.lane);
+            break;
+        }
     running->state = WAIT_WARP;
     ++running->warp_ops;
     if (++w.arrived == w.live) release_warp(running->warp);
@@ -270,7 +275,7 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                     if (!progress) {
                         int wb = 0, ww = 0;
                         for (auto& t : threads) wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP;
-                        fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops\n", bx, by, bz, wb, ww);
+                        if (!quiet_errors) fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops\n", bx, by, bz, wb, ww);
                         ++n_errors;
                         last_error = cudaErrorLaunchFailure;
                         return;  // the stacks of the stuck fibers are simply abandoned
@@ -306,12 +311,14 @@ size_t __cvta_generic_to_shared(const void* p) {
 
 unsigned __ballot_sync(unsigned mask, int pred) {
     check_mask(mask, "__ballot_sync");
+    // Each lane's slot carries the op's number, so lanes that exited before this op (stale slots) count as 0.
     uint64_t* s = warp_slots();
-    s[lane()] = pred != 0;
+    const uint64_t tag = (uint64_t)running->warp_ops << 1;
+    s[lane()] = tag | (pred != 0);
     warp_sync();
     unsigned r = 0;
     for (int l = 0; l < 32; ++l)
-        if (l < warps[running->warp].live + 0 && s[l]) r |= 1u << l;
+        if (s[l] == (tag | 1)) r |= 1u << l;
     return r;
 }
 
