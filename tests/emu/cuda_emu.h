@@ -16,7 +16,9 @@
 #define __global__
 #define __device__
 #define __host__
-#define __forceinline__ inline
+// always_inline: shared headers (qft_math.h) compile their __CUDA_ARCH__ branches here and their host branches in the
+// CPU library; inlining every call keeps the two inline definitions from being merged by the linker.
+#define __forceinline__ inline __attribute__((always_inline))
 #define __launch_bounds__(...)
 #define __align__(n) alignas(n)
 #define __restrict__ __restrict
@@ -154,15 +156,16 @@ inline int __float_as_int(float f) { int u; memcpy(&u, &f, 4); return u; }
 inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
 inline long long __double_as_longlong(double d) { long long u; memcpy(&u, &d, 8); return u; }
 inline double __longlong_as_double(long long u) { double d; memcpy(&d, &u, 8); return d; }
-// The emulator is built with -ffp-contract=off and without FMA, so these are exactly the IEEE operations.
-inline float __fmul_rn(float a, float b) { return a * b; }
-inline float __fadd_rn(float a, float b) { return a + b; }
-inline float __fsub_rn(float a, float b) { return a - b; }
+// Single IEEE-rounded operations that are never fused into an FMA, as nvcc guarantees for the _rn intrinsics: the
+// empty asm hides the product from the compiler, so even an EMU_FMA=1 build (-ffp-contract=fast) cannot contract it.
+inline float __fmul_rn(float a, float b) { float r = a * b; asm("" : "+x"(r)); return r; }
+inline float __fadd_rn(float a, float b) { float r = a + b; asm("" : "+x"(r)); return r; }
+inline float __fsub_rn(float a, float b) { float r = a - b; asm("" : "+x"(r)); return r; }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __frcp_rn(float a) { return 1.0f / a; }
 inline float __fsqrt_rn(float a) { return std::sqrt(a); }
-inline double __dmul_rn(double a, double b) { return a * b; }
-inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { double r = a * b; asm("" : "+x"(r)); return r; }
+inline double __dadd_rn(double a, double b) { double r = a + b; asm("" : "+x"(r)); return r; }
 int __float2int_rn(float f);  // to nearest even; NaN -> 0 and saturating, as cvt.rni.s32.f32
 int __float2int_rd(float f);
 int __float2int_rz(float f);

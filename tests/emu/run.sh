@@ -23,6 +23,15 @@ if [[ -n "${EMU_ASAN:-}" ]]; then
     build=$build-asan
     mkdir -p "$build/obj" "$build/src"
 fi
+# EMU_FMA=1: the kernels (not the CPU references) compiled with FMA contraction, as nvcc contracts a*b+c by default:
+# a bit-exact case that then fails has an uncontracted-looking expression that nvcc may fuse (GCC and nvcc do not
+# contract the same expressions, so passing proves nothing about nvcc).
+cuda_flags=()
+if [[ -n "${EMU_FMA:-}" ]]; then
+    cuda_flags+=(-mfma -ffp-contract=fast)
+    build=$build-fma
+    mkdir -p "$build/obj" "$build/src"
+fi
 
 python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
 python3 "$here/transform.py" "$root/native/common" "$build/src/common"
@@ -43,7 +52,9 @@ if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
 # Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu".
 cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
 for b in $cuda_files; do
-    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include")
+    # The device branches (#ifdef __CUDA_ARCH__) of shared headers such as qft_math.h are the ones the GPU runs;
+    # nvcc includes the runtime header implicitly.
+    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -include $here/cuda_emu.h ${cuda_flags[*]:-}")
 done
 jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
 jobs_list+=("$here/driver_main.cpp $build/obj/driver_main.o -I$here")
