@@ -13,7 +13,7 @@ mkdir -p "$build/obj" "$build/src"
 # multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
 CXX=${CXX:-g++}
 flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
-       -DQFT4J_CUDA_TARGET='"emu"' -I"$root/native/include")
+       -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -I"$root/native/include")
 # EMU_ASAN=1: AddressSanitizer on kernels, references and drivers: out-of-bounds global memory (device buffers are
 # host heap blocks) and static __shared__ arrays (globals with redzones); own build directory.
 link_flags=()
