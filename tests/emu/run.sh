@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Builds the CUDA-on-CPU emulator's drivers with g++ and runs them (tests/emu/README.md). Exit status != 0 on any
 # mismatch or emulation error. Usage: tests/emu/run.sh [driver ...]   (default: all test_*.cpp)
-# CUDA_DIR=path/to/native/cuda reruns the drivers on other kernel sources (e.g. a newer lion_step.cu).
+# NATIVE_DIR=/other/tree/native runs the drivers on another tree's kernels, CPU references and headers (e.g. a newer
+# lion_step.cu and lion_step.cpp); CUDA_DIR=dir swaps only the kernel directory (e.g. a mutated copy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${EMU_BUILD:-$root/target/emu}
-cuda_dir=${CUDA_DIR:-$root/native/cuda}
+native=${NATIVE_DIR:-$root/native}
+cuda_dir=${CUDA_DIR:-$native/cuda}
+# Objects are reused by timestamp: other sources get their own build directory.
+if [[ -z "${EMU_BUILD:-}" && ( -n "${NATIVE_DIR:-}" || -n "${CUDA_DIR:-}" ) ]]; then
+    build=$root/target/emu-$(echo "$native $cuda_dir" | md5sum | cut -c1-8)
+fi
 jobs=${JOBS:-2}
 mkdir -p "$build/obj" "$build/src"
 # -no-pie keeps static __shared__ arrays below 4 GiB (32-bit shared addresses); -ffp-contract=off: no fused
 # multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
 CXX=${CXX:-g++}
 flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
-       -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -I"$root/native/include")
+       -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -I"$native/include")
 # EMU_ASAN=1: AddressSanitizer on kernels, references and drivers: out-of-bounds global memory (device buffers are
 # host heap blocks) and static __shared__ arrays (globals with redzones); own build directory.
 link_flags=()
@@ -34,7 +40,7 @@ if [[ -n "${EMU_FMA:-}" ]]; then
 fi
 
 python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
-python3 "$here/transform.py" "$root/native/common" "$build/src/common"
+python3 "$here/transform.py" "$native/common" "$build/src/common"
 
 # Compiles $1 to $2 unless $2 is newer than $1 and the emulator's headers.
 compile() {
@@ -43,7 +49,7 @@ compile() {
 export -f compile
 objs=()
 jobs_list=()
-for f in "$root"/native/cpu/*.cpp; do
+for f in "$native"/cpu/*.cpp; do
     [[ $(basename "$f") == cuda_loader.cpp ]] && continue
     jobs_list+=("$f $build/obj/cpu_$(basename "$f" .cpp).o")
 done
