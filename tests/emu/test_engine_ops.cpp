@@ -1,11 +1,15 @@
-// Engine ops of DeviceOpsCudaTest that changed without a GPU run: the chunked cross-entropy (cross_entropy.cu),
-// SwiGLU forward and backward, also in place (swiglu.cu), the embedding lookup, scatter-add, gradient row range
-// and INT8 hybrid-table lookup (embedding.cu), with its tolerances: 1e-5 of max, bit-exact where it is.
-// emu-cuda: cross_entropy.cu swiglu.cu embedding.cu
+// Engine ops of DeviceOpsCudaTest, with its tolerances (1e-5 of max, bit-exact where it is): the chunked
+// cross-entropy (cross_entropy.cu), SwiGLU forward and backward, also in place (swiglu.cu), the embedding lookup,
+// scatter-add, gradient row range and INT8 hybrid-table lookup (embedding.cu), RMSNorm (rmsnorm.cu), the fp32
+// attention kernels (attention.cu) and the SIMT fp32 GEMM in its three forms (matmul_f32.cu).
+// emu-cuda: cross_entropy.cu swiglu.cu embedding.cu rmsnorm.cu attention.cu attention_tf32.cu matmul_f32.cu matmul_f32_tf32.cu
 #include "driver.h"
 #include "qft4j/cross_entropy.h"
 #include "qft4j/embedding.h"
+#include "qft4j/attention.h"
 #include "qft4j/hybrid_weight.h"
+#include "qft4j/matmul_f32.h"
+#include "qft4j/rmsnorm.h"
 #include "qft4j/swiglu.h"
 
 using drv::Dev;
@@ -119,4 +123,60 @@ void run_cases() {
                                                                       eid.addr(), n, dhc.addr()));
         drv::exact("embedding forward, hybrid INT8 table", hc, dhc.host());
     }
+    for (int64_t c : {64, 300, 4096}) {  // DeviceOpsCudaTest.rmsnorm
+        const int64_t n = 33;
+        const auto x = drv::randn(n * c, 5, 2), w = drv::randn(c, 6), dy = drv::randn(n * c, 7), dx0 = drv::randn(n * c, 8), dw0 = drv::randn(c, 9);
+        std::vector<float> y(n * c), rstd(n), dx = dx0, dw = dw0;
+        drv::status("rmsnorm cpu", qft_rmsnorm_forward(-1, A(x), A(w), n, c, 1e-5f, A(y), A(rstd)));
+        drv::status("rmsnorm cpu", qft_rmsnorm_backward(-1, A(dy), A(x), A(w), A(rstd), n, c, A(dx), A(dw)));
+        Dev<float> ex(x), ew(w), ey(n * c), er(n), edy(dy), edx(dx0), edw(dw0);
+        drv::status("rmsnorm emu", qft_rmsnorm_forward(0, ex.addr(), ew.addr(), n, c, 1e-5f, ey.addr(), er.addr()));
+        drv::status("rmsnorm emu", qft_rmsnorm_backward(0, edy.addr(), ex.addr(), ew.addr(), er.addr(), n, c, edx.addr(), edw.addr()));
+        const std::string at = " at C " + std::to_string(c);
+        drv::close("rmsnorm y" + at, y, ey.host(), kRel);
+        drv::close("rmsnorm rstd" + at, rstd, er.host(), kRel);
+        drv::close("rmsnorm dx" + at, dx, edx.host(), kRel);
+        drv::close("rmsnorm dw" + at, dw, edw.host(), kRel);
+    }
+    // DeviceOpsCudaTest.groupedQueryAttention (fp32 products)
+    const int64_t shapes[][5] = {{2, 7, 6, 2, 6}, {2, 200, 8, 2, 64}, {1, 130, 4, 4, 128}, {1, 65, 6, 3, 48}};
+    for (auto& s : shapes) {
+        const int64_t B = s[0], T = s[1], nh = s[2], nkv = s[3], hs = s[4], n = B * T;
+        const auto q = drv::randn(n * nh * hs, 11), k = drv::randn(n * nkv * hs, 12), v = drv::randn(n * nkv * hs, 13), dout = drv::randn(n * nh * hs, 14);
+        std::vector<float> want[6] = {std::vector<float>(n * nh), std::vector<float>(n * nh * hs), std::vector<float>(n * nh * hs),
+                                      std::vector<float>(n * nkv * hs), std::vector<float>(n * nkv * hs), std::vector<float>(n * nh)};
+        drv::status("attention cpu", qft_attention_forward(-1, A(q), A(k), A(v), B, T, nh, nkv, hs, A(want[0]), A(want[1]), QFT_MATH_FP32));
+        drv::status("attention cpu", qft_attention_backward(-1, A(dout), A(q), A(k), A(v), A(want[1]), A(want[0]), B, T, nh, nkv, hs, A(want[5]),
+                                                            A(want[2]), A(want[3]), A(want[4]), QFT_MATH_FP32));
+        Dev<float> dq_(q), dk_(k), dv_(v), ddo(dout), lse(n * nh), out(n * nh * hs), delta(n * nh), dq(n * nh * hs), dk(n * nkv * hs), dv(n * nkv * hs);
+        drv::status("attention emu", qft_attention_forward(0, dq_.addr(), dk_.addr(), dv_.addr(), B, T, nh, nkv, hs, lse.addr(), out.addr(), QFT_MATH_FP32));
+        drv::status("attention emu", qft_attention_backward(0, ddo.addr(), dq_.addr(), dk_.addr(), dv_.addr(), out.addr(), lse.addr(), B, T, nh, nkv, hs,
+                                                            delta.addr(), dq.addr(), dk.addr(), dv.addr(), QFT_MATH_FP32));
+        const Dev<float>* got[6] = {&lse, &out, &dq, &dk, &dv, &delta};
+        const char* names[6] = {"lse", "out", "dq", "dk", "dv", "delta"};
+        char at[96];
+        snprintf(at, sizeof at, "B %lld T %lld heads %lld kv %lld hs %lld", (long long)B, (long long)T, (long long)nh, (long long)nkv, (long long)hs);
+        for (int i = 0; i < 6; ++i) drv::close(std::string("attention fp32 ") + names[i] + " " + at, want[i], got[i]->host(), kRel);
+    }
+    // DeviceOpsCudaTest.matmulFormsAcrossTileBoundaries (QFT_MATH_FP32: the SIMT kernel)
+    const int64_t mshapes[][3] = {{1, 7, 5}, {130, 67, 129}, {257, 300, 190}, {64, 64, 64}};
+    for (auto& s : mshapes)
+        for (int acc : {0, 1}) {
+            const int64_t n = s[0], out = s[1], in = s[2];
+            const auto x = drv::randn(n * in, 20), w = drv::randn(out * in, 21), dy = drv::randn(n * out, 22);
+            const auto y0 = drv::randn(n * out, 23), dx0 = drv::randn(n * in, 24), dw0 = drv::randn(out * in, 25);
+            std::vector<float> y = y0, dx = dx0, dw = dw0;
+            drv::status("mm cpu", qft_matmul_f32_nt(-1, A(x), A(w), n, out, in, A(y), acc, QFT_MATH_FP32));
+            drv::status("mm cpu", qft_matmul_f32_nn(-1, A(dy), A(w), n, out, in, A(dx), acc, QFT_MATH_FP32));
+            drv::status("mm cpu", qft_matmul_f32_tn(-1, A(dy), A(x), n, out, in, A(dw), acc, QFT_MATH_FP32));
+            Dev<float> ex(x), ew(w), edy(dy), ey(y0), edx(dx0), edw(dw0);
+            drv::status("mm emu", qft_matmul_f32_nt(0, ex.addr(), ew.addr(), n, out, in, ey.addr(), acc, QFT_MATH_FP32));
+            drv::status("mm emu", qft_matmul_f32_nn(0, edy.addr(), ew.addr(), n, out, in, edx.addr(), acc, QFT_MATH_FP32));
+            drv::status("mm emu", qft_matmul_f32_tn(0, edy.addr(), ex.addr(), n, out, in, edw.addr(), acc, QFT_MATH_FP32));
+            char at[96];
+            snprintf(at, sizeof at, "n %lld out %lld in %lld%s", (long long)n, (long long)out, (long long)in, acc ? " acc" : "");
+            drv::close(std::string("matmul fp32 nt y  ") + at, y, ey.host(), kRel);
+            drv::close(std::string("matmul fp32 nn dx ") + at, dx, edx.host(), kRel);
+            drv::close(std::string("matmul fp32 tn dw ") + at, dw, edw.host(), kRel);
+        }
 }
