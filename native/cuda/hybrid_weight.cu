@@ -147,6 +147,10 @@ __global__ void __launch_bounds__(kSpThreads, 1)
         for (int k = 0; k < kSpRowsPerWarp; ++k) {
             if (k < rpw) {
                 const int i = warp + kSpWarps * k, s = cur_s[i], e = end_s[i];
+                // Every lane has read the cursor before lane 0 moves it (below): lanes of a warp need not run in
+                // lockstep (independent thread scheduling, sm_70+), and a lane reading the moved cursor would skip
+                // this chunk's outliers.
+                __syncwarp();
                 const int2* w = win + i * kSpWin;
                 int j = s;
                 for (; j < e; ++j) {

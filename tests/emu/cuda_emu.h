@@ -1,0 +1,232 @@
+// CUDA-on-CPU emulation for the qft4j kernel sources (tests/emu/README.md). Every CUDA thread of a block is a
+// cooperative fiber on one OS thread; blocks run one after another. Kernels are the project's unmodified .cu
+// files, compiled as C++ after tests/emu/transform.py rewrote their launches (<<< >>>), their inline PTX (asm)
+// and their __shared__ declarations into calls of this header.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#define __global__
+#define __device__
+#define __host__
+// always_inline: shared headers (qft_math.h) compile their __CUDA_ARCH__ branches here and their host branches in the
+// CPU library; inlining every call keeps the two inline definitions from being merged by the linker.
+#define __forceinline__ inline __attribute__((always_inline))
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __restrict__ __restrict
+#define __noinline__ __attribute__((noinline))
+
+struct uint3 { unsigned x, y, z; };
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct alignas(8) float2 { float x, y; };
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(16) int4 { int x, y, z, w; };
+struct alignas(8) int2 { int x, y; };
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
+inline int2 make_int2(int x, int y) { return {x, y}; }
+
+namespace emu {
+
+// ---- the scheduler (emu.cpp) ----
+struct Thread;
+Thread* cur();
+const uint3& thread_idx();
+extern uint3 block_idx;
+extern dim3 block_dim, grid_dim;
+void syncthreads();
+void warp_sync();          // all live lanes of the calling warp meet (warp-synchronous ops)
+int lane();
+uint64_t* warp_slots();    // this warp's exchange slots for the current warp op: [32] per op (double-buffered)
+void* dyn_smem();
+void poison_shared(void* p, size_t bytes);  // fills a __shared__ variable with 0xff once per block
+void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+int errors();              // emulation errors so far (divergence, deadlock, bad PTX operands, ...)
+void reset_errors();
+void quiet(bool q);        // count errors without printing them (the self-check's expected ones)
+
+using Body = void (*)(void*);
+void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx);
+
+struct Config {
+    dim3 grid, block;
+    size_t smem;
+    Config(dim3 g, dim3 b, size_t s = 0, void* = nullptr) : grid(g), block(b), smem(s) {}
+};
+
+template <class... P>
+struct Launcher {
+    void (*kernel)(P...);
+    const char* name;
+    Config cfg;
+    template <class... A>
+    void operator()(A&&... args) const {
+        std::tuple<P...> params(std::forward<A>(args)...);  // converted once, copied per thread as CUDA does
+        struct Ctx {
+            void (*k)(P...);
+            std::tuple<P...>* params;
+        } ctx{kernel, &params};
+        run_grid(reinterpret_cast<const void*>(kernel), name, cfg.grid, cfg.block, cfg.smem, [](void* c) {
+            Ctx* x = static_cast<Ctx*>(c);
+            std::tuple<P...> mine = *x->params;
+            std::apply(x->k, mine);
+        }, &ctx);
+    }
+};
+template <class... P>
+Launcher<P...> launch(void (*k)(P...), const char* name, Config cfg) { return Launcher<P...>{k, name, cfg}; }
+
+// ---- warp exchange ----
+template <class T, class F>
+T shfl(T v, F src_lane) {
+    static_assert(sizeof(T) <= 8, "shuffle of a type wider than 8 bytes");
+    uint64_t* s = warp_slots();
+    uint64_t b = 0;
+    memcpy(&b, &v, sizeof(T));
+    const int l = lane();
+    s[l] = b;
+    warp_sync();
+    const int src = src_lane(l);
+    T out;
+    memcpy(&out, &s[src], sizeof(T));
+    return out;
+}
+void check_mask(unsigned mask, const char* what);
+
+}  // namespace emu
+
+#define threadIdx (::emu::thread_idx())
+#define blockIdx (::emu::block_idx)
+#define blockDim (::emu::block_dim)
+#define gridDim (::emu::grid_dim)
+#define warpSize 32
+
+inline void __syncthreads() { emu::syncthreads(); }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { emu::check_mask(mask, "__syncwarp"); emu::warp_sync(); }
+
+template <class T>
+T __shfl_xor_sync(unsigned mask, T v, int m, int width = 32) {
+    emu::check_mask(mask, "__shfl_xor_sync");
+    return emu::shfl(v, [&](int l) { int s = l ^ m; return (s & ~(width - 1)) == (l & ~(width - 1)) ? s : l; });
+}
+template <class T>
+T __shfl_down_sync(unsigned mask, T v, unsigned d, int width = 32) {
+    emu::check_mask(mask, "__shfl_down_sync");
+    return emu::shfl(v, [&](int l) { int s = l + (int)d; return (s & ~(width - 1)) == (l & ~(width - 1)) ? s : l; });
+}
+template <class T>
+T __shfl_up_sync(unsigned mask, T v, unsigned d, int width = 32) {
+    emu::check_mask(mask, "__shfl_up_sync");
+    return emu::shfl(v, [&](int l) { int s = l - (int)d; return s >= (l & ~(width - 1)) ? s : l; });
+}
+template <class T>
+T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
+    emu::check_mask(mask, "__shfl_sync");
+    return emu::shfl(v, [&](int l) { return (l & ~(width - 1)) + (src & (width - 1)); });
+}
+unsigned __ballot_sync(unsigned mask, int pred);
+inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == mask; }
+inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+
+// ---- atomics: fibers never interleave inside one, so plain read-modify-writes are atomic ----
+template <class T, class U> T atomicAdd(T* p, U v) { T o = *p; *p = o + (T)v; return o; }
+template <class T, class U> T atomicMax(T* p, U v) { T o = *p; if ((T)v > o) *p = (T)v; return o; }
+template <class T, class U> T atomicMin(T* p, U v) { T o = *p; if ((T)v < o) *p = (T)v; return o; }
+template <class T, class U> T atomicOr(T* p, U v) { T o = *p; *p = o | (T)v; return o; }
+template <class T, class U> T atomicAnd(T* p, U v) { T o = *p; *p = o & (T)v; return o; }
+template <class T, class U> T atomicExch(T* p, U v) { T o = *p; *p = (T)v; return o; }
+template <class T, class U, class V> T atomicCAS(T* p, U cmp, V v) { T o = *p; if (o == (T)cmp) *p = (T)v; return o; }
+
+// ---- intrinsics ----
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline int __float_as_int(float f) { int u; memcpy(&u, &f, 4); return u; }
+inline float __int_as_float(int u) { float f; memcpy(&f, &u, 4); return f; }
+inline long long __double_as_longlong(double d) { long long u; memcpy(&u, &d, 8); return u; }
+inline double __longlong_as_double(long long u) { double d; memcpy(&d, &u, 8); return d; }
+// Single IEEE-rounded operations that are never fused into an FMA, as nvcc guarantees for the _rn intrinsics: the
+// empty asm hides the product from the compiler, so even an EMU_FMA=1 build (-ffp-contract=fast) cannot contract it.
+inline float __fmul_rn(float a, float b) { float r = a * b; asm("" : "+x"(r)); return r; }
+inline float __fadd_rn(float a, float b) { float r = a + b; asm("" : "+x"(r)); return r; }
+inline float __fsub_rn(float a, float b) { float r = a - b; asm("" : "+x"(r)); return r; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+inline float __frcp_rn(float a) { return 1.0f / a; }
+inline float __fsqrt_rn(float a) { return std::sqrt(a); }
+inline double __dmul_rn(double a, double b) { double r = a * b; asm("" : "+x"(r)); return r; }
+inline double __dadd_rn(double a, double b) { double r = a + b; asm("" : "+x"(r)); return r; }
+int __float2int_rn(float f);  // to nearest even; NaN -> 0 and saturating, as cvt.rni.s32.f32
+int __float2int_rd(float f);
+int __float2int_rz(float f);
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+    return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+unsigned __byte_perm(unsigned x, unsigned y, unsigned s);
+inline int __popc(unsigned x) { return __builtin_popcount(x); }
+inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
+inline int __clz(int x) { return x == 0 ? 32 : __builtin_clz((unsigned)x); }
+inline int __ffs(int x) { return __builtin_ffs(x); }
+inline unsigned __brev(unsigned x) { unsigned r = 0; for (int i = 0; i < 32; ++i) r |= ((x >> i) & 1u) << (31 - i); return r; }
+template <class T> T __ldcs(const T* p) { return *p; }
+template <class T> T __ldg(const T* p) { return *p; }
+template <class T> void __stcs(T* p, T v) { *p = v; }
+size_t __cvta_generic_to_shared(const void* p);
+// CUDA's min/max overloads for mixed integer arguments take the common type, as here.
+template <class T, class U> inline auto min(T a, U b) -> typename std::common_type<T, U>::type { return b < a ? b : a; }
+template <class T, class U> inline auto max(T a, U b) -> typename std::common_type<T, U>::type { return a < b ? b : a; }
+using std::isfinite;
+using std::isnan;
+using std::isinf;
+
+// ---- PTX reached through inline asm (transform.py turns `asm("op ..." : outs : ins)` into emu_ptx(...)) ----
+namespace emu {
+void ptx(const char* text, float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3,
+         unsigned b0, unsigned b1);                                   // mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32
+void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes);  // cp.async.{ca,cg}.shared.global
+void ptx(const char* text);                                           // cp.async.commit_group
+void ptx(const char* text, int n);                                    // cp.async.wait_group n
+void ptx(const char* text, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, unsigned smem);  // ldmatrix x4
+}  // namespace emu
+
+// ---- runtime API ----
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorLaunchFailure = 719 };
+enum cudaMemcpyKind { cudaMemcpyHostToHost, cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice, cudaMemcpyDefault };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16, cudaDevAttrMaxSharedMemoryPerBlockOptin = 97, cudaDevAttrComputeCapabilityMajor = 75,
+                      cudaDevAttrComputeCapabilityMinor = 76, cudaDevAttrMaxSharedMemoryPerBlock = 8 };
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8, cudaFuncAttributePreferredSharedMemoryCarveout = 9 };
+typedef struct CUstream_st* cudaStream_t;
+#define cudaStreamPerThread ((cudaStream_t)0x2)
+cudaError_t cudaSetDevice(int);
+cudaError_t cudaGetDevice(int*);
+cudaError_t cudaMalloc(void** p, size_t n);
+cudaError_t cudaFree(void* p);
+template <class T> cudaError_t cudaMallocAsync(T** p, size_t n, cudaStream_t) { return cudaMalloc(reinterpret_cast<void**>(p), n); }
+inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
+cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind);
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t = nullptr) { return cudaMemcpy(d, s, n, k); }
+cudaError_t cudaMemset(void* d, int v, size_t n);
+inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = nullptr) { return cudaMemset(d, v, n); }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaPeekAtLastError();
+cudaError_t cudaGetLastError();
+const char* cudaGetErrorString(cudaError_t);
+cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int device);
+template <class F> cudaError_t cudaFuncSetAttribute(F f, cudaFuncAttribute a, int v) {
+    extern cudaError_t emu_func_set_attribute(const void*, int, int);
+    return emu_func_set_attribute(reinterpret_cast<const void*>(f), (int)a, v);
+}
+cudaError_t cudaRuntimeGetVersion(int* v);
+cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total_b);

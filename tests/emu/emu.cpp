@@ -1,0 +1,493 @@
+// The emulator's scheduler, PTX and runtime (tests/emu/README.md). Each CUDA thread of a block is a fiber with
+// its own stack, switched by a hand-written x86-64 context switch (no signal-mask syscalls, unlike swapcontext);
+// a fiber runs until it reaches a barrier (__syncthreads, or a warp-synchronous op) or exits, then the next
+// runnable fiber in thread order runs. Runs are deterministic.
+#include <sys/mman.h>
+
+#include <cstdarg>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "../../native/common/tf32.h"
+#include "cuda_emu.h"
+
+extern "C" void emu_switch(void** save_sp, void* new_sp);
+extern "C" void emu_fiber_entry();
+asm(R"(
+.text
+.globl emu_switch
+.type emu_switch,@function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.globl emu_fiber_entry
+.type emu_fiber_entry,@function
+emu_fiber_entry:
+    movq %r12, %rdi
+    call emu_fiber_main
+    ud2
+)");
+
+namespace emu {
+
+enum State { RUNNABLE, WAIT_BLOCK, WAIT_WARP, DONE };
+
+struct CpCopy {
+    void* dst;
+    const void* src;
+    int size, src_bytes;
+};
+
+struct Thread {
+    void* sp = nullptr;
+    State state = DONE;
+    uint3 tid{};
+    int linear = 0, warp = 0, lane = 0;
+    unsigned warp_ops = 0;                 // warp-synchronous ops done: selects the exchange slot buffer
+    std::vector<std::vector<CpCopy>> cp;   // cp.async groups: committed ones, then the open one (last)
+};
+
+struct Warp {
+    int live = 0, arrived = 0;
+    uint64_t slots[2][32 * 10];            // two buffers so a fast lane's next op never overwrites a slot still read
+};
+
+uint3 block_idx;
+dim3 block_dim, grid_dim;
+
+namespace {
+constexpr size_t kStack = 256 * 1024;
+std::vector<Thread> threads;
+std::vector<Warp> warps;
+Thread* running = nullptr;
+void* sched_sp = nullptr;
+int live = 0, block_arrived = 0;
+int n_errors = 0;
+char* stacks = nullptr;
+size_t stacks_n = 0;
+unsigned char* dyn = nullptr;
+size_t dyn_size = 0, dyn_cap = 0;
+std::map<const void*, int> max_dyn_attr;  // cudaFuncAttributeMaxDynamicSharedMemorySize per kernel (default 48 KiB)
+std::set<void*> poisoned;
+Body cur_body;
+void* cur_ctx;
+cudaError_t last_error = cudaSuccess;
+constexpr int kMaxErrorsShown = 20;
+bool quiet_errors = false;
+
+void yield() { emu_switch(&running->sp, sched_sp); }
+
+void release_block() {
+    for (auto& t : threads)
+        if (t.state == WAIT_BLOCK) t.state = RUNNABLE;
+    block_arrived = 0;
+}
+
+void release_warp(int w) {
+    for (auto& t : threads)
+        if (t.warp == w && t.state == WAIT_WARP) t.state = RUNNABLE;
+    warps[w].arrived = 0;
+}
+
+const char* where() {
+    static char buf[128];
+    snprintf(buf, sizeof buf, "block (%u,%u,%u) thread (%u,%u,%u)", block_idx.x, block_idx.y, block_idx.z, running ? running->tid.x : 0,
+             running ? running->tid.y : 0, running ? running->tid.z : 0);
+    return buf;
+}
+
+void flush_cp(Thread& t, size_t keep, bool at_exit);
+}  // namespace
+
+Thread* cur() { return running; }
+const uint3& thread_idx() { return running->tid; }
+int lane() { return running->lane; }
+int errors() { return n_errors; }
+void reset_errors() { n_errors = 0; }
+void quiet(bool q) { quiet_errors = q; }
+
+void error(const char* fmt, ...) {
+    if (++n_errors <= kMaxErrorsShown && !quiet_errors) {
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "EMU ERROR (%s): ", where());
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
+}
+
+void check_mask(unsigned mask, const char* what) {
+    const Warp& w = warps[running->warp];
+    unsigned want = w.live == 32 ? 0xffffffffu : 0u;
+    if (mask != 0xffffffffu) error("%s with mask %#x: only full-warp masks are emulated", what, mask);
+    (void)want;
+}
+
+void syncthreads() {
+    running->state = WAIT_BLOCK;
+    if (++block_arrived == live) release_block();
+    else yield();
+}
+
+void warp_sync() {
+    Warp& w = warps[running->warp];
+    for (auto& t : threads)
+        if (t.warp == running->warp && t.state == WAIT_BLOCK) {
+            error("warp-synchronous op while lane %d of the warp waits at __syncthreads", t.lane);
+            break;
+        }
+    running->state = WAIT_WARP;
+    ++running->warp_ops;
+    if (++w.arrived == w.live) release_warp(running->warp);
+    else yield();
+}
+
+uint64_t* warp_slots() { return warps[running->warp].slots[running->warp_ops & 1]; }
+
+void* dyn_smem() { return dyn; }
+
+void poison_shared(void* p, size_t bytes) {
+    if (poisoned.insert(p).second) memset(p, 0xff, bytes);
+}
+
+extern "C" void emu_fiber_main(Thread* t) {
+    cur_body(cur_ctx);
+    flush_cp(*t, 0, true);
+    t->state = DONE;
+    --live;
+    --warps[t->warp].live;
+    if (block_arrived > 0) {
+        error("thread exits while %d threads wait at __syncthreads (barrier divergence)", block_arrived);
+        if (block_arrived == live) release_block();
+    }
+    Warp& w = warps[t->warp];
+    if (w.arrived > 0) {
+        error("thread exits while %d lanes of its warp wait in a warp-synchronous op", w.arrived);
+        if (w.arrived == w.live) release_warp(t->warp);
+    }
+    emu_switch(&t->sp, sched_sp);
+    abort();
+}
+
+void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
+    static const bool trace = getenv("EMU_TRACE") != nullptr;
+    if (trace) fprintf(stderr, "launch %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n", name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
+    const size_t nt = (size_t)block.x * block.y * block.z;
+    if (nt == 0 || nt > 1024 || grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535) {
+        fprintf(stderr, "EMU ERROR: bad launch configuration grid (%u,%u,%u) block (%u,%u,%u)\n", grid.x, grid.y, grid.z, block.x, block.y, block.z);
+        ++n_errors;
+        last_error = cudaErrorInvalidValue;
+        return;
+    }
+    const auto attr = max_dyn_attr.find(kernel);
+    const int limit = attr == max_dyn_attr.end() ? 48 * 1024 : attr->second;
+    if (smem > (size_t)limit) {
+        fprintf(stderr, "EMU ERROR: %s: %zu bytes of dynamic shared memory above the kernel's limit %d (cudaFuncSetAttribute)\n", name, smem, limit);
+        ++n_errors;
+        last_error = cudaErrorInvalidValue;
+        return;
+    }
+    if (stacks_n < nt) {
+        if (stacks) munmap(stacks, stacks_n * kStack);
+        stacks = static_cast<char*>(mmap(nullptr, nt * kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+        if (stacks == MAP_FAILED) abort();
+        for (size_t i = 0; i < nt; ++i) mprotect(stacks + i * kStack, 4096, PROT_NONE);  // guard page under each stack
+        stacks_n = nt;
+    }
+    if (dyn_cap < smem + 16) {
+        // Below 4 GiB like the static __shared__ arrays (a -no-pie binary): __cvta_generic_to_shared is 32 bits.
+        if (dyn) munmap(dyn, dyn_cap);
+        dyn_cap = (smem + 16 + 4095) / 4096 * 4096;
+        dyn = static_cast<unsigned char*>(mmap(nullptr, dyn_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+        if (dyn == MAP_FAILED) abort();
+    }
+    dyn_size = smem;
+    cur_body = body;
+    cur_ctx = ctx;
+    grid_dim = grid;
+    block_dim = block;
+    const int nw = (int)((nt + 31) / 32);
+    threads.assign(nt, Thread{});
+    warps.assign(nw, Warp{});
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                block_idx = {bx, by, bz};
+                poisoned.clear();
+                memset(dyn, 0xff, dyn_cap);
+                for (int w = 0; w < nw; ++w) warps[w].live = 0, warps[w].arrived = 0;
+                for (size_t i = 0; i < nt; ++i) {
+                    Thread& t = threads[i];
+                    t.tid = {(unsigned)(i % block.x), (unsigned)(i / block.x % block.y), (unsigned)(i / block.x / block.y)};
+                    t.linear = (int)i, t.warp = (int)(i / 32), t.lane = (int)(i % 32), t.warp_ops = 0;
+                    t.cp.assign(1, {});
+                    t.state = RUNNABLE;
+                    ++warps[t.warp].live;
+                    // Initial frame for emu_switch: saved mxcsr/x87 word, r15..rbp (r12 = the thread), return address.
+                    uint64_t* top = reinterpret_cast<uint64_t*>(stacks + (i + 1) * kStack);
+                    uint64_t* sp = top - 10;
+                    uint32_t csr[2];
+                    asm volatile("stmxcsr %0; fnstcw %1" : "=m"(csr[0]), "=m"(csr[1]));
+                    memcpy(sp, csr, 8);
+                    sp[1] = 0, sp[2] = 0, sp[3] = 0;                    // r15 r14 r13
+                    sp[4] = reinterpret_cast<uint64_t>(&t);            // r12
+                    sp[5] = 0, sp[6] = 0;                              // rbx rbp
+                    sp[7] = reinterpret_cast<uint64_t>(&emu_fiber_entry);
+                    sp[8] = sp[9] = 0;
+                    t.sp = sp;
+                }
+                live = (int)nt;
+                block_arrived = 0;
+                for (;;) {
+                    bool progress = false, all_done = true;
+                    for (auto& t : threads) {
+                        if (t.state == DONE) continue;
+                        all_done = false;
+                        if (t.state != RUNNABLE) continue;
+                        running = &t;
+                        emu_switch(&sched_sp, t.sp);
+                        running = nullptr;
+                        progress = true;
+                    }
+                    if (all_done) break;
+                    if (!progress) {
+                        int wb = 0, ww = 0;
+                        for (auto& t : threads) wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP;
+                        if (!quiet_errors) fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops\n", bx, by, bz, wb, ww);
+                        ++n_errors;
+                        last_error = cudaErrorLaunchFailure;
+                        return;  // the stacks of the stuck fibers are simply abandoned
+                    }
+                }
+            }
+}
+
+namespace {
+void flush_cp(Thread& t, size_t keep, bool at_exit) {
+    // Completes every committed group but the newest `keep`; at exit, everything (the open group too).
+    const size_t committed = t.cp.size() - 1;
+    const size_t done = at_exit ? t.cp.size() : committed > keep ? committed - keep : 0;
+    for (size_t g = 0; g < done; ++g)
+        for (const CpCopy& c : t.cp[g]) {
+            memcpy(c.dst, c.src, (size_t)c.src_bytes);
+            memset(static_cast<char*>(c.dst) + c.src_bytes, 0, (size_t)(c.size - c.src_bytes));
+        }
+    t.cp.erase(t.cp.begin(), t.cp.begin() + (long)done);
+    if (t.cp.empty()) t.cp.emplace_back();
+}
+}  // namespace
+
+}  // namespace emu
+
+using namespace emu;
+
+size_t __cvta_generic_to_shared(const void* p) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (a >> 32) error("__cvta_generic_to_shared of %p: not an emulated shared address (below 4 GiB)", p);
+    return a;
+}
+
+unsigned __ballot_sync(unsigned mask, int pred) {
+    check_mask(mask, "__ballot_sync");
+    // Each lane's slot carries the op's number, so lanes that exited before this op (stale slots) count as 0.
+    uint64_t* s = warp_slots();
+    const uint64_t tag = (uint64_t)running->warp_ops << 1;
+    s[lane()] = tag | (pred != 0);
+    warp_sync();
+    unsigned r = 0;
+    for (int l = 0; l < 32; ++l)
+        if (s[l] == (tag | 1)) r |= 1u << l;
+    return r;
+}
+
+int __float2int_rn(float f) {
+    if (std::isnan(f)) return 0;
+    if (f >= 2147483648.0f) return INT32_MAX;
+    if (f <= -2147483648.0f) return INT32_MIN;
+    return (int)std::nearbyint(f);  // default rounding mode: to nearest even
+}
+int __float2int_rd(float f) {
+    if (std::isnan(f)) return 0;
+    if (f >= 2147483648.0f) return INT32_MAX;
+    if (f <= -2147483648.0f) return INT32_MIN;
+    return (int)std::floor(f);
+}
+int __float2int_rz(float f) {
+    if (std::isnan(f)) return 0;
+    if (f >= 2147483648.0f) return INT32_MAX;
+    if (f <= -2147483648.0f) return INT32_MIN;
+    return (int)f;
+}
+
+unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+    const uint64_t v = ((uint64_t)y << 32) | x;
+    unsigned r = 0;
+    for (int i = 0; i < 4; ++i) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xff) << (8 * i);
+    return r;
+}
+
+namespace emu {
+
+static bool starts(const char* s, const char* p) { return strncmp(s, p, strlen(p)) == 0; }
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32: PTX ISA "Matrix Fragments for mma.m16n8k8" (.tf32), g = lane/4,
+// t = lane%4: A a0 (g, t) a1 (g+8, t) a2 (g, t+4) a3 (g+8, t+4); B b0 (k t, n g) b1 (k t+4, n g); C/D c0 (g, 2t)
+// c1 (g, 2t+1) c2 (g+8, 2t) c3 (g+8, 2t+1). Each lane's outputs: c + sum over k = 0..7 of a*b in fp32 in that order
+// (the products of TF32 values are exact in fp32; the hardware's sum order and internal precision differ).
+void ptx(const char* text, float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+         unsigned b1) {
+    if (!starts(text, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32")) {
+        error("unemulated PTX: %s", text);
+        return;
+    }
+    check_mask(0xffffffffu, "mma.sync");
+    if (warps[running->warp].live != 32) error("mma.sync in a warp of %d live lanes", warps[running->warp].live);
+    uint64_t* s = warp_slots();
+    const int l = lane();
+    const unsigned in[6] = {a0, a1, a2, a3, b0, b1};
+    for (int i = 0; i < 6; ++i) {
+        if (in[i] & 0x1fffu) error("mma.sync .tf32 operand %s%d = %#x has low 13 bits set (not rounded to TF32)", i < 4 ? "a" : "b", i % 4, in[i]);
+        s[l * 10 + i] = in[i];
+    }
+    warp_sync();
+    auto A = [&](int r, int k) { return __uint_as_float((unsigned)s[(4 * (r % 8) + k % 4) * 10 + (r / 8) + 2 * (k / 4)]); };
+    auto B = [&](int k, int n) { return __uint_as_float((unsigned)s[(4 * n + k % 4) * 10 + 4 + k / 4]); };
+    const int g = l / 4, t = l % 4;
+    float* d[4] = {&d0, &d1, &d2, &d3};
+    for (int i = 0; i < 4; ++i) {
+        const int r = g + 8 * (i >> 1), c = 2 * t + (i & 1);
+        float acc = *d[i];
+        for (int k = 0; k < 8; ++k) acc += A(r, k) * B(k, c);
+        *d[i] = acc;
+    }
+}
+
+static bool in_dyn(const void* p, size_t n) {
+    auto a = static_cast<const unsigned char*>(p);
+    return a >= dyn && a < dyn + dyn_cap;
+    (void)n;
+}
+
+// cp.async.{ca,cg}.shared.global [smem], [gmem], size, src_bytes: queued in the thread's open group and performed at
+// the cp.async.wait_group that covers it (or at exit), so a read before the wait sees stale (poisoned) data.
+void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes) {
+    int size = 0;
+    if (starts(text, "cp.async.ca.shared.global") || starts(text, "cp.async.cg.shared.global")) {
+        const char* c = strchr(text, ']');
+        c = c ? strchr(c + 1, ']') : nullptr;
+        if (c) size = atoi(c + 2);
+    }
+    if (size != 4 && size != 8 && size != 16) {
+        error("unemulated PTX: %s", text);
+        return;
+    }
+    if (starts(text, "cp.async.cg") && size != 16) error("cp.async.cg with size %d (only 16)", size);
+    void* dst = reinterpret_cast<void*>((uintptr_t)smem);
+    if (src_bytes < 0 || src_bytes > size) error("cp.async src-size %d outside [0, %d]", src_bytes, size);
+    if ((uintptr_t)dst % size) error("cp.async destination %p not aligned to %d", dst, size);
+    if ((uintptr_t)gmem % size) error("cp.async source %p not aligned to %d", gmem, size);
+    if (in_dyn(dst, size) && (static_cast<unsigned char*>(dst) + size > dyn + dyn_size))
+        error("cp.async destination %p past the %zu bytes of dynamic shared memory", dst, dyn_size);
+    running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes});
+}
+
+void ptx(const char* text) {
+    if (!starts(text, "cp.async.commit_group")) {
+        error("unemulated PTX: %s", text);
+        return;
+    }
+    running->cp.emplace_back();
+}
+
+void ptx(const char* text, int n) {
+    if (!starts(text, "cp.async.wait_group")) {
+        error("unemulated PTX: %s", text);
+        return;
+    }
+    flush_cp(*running, (size_t)n, false);
+}
+
+void ptx(const char* text, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, unsigned smem) {
+    if (!starts(text, "ldmatrix.sync.aligned.m8n8.x4.shared.b16")) {
+        error("unemulated PTX: %s", text);
+        return;
+    }
+    // Lane l supplies the address of row l % 8 of matrix l / 8; lane l receives, of each matrix i, the 32 bits at
+    // row l / 4, columns 2 (l % 4) .. +1 (b16 elements).
+    uint64_t* s = warp_slots();
+    const int l = lane();
+    s[l * 10] = smem;
+    warp_sync();
+    unsigned* r[4] = {&r0, &r1, &r2, &r3};
+    for (int i = 0; i < 4; ++i) {
+        const unsigned char* row = reinterpret_cast<const unsigned char*>((uintptr_t)s[(8 * i + l / 4) * 10]);
+        memcpy(r[i], row + 4 * (l % 4), 4);
+    }
+}
+
+}  // namespace emu
+
+// ---- runtime ----
+static std::set<void*> allocations;
+cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+cudaError_t cudaMalloc(void** p, size_t n) {
+    // Exactly n bytes (cudaMalloc's 256-byte alignment), so that an EMU_ASAN=1 build catches any access past them.
+    if (posix_memalign(p, 256, n ? n : 1) != 0) return cudaErrorMemoryAllocation;
+    memset(*p, 0xa5, n);  // like fresh device memory: garbage, not zeros
+    allocations.insert(*p);
+    return cudaSuccess;
+}
+cudaError_t cudaFree(void* p) {
+    if (p == nullptr) return cudaSuccess;
+    if (!allocations.erase(p)) return cudaErrorInvalidValue;
+    free(p);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { memmove(d, s, n); return cudaSuccess; }
+cudaError_t cudaMemset(void* d, int v, size_t n) { memset(d, v, n); return cudaSuccess; }
+cudaError_t cudaPeekAtLastError() { return emu::last_error; }
+cudaError_t cudaGetLastError() { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }
+const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
+// A device of 4 SMs: grid-stride loops that size their grids per SM run several iterations.
+cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
+    switch (a) {
+        case cudaDevAttrMultiProcessorCount: *v = 4; return cudaSuccess;
+        case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = 227 * 1024; return cudaSuccess;
+        case cudaDevAttrMaxSharedMemoryPerBlock: *v = 48 * 1024; return cudaSuccess;
+        case cudaDevAttrComputeCapabilityMajor: *v = 9; return cudaSuccess;
+        case cudaDevAttrComputeCapabilityMinor: *v = 0; return cudaSuccess;
+    }
+    return cudaErrorInvalidValue;
+}
+cudaError_t emu_func_set_attribute(const void* f, int a, int v) {
+    if (a == cudaFuncAttributeMaxDynamicSharedMemorySize) {
+        if (v > 227 * 1024) return cudaErrorInvalidValue;
+        emu::max_dyn_attr[f] = v;
+    }
+    return cudaSuccess;
+}
+cudaError_t cudaRuntimeGetVersion(int* v) { *v = 13000; return cudaSuccess; }
+cudaError_t cudaMemGetInfo(size_t* f, size_t* t) { *f = *t = (size_t)8 << 30; return cudaSuccess; }

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the CUDA-on-CPU emulator's drivers with g++ and runs them (tests/emu/README.md). Exit status != 0 on any
+# mismatch or emulation error. Usage: tests/emu/run.sh [driver ...]   (default: all test_*.cpp)
+# NATIVE_DIR=/other/tree/native runs the drivers on another tree's kernels, CPU references and headers (e.g. a newer
+# lion_step.cu and lion_step.cpp); CUDA_DIR=dir swaps only the kernel directory (e.g. a mutated copy).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${EMU_BUILD:-$root/target/emu}
+native=${NATIVE_DIR:-$root/native}
+cuda_dir=${CUDA_DIR:-$native/cuda}
+# Objects are reused by timestamp: other sources get their own build directory.
+if [[ -z "${EMU_BUILD:-}" && ( -n "${NATIVE_DIR:-}" || -n "${CUDA_DIR:-}" ) ]]; then
+    build=$root/target/emu-$(echo "$native $cuda_dir" | md5sum | cut -c1-8)
+fi
+jobs=${JOBS:-2}
+mkdir -p "$build/obj" "$build/src"
+# -no-pie keeps static __shared__ arrays below 4 GiB (32-bit shared addresses); -ffp-contract=off: no fused
+# multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
+CXX=${CXX:-g++}
+flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
+       -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -I"$native/include")
+# EMU_ASAN=1: AddressSanitizer on kernels, references and drivers: out-of-bounds global memory (device buffers are
+# host heap blocks) and static __shared__ arrays (globals with redzones); own build directory.
+link_flags=()
+if [[ -n "${EMU_ASAN:-}" ]]; then
+    flags+=(-fsanitize=address -fno-omit-frame-pointer)
+    link_flags+=(-fsanitize=address)
+    build=$build-asan
+    mkdir -p "$build/obj" "$build/src"
+fi
+# EMU_FMA=1: the kernels (not the CPU references) compiled with FMA contraction, as nvcc contracts a*b+c by default:
+# a bit-exact case that then fails has an uncontracted-looking expression that nvcc may fuse (GCC and nvcc do not
+# contract the same expressions, so passing proves nothing about nvcc).
+cuda_flags=()
+if [[ -n "${EMU_FMA:-}" ]]; then
+    cuda_flags+=(-mfma -ffp-contract=fast)
+    build=$build-fma
+    mkdir -p "$build/obj" "$build/src"
+fi
+
+python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
+python3 "$here/transform.py" "$native/common" "$build/src/common"
+
+# Compiles $1 to $2 unless $2 is newer than $1 and the emulator's headers.
+compile() {
+    if [[ ! -f "$2" || "$1" -nt "$2" || "$here/cuda_emu.h" -nt "$2" ]]; then "$CXX" "${flags[@]}" "${@:3}" -c "$1" -o "$2"; fi
+}
+export -f compile
+objs=()
+jobs_list=()
+for f in "$native"/cpu/*.cpp; do
+    [[ $(basename "$f") == cuda_loader.cpp ]] && continue
+    jobs_list+=("$f $build/obj/cpu_$(basename "$f" .cpp).o")
+done
+drivers=("$@")
+if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
+# Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu".
+cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
+for b in $cuda_files; do
+    # The device branches (#ifdef __CUDA_ARCH__) of shared headers such as qft_math.h are the ones the GPU runs;
+    # nvcc includes the runtime header implicitly.
+    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -include $here/cuda_emu.h ${cuda_flags[*]:-}")
+done
+jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
+jobs_list+=("$here/driver_main.cpp $build/obj/driver_main.o -I$here")
+for d in "${drivers[@]}"; do
+    d=$(cd "$(dirname "$d")" && pwd)/$(basename "$d")
+    jobs_list+=("$d $build/obj/$(basename "$d" .cpp).o -I$here -I$here/include")
+done
+flags_q=$(printf '%q ' "${flags[@]}")
+printf '%s\n' "${jobs_list[@]}" | CXX="$CXX" FLAGS="$flags_q" here="$here" xargs -P "$jobs" -I{} bash -c 'eval "flags=($FLAGS)"; compile {}'
+libs=()
+for o in "$build"/obj/cpu_*.o; do libs+=("$o"); done
+for b in $cuda_files; do libs+=("$build/obj/cuda_${b%.cu}.o"); done
+rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
+status=0
+for d in "${drivers[@]}"; do
+    b=$(basename "$d" .cpp)
+    "$CXX" -no-pie -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    echo "== $b"
+    "$build/$b" || status=1
+done
+exit $status
