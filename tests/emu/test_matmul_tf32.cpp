@@ -41,6 +41,10 @@ void run_cases() {
         for (bool acc : {false, true}) run(s[0], s[1], s[2], acc, 0);
     // Whole tiles and several 16-float slices on the 16-byte cp.async path; the same shape misaligned (4-byte path);
     // a K tail of 1..3 floats past a multiple of 4 with aligned rows (partial 16-byte chunks, zero-filled).
+    // All three forms on whole interior tiles (every row/column tile full, K % 16 == 0, 16-byte operands): the fetch
+    // from running addresses (Tile::fetch_interior), k-contiguous and row-contiguous operands alike.
+    run(256, 256, 128, false, 0);
+    run(256, 256, 128, true, 0);
     run(256, 128, 96, false, 0);
     run(256, 128, 96, true, 4);
     run(136, 132, 36, false, 0);
