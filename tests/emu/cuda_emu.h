@@ -8,7 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -23,6 +25,9 @@
 #define __align__(n) alignas(n)
 #define __restrict__ __restrict
 #define __noinline__ __attribute__((noinline))
+#define __grid_constant__
+// Reached only behind checks that keep a kernel from being launched here (int8_matmul_sm90.cu): fatal if ever run.
+[[noreturn]] inline void __trap() { fprintf(stderr, "EMU ERROR: __trap\n"); abort(); }
 
 struct uint3 { unsigned x, y, z; };
 struct dim3 {
@@ -52,6 +57,8 @@ int lane();
 uint64_t* warp_slots();    // this warp's exchange slots for the current warp op: [32] per op (double-buffered)
 void* dyn_smem();
 void poison_shared(void* p, size_t bytes);  // fills a __shared__ variable with 0xff once per block
+void* shared_ptr(unsigned addr);            // the host address of a 32-bit shared address (__cvta_generic_to_shared)
+std::mutex& lock();                         // serialises grids and the runtime's bookkeeping across OS threads
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int errors();              // emulation errors so far (divergence, deadlock, bad PTX operands, ...)
 void reset_errors();

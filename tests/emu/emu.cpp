@@ -7,7 +7,9 @@
 #include <cstdarg>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "../../native/common/tf32.h"
@@ -90,11 +92,24 @@ unsigned char* dyn = nullptr;
 size_t dyn_size = 0, dyn_cap = 0;
 std::map<const void*, int> max_dyn_attr;  // cudaFuncAttributeMaxDynamicSharedMemorySize per kernel (default 48 KiB)
 std::set<void*> poisoned;
+// Shared memory as the kernels address it (__cvta_generic_to_shared, PTX operands): 32-bit addresses in a window of
+// their own, not the host pointers' low bits, so the emulator also works as a position-independent library loaded
+// anywhere (build-lib.sh). Each shared array (the dynamic buffer, every static __shared__ array) gets a disjoint
+// range whose address is congruent to the host pointer modulo 4096: alignment and swizzle bits are preserved.
+struct SharedRange {
+    unsigned char* host;
+    size_t bytes;
+    uint32_t addr;
+};
+std::vector<SharedRange> shared_ranges;
+uint32_t next_shared_addr = 0x10000;
 Body cur_body;
 void* cur_ctx;
-cudaError_t last_error = cudaSuccess;
+// Per OS thread, as the CUDA runtime's: each Java thread's calls see only their own errors.
+thread_local cudaError_t last_error = cudaSuccess;
 constexpr int kMaxErrorsShown = 20;
 bool quiet_errors = false;
+thread_local std::string last_error_text;  // the first emulation error since the last cudaGetLastError: cudaGetErrorString's text
 
 void yield() { emu_switch(&running->sp, sched_sp); }
 
@@ -124,18 +139,24 @@ Thread* cur() { return running; }
 const uint3& thread_idx() { return running->tid; }
 int lane() { return running->lane; }
 int errors() { return n_errors; }
-void reset_errors() { n_errors = 0; }
+void reset_errors() {
+    n_errors = 0;
+    last_error = cudaSuccess;
+    last_error_text.clear();
+}
 void quiet(bool q) { quiet_errors = q; }
 
+// Every emulation error also fails the launch, as a fault on the GPU would: the kernel library's launch check
+// (cudaPeekAtLastError) turns it into QFT_ECUDA with this text, so a Java test on the emulated GPU fails with it.
 void error(const char* fmt, ...) {
-    if (++n_errors <= kMaxErrorsShown && !quiet_errors) {
-        va_list ap;
-        va_start(ap, fmt);
-        fprintf(stderr, "EMU ERROR (%s): ", where());
-        vfprintf(stderr, fmt, ap);
-        fputc('\n', stderr);
-        va_end(ap);
-    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (++n_errors <= kMaxErrorsShown && !quiet_errors) fprintf(stderr, "EMU ERROR (%s): %s\n", where(), msg);
+    if (last_error == cudaSuccess) last_error_text = std::string("emulation error in ") + where() + ": " + msg;
+    last_error = cudaErrorLaunchFailure;
 }
 
 void check_mask(unsigned mask, const char* what) {
@@ -168,8 +189,30 @@ uint64_t* warp_slots() { return warps[running->warp].slots[running->warp_ops & 1
 
 void* dyn_smem() { return dyn; }
 
+namespace {
+void add_shared_range(void* p, size_t bytes) {
+    const uintptr_t h = reinterpret_cast<uintptr_t>(p);
+    uint32_t a = (next_shared_addr + 4095) / 4096 * 4096 + (uint32_t)(h % 4096);
+    shared_ranges.push_back({static_cast<unsigned char*>(p), bytes, a});
+    next_shared_addr = a + (uint32_t)bytes + 4096;  // a gap: an address past one array never lands in the next
+    if (next_shared_addr < a) abort();              // 4 GiB of shared arrays: not a real kernel set
+}
+}  // namespace
+
 void poison_shared(void* p, size_t bytes) {
-    if (poisoned.insert(p).second) memset(p, 0xff, bytes);
+    if (!poisoned.insert(p).second) return;
+    memset(p, 0xff, bytes);
+    for (const SharedRange& r : shared_ranges)
+        if (r.host == p) return;
+    add_shared_range(p, bytes);
+}
+
+void* shared_ptr(unsigned addr) {
+    for (const SharedRange& r : shared_ranges)
+        if (addr >= r.addr && addr - r.addr <= r.bytes) return r.host + (addr - r.addr);
+    error("shared address %#x is in no shared array", addr);
+    static unsigned char sink[256];  // lets the failing op finish harmlessly
+    return sink;
 }
 
 extern "C" void emu_fiber_main(Thread* t) {
@@ -191,7 +234,15 @@ extern "C" void emu_fiber_main(Thread* t) {
     abort();
 }
 
+// One grid at a time in the process: the scheduler's state is global. The library build is called from several
+// Java threads; their launches then run one after another, each to completion.
+std::mutex& lock() {
+    static std::mutex m;
+    return m;
+}
+
 void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_t smem, Body body, void* ctx) {
+    std::lock_guard<std::mutex> serial(lock());
     static const bool trace = getenv("EMU_TRACE") != nullptr;
     if (trace) fprintf(stderr, "launch %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu\n", name, grid.x, grid.y, grid.z, block.x, block.y, block.z, smem);
     const size_t nt = (size_t)block.x * block.y * block.z;
@@ -217,11 +268,15 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
         stacks_n = nt;
     }
     if (dyn_cap < smem + 16) {
-        // Below 4 GiB like the static __shared__ arrays (a -no-pie binary): __cvta_generic_to_shared is 32 bits.
-        if (dyn) munmap(dyn, dyn_cap);
+        if (dyn) {
+            for (size_t i = 0; i < shared_ranges.size(); ++i)
+                if (shared_ranges[i].host == dyn) shared_ranges.erase(shared_ranges.begin() + (long)i);
+            munmap(dyn, dyn_cap);
+        }
         dyn_cap = (smem + 16 + 4095) / 4096 * 4096;
-        dyn = static_cast<unsigned char*>(mmap(nullptr, dyn_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+        dyn = static_cast<unsigned char*>(mmap(nullptr, dyn_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         if (dyn == MAP_FAILED) abort();
+        add_shared_range(dyn, dyn_cap);
     }
     dyn_size = smem;
     cur_body = body;
@@ -304,9 +359,11 @@ void flush_cp(Thread& t, size_t keep, bool at_exit) {
 using namespace emu;
 
 size_t __cvta_generic_to_shared(const void* p) {
-    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    if (a >> 32) error("__cvta_generic_to_shared of %p: not an emulated shared address (below 4 GiB)", p);
-    return a;
+    const unsigned char* c = static_cast<const unsigned char*>(p);
+    for (const SharedRange& r : shared_ranges)
+        if (c >= r.host && c <= r.host + r.bytes) return r.addr + (size_t)(c - r.host);
+    error("__cvta_generic_to_shared of %p: not a shared array", p);
+    return 0;
 }
 
 unsigned __ballot_sync(unsigned mask, int pred) {
@@ -404,7 +461,7 @@ void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes) {
         return;
     }
     if (starts(text, "cp.async.cg") && size != 16) error("cp.async.cg with size %d (only 16)", size);
-    void* dst = reinterpret_cast<void*>((uintptr_t)smem);
+    void* dst = shared_ptr(smem);
     if (src_bytes < 0 || src_bytes > size) error("cp.async src-size %d outside [0, %d]", src_bytes, size);
     if ((uintptr_t)dst % size) error("cp.async destination %p not aligned to %d", dst, size);
     if ((uintptr_t)gmem % size) error("cp.async source %p not aligned to %d", gmem, size);
@@ -442,7 +499,7 @@ void ptx(const char* text, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r
     warp_sync();
     unsigned* r[4] = {&r0, &r1, &r2, &r3};
     for (int i = 0; i < 4; ++i) {
-        const unsigned char* row = reinterpret_cast<const unsigned char*>((uintptr_t)s[(8 * i + l / 4) * 10]);
+        const unsigned char* row = static_cast<const unsigned char*>(shared_ptr((unsigned)s[(8 * i + l / 4) * 10]));
         memcpy(r[i], row + 4 * (l % 4), 4);
     }
 }
@@ -454,6 +511,7 @@ static std::set<void*> allocations;
 cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
 cudaError_t cudaMalloc(void** p, size_t n) {
+    std::lock_guard<std::mutex> serial(emu::lock());
     // Exactly n bytes (cudaMalloc's 256-byte alignment), so that an EMU_ASAN=1 build catches any access past them.
     if (posix_memalign(p, 256, n ? n : 1) != 0) return cudaErrorMemoryAllocation;
     memset(*p, 0xa5, n);  // like fresh device memory: garbage, not zeros
@@ -462,6 +520,7 @@ cudaError_t cudaMalloc(void** p, size_t n) {
 }
 cudaError_t cudaFree(void* p) {
     if (p == nullptr) return cudaSuccess;
+    std::lock_guard<std::mutex> serial(emu::lock());
     if (!allocations.erase(p)) return cudaErrorInvalidValue;
     free(p);
     return cudaSuccess;
@@ -469,8 +528,16 @@ cudaError_t cudaFree(void* p) {
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { memmove(d, s, n); return cudaSuccess; }
 cudaError_t cudaMemset(void* d, int v, size_t n) { memset(d, v, n); return cudaSuccess; }
 cudaError_t cudaPeekAtLastError() { return emu::last_error; }
-cudaError_t cudaGetLastError() { cudaError_t e = emu::last_error; emu::last_error = cudaSuccess; return e; }
-const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "emulated CUDA error"; }
+cudaError_t cudaGetLastError() {
+    cudaError_t e = emu::last_error;
+    emu::last_error = cudaSuccess;
+    return e;
+}
+const char* cudaGetErrorString(cudaError_t e) {
+    if (e == cudaSuccess) return "no error";
+    if (e == cudaErrorLaunchFailure && !emu::last_error_text.empty()) return emu::last_error_text.c_str();
+    return e == cudaErrorMemoryAllocation ? "out of memory (emulated)" : e == cudaErrorInvalidValue ? "invalid value (emulated)" : "emulated CUDA error";
+}
 // A device of 4 SMs: grid-stride loops that size their grids per SM run several iterations.
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
     switch (a) {
@@ -485,6 +552,7 @@ cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int) {
 cudaError_t emu_func_set_attribute(const void* f, int a, int v) {
     if (a == cudaFuncAttributeMaxDynamicSharedMemorySize) {
         if (v > 227 * 1024) return cudaErrorInvalidValue;
+        std::lock_guard<std::mutex> serial(emu::lock());
         emu::max_dyn_attr[f] = v;
     }
     return cudaSuccess;

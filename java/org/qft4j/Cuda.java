@@ -18,6 +18,10 @@ import org.qft4j.nativ.CoreNative;
  *
  * <p>The target can be forced with the system property {@code qft4j.cuda.target} or the environment
  * variable {@code QFT4J_CUDA_TARGET}: one of sm80, sm86, sm89, sm90, or "none" to disable CUDA.
+ *
+ * <p>{@code qft4j.cuda.library} / {@code QFT4J_CUDA_LIBRARY} names a kernel library file to load instead of
+ * the classifier jar's: a custom build, or the CUDA-on-CPU emulator's ({@code tests/emu/build-lib.sh}), with
+ * which the GPU tests run on a machine without a GPU.
  */
 public final class Cuda {
     private static final Logger LOG = Logger.getLogger("org.qft4j");
@@ -62,6 +66,12 @@ public final class Cuda {
         return p == null || p.isBlank() ? null : p.trim().toLowerCase(Locale.ROOT);
     }
 
+    static String libraryOverride() {
+        String p = System.getProperty("qft4j.cuda.library");
+        if (p == null || p.isBlank()) p = System.getenv("QFT4J_CUDA_LIBRARY");
+        return p == null || p.isBlank() ? null : p.trim();
+    }
+
     static String resourcePath(String target) {
         return "/org/qft4j/nativ/" + Loader.getPlatform() + "-cuda-" + target + "/libqft4j_cuda.so";
     }
@@ -89,21 +99,28 @@ public final class Cuda {
                     + "." + first.ccMinor() + "; qft4j's CUDA kernels need 8.0 or newer (Ampere, Ada, Hopper)");
         if (!TARGETS.contains(target))
             return Status.unusable(driver[0], gpus, target, "unknown CUDA target '" + target + "' (known: " + TARGETS + ")");
+        String override = libraryOverride();
+        if (override != null) return open(driver[0], gpus, target, new File(override));
         URL url = Cuda.class.getResource(resourcePath(target));
         if (url == null)
             return Status.unusable(driver[0], gpus, target, "no qft4j CUDA library for " + target
                     + " on the classpath: add the dependency org.qft4j:qft4j with classifier "
                     + Loader.getPlatform() + "-cuda-" + target);
         try {
-            File lib = Loader.cacheResource(url);
-            if (CoreNative.qft_cuda_open(lib.getAbsolutePath()) != NativeStatus.OK)
-                return Status.unusable(driver[0], gpus, target, CoreNative.qft_last_error());
-            Status s = new Status(driver[0], gpus, target, CoreNative.qft_cuda_library_info(), lib.getAbsolutePath(), null);
-            LOG.fine(() -> "qft4j CUDA library loaded: " + s.libraryInfo());
-            return s;
+            return open(driver[0], gpus, target, Loader.cacheResource(url));
         } catch (Exception e) {
             return Status.unusable(driver[0], gpus, target, "cannot extract " + url + ": " + e);
         }
+    }
+
+    private static Status open(int driver, List<GpuInfo> gpus, String target, File lib) {
+        if (!lib.isFile())
+            return Status.unusable(driver, gpus, target, "CUDA library " + lib + " (qft4j.cuda.library) does not exist");
+        if (CoreNative.qft_cuda_open(lib.getAbsolutePath()) != NativeStatus.OK)
+            return Status.unusable(driver, gpus, target, CoreNative.qft_last_error());
+        Status s = new Status(driver, gpus, target, CoreNative.qft_cuda_library_info(), lib.getAbsolutePath(), null);
+        LOG.fine(() -> "qft4j CUDA library loaded: " + s.libraryInfo());
+        return s;
     }
 
     private static GpuInfo deviceInfo(int ordinal) {
