@@ -4,6 +4,7 @@
 // runnable fiber in thread order runs. Runs are deterministic.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdlib>
 #include <map>
@@ -119,9 +120,13 @@ void release_block() {
     block_arrived = 0;
 }
 
+// Warp w's threads: linear indices [32 w, 32 w + 32) (only a warp's own lanes are visited: warp ops are frequent).
+Thread* warp_begin(int w) { return threads.data() + 32 * (size_t)w; }
+Thread* warp_end(int w) { return threads.data() + std::min(threads.size(), 32 * (size_t)w + 32); }
+
 void release_warp(int w) {
-    for (auto& t : threads)
-        if (t.warp == w && t.state == WAIT_WARP) t.state = RUNNABLE;
+    for (Thread* t = warp_begin(w); t != warp_end(w); ++t)
+        if (t->state == WAIT_WARP) t->state = RUNNABLE;
     warps[w].arrived = 0;
 }
 
@@ -174,11 +179,12 @@ void syncthreads() {
 
 void warp_sync() {
     Warp& w = warps[running->warp];
-    for (auto& t : threads)
-        if (t.warp == running->warp && t.state == WAIT_BLOCK) {
-            error("warp-synchronous op while lane %d of the warp waits at __syncthreads", t.lane);
-            break;
-        }
+    if (block_arrived > 0)  // else no lane can be waiting at __syncthreads
+        for (Thread* t = warp_begin(running->warp); t != warp_end(running->warp); ++t)
+            if (t->state == WAIT_BLOCK) {
+                error("warp-synchronous op while lane %d of the warp waits at __syncthreads", t->lane);
+                break;
+            }
     running->state = WAIT_WARP;
     ++running->warp_ops;
     if (++w.arrived == w.live) release_warp(running->warp);

@@ -15,10 +15,9 @@ if [[ -z "${EMU_BUILD:-}" && ( -n "${NATIVE_DIR:-}" || -n "${CUDA_DIR:-}" ) ]]; 
 fi
 jobs=${JOBS:-2}
 mkdir -p "$build/obj" "$build/src"
-# -no-pie keeps static __shared__ arrays below 4 GiB (32-bit shared addresses); -ffp-contract=off: no fused
-# multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
+# -ffp-contract=off: no fused multiply-adds anywhere, so __fmul_rn & co. and the CPU references are plain IEEE operations.
 CXX=${CXX:-g++}
-flags=(-std=c++17 -O2 -g -fno-pie -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
+flags=(-std=c++17 -O2 -g -ffp-contract=off -Wall -Wno-unused-parameter -Wno-unused-variable -Wno-unused-function -Wno-unknown-pragmas -Wno-sign-compare -DQFT4J_BUILD
        -DQFT4J_CUDA_TARGET='"emu"' -DQFT4J_CUDA_GENCODE='"emu"' -I"$native/include")
 # EMU_ASAN=1: AddressSanitizer on kernels, references and drivers: out-of-bounds global memory (device buffers are
 # host heap blocks) and static __shared__ arrays (globals with redzones); own build directory.
@@ -77,7 +76,7 @@ rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
 status=0
 for d in "${drivers[@]}"; do
     b=$(basename "$d" .cpp)
-    "$CXX" -no-pie -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    "$CXX" -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
     echo "== $b"
     "$build/$b" || status=1
 done
