@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.qft4j.Device;
+import org.qft4j.GpuTest;
+import org.qft4j.Gpus;
 import org.qft4j.llama.LlamaConfig;
 import org.qft4j.llama.device.DeviceLlama;
 import org.qft4j.llama.device.Fp32Math;
@@ -92,6 +94,29 @@ class TrainBenchTest {
         assertEquals(liveBefore, MemoryStats.of(Device.CPU).liveBytes(), "native memory left after the bench");
     }
 
+    /**
+     * The configuration {@code bench/gpu-host/run.sh train} measures (fused policy, segment recomputation, INT8
+     * backward, TF32 fp32 products, INT8 outlier products) trains on the GPU as on the CPU and frees everything.
+     */
+    @Test
+    @GpuTest
+    void gpuBenchConfigurationFollowsTheCpu() {
+        Device gpu = Gpus.require();
+        long liveBefore = MemoryStats.of(gpu).liveBytes();
+        double[] loss = new double[2];
+        Device[] devices = {Device.CPU, gpu};
+        for (int i = 0; i < 2; i++) {
+            TrainBench.Options o = new TrainBench.Options(TrainBench.Shape.TINY, devices[i], UpdatePolicy.FUSED_PER_LAYER, 2, 32, 1, 2, 1,
+                    DeviceLlama.Recompute.SEGMENTS, Int8Backward.BackwardMatmuls.INT8, Fp32Math.TF32, OutlierProducts.INT8, 5);
+            Map<String, Object> r = TrainBench.run(o);
+            assertEquals(true, r.get("fits"), r.toString());
+            loss[i] = (Double) r.get("final_loss");
+        }
+        // Three steps from the same weights and tokens: only the sum orders of the two backends differ.
+        assertEquals(loss[0], loss[1], 2e-3, "final loss, cpu vs " + gpu);
+        assertEquals(liveBefore, MemoryStats.of(gpu).liveBytes(), "device memory left after the bench");
+    }
+
     @Test
     void flopsPerTokenCountsMatricesAndAttention() {
         LlamaConfig c = TrainBench.Shape.B7.config(2048);
@@ -118,7 +143,6 @@ class TrainBenchTest {
         assertThrows(UnsupportedOperationException.class, () -> a.matmul(new float[200], 1, new float[300]));
     }
 
-    /** Hybrid (block matrix) parameters over all parameters of the tiny shape. */
     /** The largest matrix (a block's FFN matrix or the vocabulary's), per parameter of the model. */
     private static double stagedParams() {
         LlamaConfig c = TrainBench.Shape.TINY.config(32);
