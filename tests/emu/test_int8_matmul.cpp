@@ -141,7 +141,8 @@ void run_cases() {
     // 128x256 (>= 8 tiles of 128x256); partial tiles in M and N, K over several pipeline stages with a 16-byte tail.
     shape(256, 200, 208, true, seed += 10);
     shape(520, 700, 144, false, seed += 10);
-    extremes(256, 256, 4096, false, seed += 10);  // |sum| = 2^26: larger K on the 128x128 tile
+    shape(256, 384, 4096, false, seed += 10);     // the Java test's long-K shape: 64 pipeline stages on the 128x128 tile
+    extremes(256, 384, 4096, false, seed += 10);  // |sum| = 2^26
     // Misaligned A or B (any K) and a K multiple of 16 with misaligned pointers: the zero-padded copy (cudaMemcpy2D).
     shape(33, 65, 64, true, seed += 10, 1, 0);
     shape(33, 65, 80, true, seed += 10, 0, 8);
