@@ -26,7 +26,7 @@ export -f compile
 list=()
 for f in "$out"/src/cuda/*.cu; do
     b=$(basename "$f" .cu)
-    list+=("$f $out/obj/cuda_$b.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -include $here/cuda_emu.h")
+    list+=("$f $out/obj/cuda_$b.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -fno-strict-aliasing -include $here/cuda_emu.h")
 done
 for f in "$here"/emu*.cpp; do list+=("$f $out/obj/$(basename "$f" .cpp).o -I$here"); done
 flags_q=$(printf '%q ' "${flags[@]}")

@@ -26,8 +26,6 @@
 #define __restrict__ __restrict
 #define __noinline__ __attribute__((noinline))
 #define __grid_constant__
-// Reached only behind checks that keep a kernel from being launched here (int8_matmul_sm90.cu): fatal if ever run.
-[[noreturn]] inline void __trap() { fprintf(stderr, "EMU ERROR: __trap\n"); abort(); }
 
 struct uint3 { unsigned x, y, z; };
 struct dim3 {
@@ -38,10 +36,14 @@ struct alignas(8) float2 { float x, y; };
 struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(16) int4 { int x, y, z, w; };
 struct alignas(8) int2 { int x, y; };
+struct alignas(8) uint2 { unsigned x, y; };
+struct alignas(16) uint4 { unsigned x, y, z, w; };
 inline float2 make_float2(float x, float y) { return {x, y}; }
 inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 inline int2 make_int2(int x, int y) { return {x, y}; }
+inline uint2 make_uint2(unsigned x, unsigned y) { return {x, y}; }
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 
 namespace emu {
 
@@ -55,6 +57,7 @@ void syncthreads();
 void warp_sync();          // all live lanes of the calling warp meet (warp-synchronous ops)
 int lane();
 uint64_t* warp_slots();    // this warp's exchange slots for the current warp op: [32] per op (double-buffered)
+int warp_live();           // live (not exited) lanes of the calling warp
 void* dyn_smem();
 void poison_shared(void* p, size_t bytes);  // fills a __shared__ variable with 0xff once per block
 void* shared_ptr(unsigned addr);            // the host address of a 32-bit shared address (__cvta_generic_to_shared)
@@ -176,6 +179,7 @@ inline double __dadd_rn(double a, double b) { double r = a + b; asm("" : "+x"(r)
 int __float2int_rn(float f);  // to nearest even; NaN -> 0 and saturating, as cvt.rni.s32.f32
 int __float2int_rd(float f);
 int __float2int_rz(float f);
+inline float __int2float_rn(int i) { return (float)i; }  // the default rounding mode: to nearest even
 inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((uint64_t)a * b) >> 32); }
 inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
     return (unsigned long long)(((unsigned __int128)a * b) >> 64);
@@ -205,7 +209,15 @@ void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes);  // 
 void ptx(const char* text);                                           // cp.async.commit_group
 void ptx(const char* text, int n);                                    // cp.async.wait_group n
 void ptx(const char* text, unsigned& r0, unsigned& r1, unsigned& r2, unsigned& r3, unsigned smem);  // ldmatrix x4
+void ptx(const char* text, int& d0, int& d1, int& d2, int& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+         unsigned b1);                                                // mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 (emu_mma_int.cpp)
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (emu_mma_int.cpp): the operands have the .tf32 overload's types,
+// so that overload hands this text over.
+void mma_m16n8k16_bf16(float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
+                       unsigned b1);
 }  // namespace emu
+// A kernel reaching __trap (a branch the host code must never launch) is reported and the thread goes on.
+inline void __trap() { emu::error("__trap"); }
 
 // ---- runtime API ----
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2, cudaErrorLaunchFailure = 719 };
@@ -224,6 +236,12 @@ inline cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind);
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t = nullptr) { return cudaMemcpy(d, s, n, k); }
 cudaError_t cudaMemset(void* d, int v, size_t n);
+inline cudaError_t cudaMemcpy2DAsync(void* d, size_t dpitch, const void* s, size_t spitch, size_t width, size_t height, cudaMemcpyKind k,
+                                     cudaStream_t = nullptr) {
+    if (width > dpitch || width > spitch) return cudaErrorInvalidValue;
+    for (size_t r = 0; r < height; ++r) cudaMemcpy(static_cast<char*>(d) + r * dpitch, static_cast<const char*>(s) + r * spitch, width, k);
+    return cudaSuccess;
+}
 inline cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t = nullptr) { return cudaMemset(d, v, n); }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }

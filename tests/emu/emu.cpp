@@ -192,6 +192,7 @@ void warp_sync() {
 }
 
 uint64_t* warp_slots() { return warps[running->warp].slots[running->warp_ops & 1]; }
+int warp_live() { return warps[running->warp].live; }
 
 void* dyn_smem() { return dyn; }
 
@@ -421,6 +422,7 @@ static bool starts(const char* s, const char* p) { return strncmp(s, p, strlen(p
 // (the products of TF32 values are exact in fp32; the hardware's sum order and internal precision differ).
 void ptx(const char* text, float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
          unsigned b1) {
+    if (starts(text, "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32")) return mma_m16n8k16_bf16(d0, d1, d2, d3, a0, a1, a2, a3, b0, b1);
     if (!starts(text, "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32")) {
         error("unemulated PTX: %s", text);
         return;

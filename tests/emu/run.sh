@@ -58,10 +58,13 @@ if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
 cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
 for b in $cuda_files; do
     # The device branches (#ifdef __CUDA_ARCH__) of shared headers such as qft_math.h are the ones the GPU runs;
-    # nvcc includes the runtime header implicitly.
-    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -include $here/cuda_emu.h ${cuda_flags[*]:-}")
+    # nvcc includes the runtime header implicitly. Kernels pun types through reinterpret_cast (bf16 pairs as 32-bit
+    # words), which nvcc compiles as written: no strict-aliasing optimisation here either. -Wno-psabi: the 64-byte
+    # aligned CUtensorMap kernel parameters of int8_matmul_tma.cu draw a note about an old GCC ABI change.
+    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -fno-strict-aliasing -Wno-psabi -include $here/cuda_emu.h ${cuda_flags[*]:-}")
 done
 jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
+jobs_list+=("$here/emu_mma_int.cpp $build/obj/emu_mma_int.o -I$here")
 jobs_list+=("$here/driver_main.cpp $build/obj/driver_main.o -I$here")
 for d in "${drivers[@]}"; do
     d=$(cd "$(dirname "$d")" && pwd)/$(basename "$d")
@@ -76,7 +79,7 @@ rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
 status=0
 for d in "${drivers[@]}"; do
     b=$(basename "$d" .cpp)
-    "$CXX" -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    "$CXX" -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" "$build/obj/emu_mma_int.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
     echo "== $b"
     "$build/$b" || status=1
 done

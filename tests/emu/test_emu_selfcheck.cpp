@@ -1,6 +1,7 @@
 // The emulator checked on small kernels written here (not project code): warp shuffles, ballot, the mma.sync
 // fragment layout against a plain 16x8x8 product, cp.async zero-fill and group ordering, and that barrier
-// divergence, deadlock, a read of cp.async data before its wait and a non-TF32 mma operand are reported.
+// divergence, deadlock, a read of cp.async data before its wait and a non-TF32 mma operand are reported. Also the
+// integer (m16n8k32 .s8) and bf16 (m16n8k16) mma.sync fragments against plain 16x8x32 and 16x8x16 products.
 // emu-cuda:
 #include "driver.h"
 
@@ -31,6 +32,52 @@ __global__ void mma_layout() {
     emu::ptx("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", d[0], d[1], d[2], d[3], A(g, t), A(g + 8, t), A(g, t + 4), A(g + 8, t + 4), B(t, g),
              B(t + 4, g));
     outf[(g) * 8 + 2 * t] = d[0], outf[g * 8 + 2 * t + 1] = d[1], outf[(g + 8) * 8 + 2 * t] = d[2], outf[(g + 8) * 8 + 2 * t + 1] = d[3];
+}
+
+// The integer and bf16 shapes, each fragment element placed by the PTX ISA's (row, col) formula for element i
+// ("Matrix Fragments for mma.m16n8k32" .s8, "... for mma.m16n8k16 with floating point type" .bf16).
+int8_t a8(int r, int k) { return (int8_t)((r * 37 + k * 11) % 256 - 128); }  // covers -128 and 127
+int8_t b8(int k, int n) { return (int8_t)((k * 13 + n * 29 + 5) % 256 - 128); }
+float abf(int r, int k) { return (float)(r - 2 * k) * 0.25f; }  // bf16-exact values: products and sums exact in fp32
+float bbf(int k, int n) { return (float)(k + 3 * n + 1) * 0.125f; }
+
+__global__ void mma_s8_layout() {
+    const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
+    unsigned a[4] = {}, b[2] = {};
+    for (int i = 0; i < 16; ++i) {
+        const int row = (i < 4 || (i >= 8 && i < 12)) ? g : g + 8, col = t * 4 + (i & 3) + (i >= 8 ? 16 : 0);
+        a[i / 4] |= (unsigned)(uint8_t)a8(row, col) << (8 * (i % 4));
+    }
+    for (int i = 0; i < 8; ++i) {
+        const int row = t * 4 + (i & 3) + (i >= 4 ? 16 : 0), col = g;
+        b[i / 4] |= (unsigned)(uint8_t)b8(row, col) << (8 * (i % 4));
+    }
+    int d[4] = {7, 7, 7, 7};
+    emu::ptx("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3], b[0], b[1]);
+    for (int i = 0; i < 4; ++i) out[(g + 8 * (i / 2)) * 8 + t * 2 + (i & 1)] = d[i];
+}
+
+__global__ void mma_bf16_layout() {
+    const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
+    auto bits = [](float f) { return __float_as_uint(f) >> 16; };  // exact: the values are bf16
+    unsigned a[4] = {}, b[2] = {};
+    for (int i = 0; i < 8; ++i) {
+        const int row = (i < 2 || i == 4 || i == 5) ? g : g + 8, col = t * 2 + (i & 1) + (i >= 4 ? 8 : 0);
+        a[i / 2] |= bits(abf(row, col)) << (16 * (i % 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+        const int row = t * 2 + (i & 1) + (i >= 2 ? 8 : 0), col = g;
+        b[i / 2] |= bits(bbf(row, col)) << (16 * (i % 2));
+    }
+    float d[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    emu::ptx("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", d[0], d[1], d[2], d[3], a[0], a[1], a[2], a[3], b[0], b[1]);
+    for (int i = 0; i < 4; ++i) outf[(g + 8 * (i / 2)) * 8 + t * 2 + (i & 1)] = d[i];
+}
+
+__global__ void mma_short_warp() {
+    if (threadIdx.x == 31) return;
+    int d[4] = {};
+    emu::ptx("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", d[0], d[1], d[2], d[3], 0u, 0u, 0u, 0u, 0u, 0u);
 }
 
 __global__ void mma_not_tf32() {
@@ -89,7 +136,29 @@ void run_cases() {
         }
     expect("emu: mma.sync m16n8k8 tf32 fragments = the 16x8x8 product", ok);
 
+    emu::launch(mma_s8_layout, "mma_s8_layout", emu::Config(1, 32))();
+    ok = emu::errors() == 0;
+    for (int r = 0; r < 16; ++r)
+        for (int n = 0; n < 8; ++n) {
+            int want = 7;
+            for (int k = 0; k < 32; ++k) want += a8(r, k) * b8(k, n);
+            ok &= out[r * 8 + n] == want;
+        }
+    expect("emu: mma.sync m16n8k32 s8 fragments = the 16x8x32 integer product", ok);
+
+    emu::launch(mma_bf16_layout, "mma_bf16_layout", emu::Config(1, 32))();
+    ok = emu::errors() == 0;
+    for (int r = 0; r < 16; ++r)
+        for (int n = 0; n < 8; ++n) {
+            float want = 0.5f;
+            for (int k = 0; k < 16; ++k) want += abf(r, k) * bbf(k, n);
+            ok &= outf[r * 8 + n] == want;
+        }
+    expect("emu: mma.sync m16n8k16 bf16 fragments = the 16x8x16 product", ok);
+
     emu::quiet(true);  // the errors below are expected
+    emu::launch(mma_short_warp, "mma_short_warp", emu::Config(1, 32))();
+    expect("emu: reports an mma.sync in a warp with an exited lane", emu::errors() > 0);
     emu::launch(mma_not_tf32, "mma_not_tf32", emu::Config(1, 32))();
     expect("emu: reports an mma.sync operand with low mantissa bits set", emu::errors() > 0);
 
