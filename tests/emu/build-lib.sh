@@ -33,5 +33,5 @@ flags_q=$(printf '%q ' "${flags[@]}")
 printf '%s\n' "${list[@]}" | CXX="$CXX" FLAGS="$flags_q" xargs -P "$jobs" -I{} bash -c 'eval "flags=($FLAGS)"; compile {}'
 # The entry points are exported by QFT_API (default visibility); everything else stays inside the library.
 "$CXX" -shared -o "$out/libqft4j_cuda.so" "$out"/obj/*.o "$core" -Wl,-rpath,"$(dirname "$core")" -ldl -lpthread
-"$CXX" -shared -fPIC -O2 -Wall -o "$out/driver/libcuda.so.1" "$here/fake_driver.c" -Wl,-soname,libcuda.so.1
+"${CC:-gcc}" -shared -fPIC -O2 -Wall -o "$out/driver/libcuda.so.1" "$here/fake_driver.c" -Wl,-soname,libcuda.so.1
 echo "emulated GPU: $out/libqft4j_cuda.so, driver $out/driver/libcuda.so.1"

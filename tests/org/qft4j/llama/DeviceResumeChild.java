@@ -42,9 +42,13 @@ public final class DeviceResumeChild {
 
     /** Runs the child on this JVM's runtime and class path; returns its output lines. */
     static List<String> run(Device device, Path dir) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), DeviceResumeChild.class.getName(),
-                device.toString(), dir.toString());
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+                "--enable-native-access=ALL-UNNAMED"));
+        // The qft4j settings of this JVM (e.g. qft4j.cuda.library of the emulated-GPU run) hold for the child too.
+        for (String name : System.getProperties().stringPropertyNames())
+            if (name.startsWith("qft4j.")) cmd.add("-D" + name + "=" + System.getProperty(name));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), DeviceResumeChild.class.getName(), device.toString(), dir.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process child = pb.start();
         List<String> lines = new ArrayList<>();

@@ -206,7 +206,7 @@ class Int8BackwardTest {
 
     @Test
     @GpuTest
-    void cudaMatchesCpuBitForBit() {
+    void cudaMatchesTheCpu() {
         Device gpu = Gpus.require();
         float[] wts = QftLinearTest.inputs(14, OUT * IN), x = QftLinearTest.inputs(15, N * IN), dx0 = randn(N * IN, 16, 1);
         for (int i = 0; i < wts.length; i++) wts[i] *= 0.05f;
@@ -214,7 +214,14 @@ class Int8BackwardTest {
         for (OutlierProducts mode : OutlierProducts.values()) {
             float[][] cpu = run(Device.CPU, wts, dy, x, dx0, 0.03, mode), cuda = run(gpu, wts, dy, x, dx0, 0.03, mode);
             assertArrayEquals(cpu[2], cuda[2], mode + ": hybrid quantization");
-            assertArrayEquals(cpu[0], cuda[0], mode + ": dx");
+            if (mode == OutlierProducts.FP32_SPARSE) {
+                // Below 17 tokens the CUDA sparse add sums a row's outliers lane-strided, then across the warp
+                // (hybrid_weight.cu, few-token kernel): the reference's sum in another order (HybridWeightTest's bound).
+                for (int i = 0; i < cpu[0].length; i++)
+                    assertEquals(cpu[0][i], cuda[0][i], 1e-6f + 1e-5f * Math.abs(cpu[0][i]), mode + ": dx[" + i + "]");
+            } else {
+                assertArrayEquals(cpu[0], cuda[0], mode + ": dx");
+            }
             assertArrayEquals(cpu[1], cuda[1], mode + ": dW");
         }
     }
