@@ -17,20 +17,12 @@ CXX=${CXX:-g++}
 # As run.sh, plus -fPIC; the kernels see the device branches of the shared headers (__CUDA_ARCH__=900).
 flags=(-std=c++17 -O2 -g -fPIC -fvisibility=hidden -ffp-contract=off -w -DQFT4J_BUILD -DQFT4J_CUDA_TARGET='"emu"'
        -DQFT4J_CUDA_GENCODE='"CUDA-on-CPU emulator, tests/emu"' -I"$root/native/include")
-python3 "$here/transform.py" "$root/native/cuda" "$out/src/cuda"
-python3 "$here/transform.py" "$root/native/common" "$out/src/common"
-compile() {
-    if [[ ! -f "$2" || "$1" -nt "$2" || "$here/cuda_emu.h" -nt "$2" ]]; then "$CXX" "${flags[@]}" "${@:3}" -c "$1" -o "$2"; fi
-}
-export -f compile
+source "$here/compile.sh"
+emu_transform "$root/native/cuda" "$root/native/common" "$out/src"
 list=()
-for f in "$out"/src/cuda/*.cu; do
-    b=$(basename "$f" .cu)
-    list+=("$f $out/obj/cuda_$b.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -fno-strict-aliasing -include $here/cuda_emu.h")
-done
+for f in "$out"/src/cuda/*.cu; do list+=("$f $out/obj/cuda_$(basename "$f" .cu).o $emu_kernel_opts"); done
 for f in "$here"/emu*.cpp; do list+=("$f $out/obj/$(basename "$f" .cpp).o -I$here"); done
-flags_q=$(printf '%q ' "${flags[@]}")
-printf '%s\n' "${list[@]}" | CXX="$CXX" FLAGS="$flags_q" xargs -P "$jobs" -I{} bash -c 'eval "flags=($FLAGS)"; compile {}'
+printf '%s\n' "${list[@]}" | emu_compile_all
 # The entry points are exported by QFT_API (default visibility); everything else stays inside the library.
 "$CXX" -shared -o "$out/libqft4j_cuda.so" "$out"/obj/*.o "$core" -Wl,-rpath,"$(dirname "$core")" -ldl -lpthread
 "${CC:-gcc}" -shared -fPIC -O2 -Wall -o "$out/driver/libcuda.so.1" "$here/fake_driver.c" -Wl,-soname,libcuda.so.1

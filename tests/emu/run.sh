@@ -38,15 +38,8 @@ if [[ -n "${EMU_FMA:-}" ]]; then
     mkdir -p "$build/obj" "$build/src"
 fi
 
-python3 "$here/transform.py" "$cuda_dir" "$build/src/cuda"
-python3 "$here/transform.py" "$native/common" "$build/src/common"
-
-# Compiles $1 to $2 unless $2 is newer than $1 and the emulator's headers.
-compile() {
-    if [[ ! -f "$2" || "$1" -nt "$2" || "$here/cuda_emu.h" -nt "$2" ]]; then "$CXX" "${flags[@]}" "${@:3}" -c "$1" -o "$2"; fi
-}
-export -f compile
-objs=()
+source "$here/compile.sh"
+emu_transform "$cuda_dir" "$native/common" "$build/src"
 jobs_list=()
 for f in "$native"/cpu/*.cpp; do
     [[ $(basename "$f") == cuda_loader.cpp ]] && continue
@@ -57,11 +50,7 @@ if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
 # Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu".
 cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
 for b in $cuda_files; do
-    # The device branches (#ifdef __CUDA_ARCH__) of shared headers such as qft_math.h are the ones the GPU runs;
-    # nvcc includes the runtime header implicitly. Kernels pun types through reinterpret_cast (bf16 pairs as 32-bit
-    # words), which nvcc compiles as written: no strict-aliasing optimisation here either. -Wno-psabi: the 64-byte
-    # aligned CUtensorMap kernel parameters of int8_matmul_tma.cu draw a note about an old GCC ABI change.
-    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o -x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -fno-strict-aliasing -Wno-psabi -include $here/cuda_emu.h ${cuda_flags[*]:-}")
+    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o $emu_kernel_opts ${cuda_flags[*]:-}")
 done
 jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
 jobs_list+=("$here/emu_mma_int.cpp $build/obj/emu_mma_int.o -I$here")
@@ -70,8 +59,7 @@ for d in "${drivers[@]}"; do
     d=$(cd "$(dirname "$d")" && pwd)/$(basename "$d")
     jobs_list+=("$d $build/obj/$(basename "$d" .cpp).o -I$here -I$here/include")
 done
-flags_q=$(printf '%q ' "${flags[@]}")
-printf '%s\n' "${jobs_list[@]}" | CXX="$CXX" FLAGS="$flags_q" here="$here" xargs -P "$jobs" -I{} bash -c 'eval "flags=($FLAGS)"; compile {}'
+printf '%s\n' "${jobs_list[@]}" | emu_compile_all
 libs=()
 for o in "$build"/obj/cpu_*.o; do libs+=("$o"); done
 for b in $cuda_files; do libs+=("$build/obj/cuda_${b%.cu}.o"); done
