@@ -37,15 +37,31 @@ void ptx(const char* text, int& d0, int& d1, int& d2, int& d3, unsigned a0, unsi
         return;
     }
     const uint64_t* s = exchange({a0, a1, a2, a3, b0, b1});
-    auto byte = [&](int l, int reg, int k) { return (int32_t)(int8_t)(uint8_t)(s[l * 10 + reg] >> (8 * (k % 4))); };
-    auto A = [&](int r, int k) { return byte(4 * (r % 8) + (k % 16) / 4, r / 8 + 2 * (k / 16), k); };
-    auto B = [&](int k, int n) { return byte(4 * n + (k % 16) / 4, 4 + k / 16, k); };
+    // Row r of A and column n of B as 32 bytes each, by the tables above: bytes k = 16 h + 4 q .. 16 h + 4 q + 3 are
+    // register a(r / 8 + 2 h) of lane 4 (r % 8) + q for A, register b(h) (slot 4 + h) of lane 4 n + q for B.
+    auto a_row = [&](int r, int8_t (&out)[32]) {
+        for (int h = 0; h < 2; ++h)
+            for (int q = 0; q < 4; ++q) {
+                const uint32_t w = (uint32_t)s[(4 * (r % 8) + q) * 10 + r / 8 + 2 * h];
+                memcpy(out + 16 * h + 4 * q, &w, 4);
+            }
+    };
+    auto b_col = [&](int n, int8_t (&out)[32]) {
+        for (int h = 0; h < 2; ++h)
+            for (int q = 0; q < 4; ++q) {
+                const uint32_t w = (uint32_t)s[(4 * n + q) * 10 + 4 + h];
+                memcpy(out + 16 * h + 4 * q, &w, 4);
+            }
+    };
     const int g = lane() / 4, t = lane() % 4;
+    int8_t ar[2][32], bc[2][32];
+    a_row(g, ar[0]), a_row(g + 8, ar[1]), b_col(2 * t, bc[0]), b_col(2 * t + 1, bc[1]);
     int* d[4] = {&d0, &d1, &d2, &d3};
     for (int i = 0; i < 4; ++i) {
-        const int r = g + 8 * (i >> 1), c = 2 * t + (i & 1);
+        const int8_t* x = ar[i >> 1];
+        const int8_t* y = bc[i & 1];
         uint32_t acc = (uint32_t)*d[i];
-        for (int k = 0; k < 32; ++k) acc += (uint32_t)(A(r, k) * B(k, c));
+        for (int k = 0; k < 32; ++k) acc += (uint32_t)((int32_t)x[k] * (int32_t)y[k]);
         *d[i] = (int)acc;
     }
 }
