@@ -112,7 +112,22 @@ constexpr int kMaxErrorsShown = 20;
 bool quiet_errors = false;
 thread_local std::string last_error_text;  // the first emulation error since the last cudaGetLastError: cudaGetErrorString's text
 
-void yield() { emu_switch(&running->sp, sched_sp); }
+// The next runnable thread after linear index `from` - 1 in this round, or null. A fiber that blocks or exits passes
+// control straight to it (one context switch instead of two through the scheduler); the scheduler starts each round.
+// The order is the round-robin the scheduler would follow: threads in index order, each until it blocks.
+Thread* next_runnable(size_t from) {
+    for (size_t i = from; i < threads.size(); ++i)
+        if (threads[i].state == RUNNABLE) return &threads[i];
+    return nullptr;
+}
+
+void switch_from(Thread* me) {
+    Thread* next = next_runnable((size_t)me->linear + 1);
+    running = next;
+    emu_switch(&me->sp, next ? next->sp : sched_sp);
+}
+
+void yield() { switch_from(running); }
 
 void release_block() {
     for (auto& t : threads)
@@ -237,7 +252,7 @@ extern "C" void emu_fiber_main(Thread* t) {
         error("thread exits while %d lanes of its warp wait in a warp-synchronous op", w.arrived);
         if (w.arrived == w.live) release_warp(t->warp);
     }
-    emu_switch(&t->sp, sched_sp);
+    switch_from(t);
     abort();
 }
 
@@ -323,15 +338,15 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                 live = (int)nt;
                 block_arrived = 0;
                 for (;;) {
-                    bool progress = false, all_done = true;
-                    for (auto& t : threads) {
-                        if (t.state == DONE) continue;
-                        all_done = false;
-                        if (t.state != RUNNABLE) continue;
-                        running = &t;
-                        emu_switch(&sched_sp, t.sp);
+                    // One round: the first runnable thread, which hands on to the next (switch_from) until the last
+                    // one of the round switches back here.
+                    const bool all_done = live == 0;
+                    Thread* first = all_done ? nullptr : next_runnable(0);
+                    const bool progress = first != nullptr;
+                    if (first) {
+                        running = first;
+                        emu_switch(&sched_sp, first->sp);
                         running = nullptr;
-                        progress = true;
                     }
                     if (all_done) break;
                     if (!progress) {
