@@ -113,7 +113,7 @@ public final class Cuda {
         }
     }
 
-    private static Status open(int driver, List<GpuInfo> gpus, String target, File lib) {
+    static Status open(int driver, List<GpuInfo> gpus, String target, File lib) {
         if (!lib.isFile())
             return Status.unusable(driver, gpus, target, "CUDA library " + lib + " (qft4j.cuda.library) does not exist");
         if (CoreNative.qft_cuda_open(lib.getAbsolutePath()) != NativeStatus.OK)

@@ -1,10 +1,13 @@
 package org.qft4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.File;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class DeviceTest {
@@ -30,6 +33,13 @@ class DeviceTest {
         assertEquals("sm90", Cuda.targetFor(9, 0));
         assertEquals("sm90", Cuda.targetFor(12, 0), "newer GPUs JIT the sm90 library's PTX");
         assertNull(Cuda.targetFor(7, 5), "Turing has no INT8 mma.sync path");
+    }
+
+    @Test
+    void aMissingCudaLibraryFileIsAnUnusableStatusNamingIt() {
+        Cuda.Status s = Cuda.open(13000, List.of(), "sm90", new File("/nonexistent/libqft4j_cuda.so"));
+        assertFalse(s.usable());
+        assertTrue(s.reason().contains("/nonexistent/libqft4j_cuda.so") && s.reason().contains("qft4j.cuda.library"), s.reason());
     }
 
     @Test
