@@ -54,7 +54,8 @@ emu_fiber_entry:
 
 namespace emu {
 
-enum State { RUNNABLE, WAIT_BLOCK, WAIT_WARP, DONE };
+// WAIT_WG: in a warpgroup-wide op (wgmma.mma_async); WAIT_EVENT: blocked until wake_event(key) (an mbarrier phase).
+enum State { RUNNABLE, WAIT_BLOCK, WAIT_WARP, WAIT_WG, WAIT_EVENT, DONE };
 
 struct CpCopy {
     void* dst;
@@ -68,12 +69,18 @@ struct Thread {
     uint3 tid{};
     int linear = 0, warp = 0, lane = 0;
     unsigned warp_ops = 0;                 // warp-synchronous ops done: selects the exchange slot buffer
+    const void* wait_key = nullptr;        // WAIT_EVENT: what it waits for
     std::vector<std::vector<CpCopy>> cp;   // cp.async groups: committed ones, then the open one (last)
 };
 
 struct Warp {
     int live = 0, arrived = 0;
     uint64_t slots[2][32 * 10];            // two buffers so a fast lane's next op never overwrites a slot still read
+};
+
+// Warpgroup: 4 consecutive warps, threads [128 g, 128 g + 128) (PTX ISA "Warpgroup"), for the sm_90 wgmma ops.
+struct Warpgroup {
+    int live = 0, arrived = 0;
 };
 
 uint3 block_idx;
@@ -83,6 +90,7 @@ namespace {
 constexpr size_t kStack = 256 * 1024;
 std::vector<Thread> threads;
 std::vector<Warp> warps;
+std::vector<Warpgroup> warpgroups;
 Thread* running = nullptr;
 void* sched_sp = nullptr;
 int live = 0, block_arrived = 0;
@@ -191,6 +199,41 @@ void warp_sync() {
     else yield();
 }
 
+// The warpgroup's live threads meet; the last to arrive runs last(g) before any of them goes on.
+void warpgroup_sync(void (*last)(int g)) {
+    const int g = running->linear / 128;
+    Warpgroup& wg = warpgroups[g];
+    if (block_arrived > 0)
+        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+            if (t->state == WAIT_BLOCK) {
+                error("warpgroup op while thread %d of the warpgroup waits at __syncthreads", t->linear);
+                break;
+            }
+    running->state = WAIT_WG;
+    if (++wg.arrived == wg.live) {
+        last(g);
+        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+            if (t->state == WAIT_WG) t->state = RUNNABLE;
+        wg.arrived = 0;
+    } else {
+        yield();
+    }
+}
+int warpgroup_live() { return warpgroups[running->linear / 128].live; }
+int thread_linear() { return running->linear; }
+int thread_count() { return (int)threads.size(); }
+
+// A thread blocked until another one wakes its key: not runnable, so a wait nobody ends is reported as a deadlock.
+void wait_event(const void* key) {
+    running->state = WAIT_EVENT;
+    running->wait_key = key;
+    yield();
+}
+void wake_event(const void* key) {
+    for (Thread& t : threads)
+        if (t.state == WAIT_EVENT && t.wait_key == key) t.state = RUNNABLE;
+}
+
 uint64_t* warp_slots() { return warps[running->warp].slots[running->warp_ops & 1]; }
 int warp_live() { return warps[running->warp].live; }
 
@@ -214,6 +257,27 @@ void poison_shared(void* p, size_t bytes) {
     add_shared_range(p, bytes);
 }
 
+// [addr, addr + n) inside one shared array, or an error (and a harmless sink).
+void* shared_ptr_n(unsigned addr, size_t n) {
+    for (const SharedRange& r : shared_ranges)
+        if (addr >= r.addr && addr - r.addr + n <= r.bytes) return r.host + (addr - r.addr);
+    error("shared bytes [%#x, %#x) are in no shared array", addr, addr + (unsigned)n);
+    static unsigned char sink[1024];
+    return sink;
+}
+
+// The full 32-bit shared address whose low 18 bits are a18: wgmma matrix descriptors keep only those bits (PTX ISA
+// "Matrix Descriptor Format": (x & 0x3FFFF) >> 4), enough on the GPU, whose shared window is below 256 KiB.
+unsigned shared_addr18(unsigned a18) {
+    unsigned found = 0;
+    int n = 0;
+    for (const SharedRange& r : shared_ranges)
+        for (unsigned c : {(r.addr & ~0x3FFFFu) | a18, ((r.addr & ~0x3FFFFu) | a18) + 0x40000u})
+            if (c >= r.addr && c - r.addr < r.bytes) found = c, ++n;
+    if (n != 1) error("descriptor address %#x matches %d shared arrays", a18, n);
+    return found;
+}
+
 void* shared_ptr(unsigned addr) {
     for (const SharedRange& r : shared_ranges)
         if (addr >= r.addr && addr - r.addr <= r.bytes) return r.host + (addr - r.addr);
@@ -225,6 +289,7 @@ void* shared_ptr(unsigned addr) {
 extern "C" void emu_fiber_main(Thread* t) {
     cur_body(cur_ctx);
     flush_cp(*t, 0, true);
+    sm90_thread_exit();
     t->state = DONE;
     --live;
     --warps[t->warp].live;
@@ -236,6 +301,16 @@ extern "C" void emu_fiber_main(Thread* t) {
     if (w.arrived > 0) {
         error("thread exits while %d lanes of its warp wait in a warp-synchronous op", w.arrived);
         if (w.arrived == w.live) release_warp(t->warp);
+    }
+    Warpgroup& g = warpgroups[t->linear / 128];
+    --g.live;
+    if (g.arrived > 0) {
+        error("thread exits while %d threads of its warpgroup wait in a warpgroup op", g.arrived);
+        if (g.arrived == g.live) {
+            for (Thread& o : threads)
+                if (o.state == WAIT_WG && o.linear / 128 == t->linear / 128) o.state = RUNNABLE;
+            g.arrived = 0;
+        }
     }
     emu_switch(&t->sp, sched_sp);
     abort();
@@ -293,6 +368,7 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
     const int nw = (int)((nt + 31) / 32);
     threads.assign(nt, Thread{});
     warps.assign(nw, Warp{});
+    warpgroups.assign((nt + 127) / 128, Warpgroup{});
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -300,6 +376,8 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                 poisoned.clear();
                 memset(dyn, 0xff, dyn_cap);
                 for (int w = 0; w < nw; ++w) warps[w].live = 0, warps[w].arrived = 0;
+                for (Warpgroup& g : warpgroups) g.live = 0, g.arrived = 0;
+                sm90_block_begin();
                 for (size_t i = 0; i < nt; ++i) {
                     Thread& t = threads[i];
                     t.tid = {(unsigned)(i % block.x), (unsigned)(i / block.x % block.y), (unsigned)(i / block.x / block.y)};
@@ -307,6 +385,7 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                     t.cp.assign(1, {});
                     t.state = RUNNABLE;
                     ++warps[t.warp].live;
+                    ++warpgroups[i / 128].live;
                     // Initial frame for emu_switch: saved mxcsr/x87 word, r15..rbp (r12 = the thread), return address.
                     uint64_t* top = reinterpret_cast<uint64_t*>(stacks + (i + 1) * kStack);
                     uint64_t* sp = top - 10;
@@ -335,9 +414,12 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                     }
                     if (all_done) break;
                     if (!progress) {
-                        int wb = 0, ww = 0;
-                        for (auto& t : threads) wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP;
-                        if (!quiet_errors) fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops\n", bx, by, bz, wb, ww);
+                        int wb = 0, ww = 0, wg = 0, we = 0;
+                        for (auto& t : threads)
+                            wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP, wg += t.state == WAIT_WG, we += t.state == WAIT_EVENT;
+                        if (!quiet_errors)
+                            fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops, %d in warpgroup ops, %d at mbarriers\n",
+                                    bx, by, bz, wb, ww, wg, we);
                         ++n_errors;
                         last_error = cudaErrorLaunchFailure;
                         return;  // the stacks of the stuck fibers are simply abandoned
@@ -475,11 +557,13 @@ void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes) {
     if ((uintptr_t)gmem % size) error("cp.async source %p not aligned to %d", gmem, size);
     if (in_dyn(dst, size) && (static_cast<unsigned char*>(dst) + size > dyn + dyn_size))
         error("cp.async destination %p past the %zu bytes of dynamic shared memory", dst, dyn_size);
+    sm90_check_write(smem, (unsigned)size, "cp.async");
     running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes});
 }
 
 void ptx(const char* text) {
     if (!starts(text, "cp.async.commit_group")) {
+        if (sm90_ptx(text)) return;
         error("unemulated PTX: %s", text);
         return;
     }
@@ -488,6 +572,7 @@ void ptx(const char* text) {
 
 void ptx(const char* text, int n) {
     if (!starts(text, "cp.async.wait_group")) {
+        if (sm90_ptx(text, n)) return;
         error("unemulated PTX: %s", text);
         return;
     }
