@@ -229,6 +229,13 @@ void ptx(const char* text, int& d0, int& d1, int& d2, int& d3, unsigned a0, unsi
 // so that overload hands this text over.
 void mma_m16n8k16_bf16(float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
                        unsigned b1);
+// The TMA and mbarrier PTX of int8_matmul_tma.cu (emu_sm90.cpp); shared addresses as 32-bit values, tensor maps by address.
+void ptx(const char* text, unsigned bar, int n);       // mbarrier.init / mbarrier.arrive.expect_tx [bar], n
+void ptx(const char* text, unsigned bar);              // mbarrier.arrive [bar]
+void ptx(const char* text, unsigned bar, unsigned parity);  // mbarrier.try_wait.parity loop (returns once the phase completed)
+void ptx(const char* text, unsigned smem, const void* map, int c0, int c1, unsigned bar);  // cp.async.bulk.tensor.2d global -> shared
+void ptx(const char* text, const void* map, int c0, int c1, unsigned smem);                // cp.async.bulk.tensor.2d shared -> global
+void ptx(const char* text, const void* map);           // prefetch.tensormap
 // wgmma.mma_async.sync.aligned.m64nNk32.s32.s8.s8 (emu_sm90.cpp) with the operands of wgmma_s8.cuh: the N/2 accumulator
 // registers, the A and B shared-memory matrix descriptors and the scale-d value (predicate p = value != 0).
 void wgmma_mma_async(const char* text, int32_t* const* d, int nd, uint64_t desc_a, uint64_t desc_b, int scale_d);
