@@ -449,8 +449,11 @@ using namespace emu;
 
 size_t __cvta_generic_to_shared(const void* p) {
     const unsigned char* c = static_cast<const unsigned char*>(p);
+    // An array's own range first: a pointer one past another array's end may be this array's start (adjacent statics).
     for (const SharedRange& r : shared_ranges)
-        if (c >= r.host && c <= r.host + r.bytes) return r.addr + (size_t)(c - r.host);
+        if (c >= r.host && c < r.host + r.bytes) return r.addr + (size_t)(c - r.host);
+    for (const SharedRange& r : shared_ranges)
+        if (c == r.host + r.bytes) return r.addr + (size_t)(c - r.host);
     error("__cvta_generic_to_shared of %p: not a shared array", p);
     return 0;
 }

@@ -48,8 +48,9 @@ done
 drivers=("$@")
 if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
 # Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu"; "a.cu:sm90" is a.cu as the sm90
-# library compiles it (emu_sm90_opts), linked into that driver in place of the plain a.cu.
-cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
+# library compiles it (emu_sm90_opts), linked into that driver in place of the plain a.cu. The plain a.cu is built too:
+# every driver links every plain kernel object (libemu.a), and int8_matmul.cu needs its sm90 files' host code.
+cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sed 's|^\(.*\.cu\):sm90$|\1\n&|' | sort -u)
 mkdir -p "$build/obj/sm90"
 plain_files=()
 for b in $cuda_files; do
