@@ -75,6 +75,7 @@ void sm90_thread_exit();                    // the calling thread exits: reports
 bool sm90_ptx(const char* text);            // the operand-less sm_90 PTX; false if text is none of it
 bool sm90_ptx(const char* text, int n);     // wait_group-like PTX with an immediate operand
 void sm90_check_write(unsigned smem, unsigned bytes, const char* what);  // no pending wgmma may still read these bytes
+void sm90_generic_write(int thread, unsigned smem, unsigned bytes);       // a cp.async landed: generic proxy, not yet fenced
 std::mutex& lock();                         // serialises grids and the runtime's bookkeeping across OS threads
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int errors();              // emulation errors so far (divergence, deadlock, bad PTX operands, ...)

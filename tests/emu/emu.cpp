@@ -61,6 +61,7 @@ struct CpCopy {
     void* dst;
     const void* src;
     int size, src_bytes;
+    unsigned smem;  // dst as a shared address
 };
 
 struct Thread {
@@ -435,6 +436,7 @@ void flush_cp(Thread& t, size_t keep, bool at_exit) {
     const size_t done = at_exit ? t.cp.size() : committed > keep ? committed - keep : 0;
     for (size_t g = 0; g < done; ++g)
         for (const CpCopy& c : t.cp[g]) {
+            if (!at_exit) sm90_generic_write(t.linear, c.smem, (unsigned)c.size);
             memcpy(c.dst, c.src, (size_t)c.src_bytes);
             memset(static_cast<char*>(c.dst) + c.src_bytes, 0, (size_t)(c.size - c.src_bytes));
         }
@@ -561,7 +563,7 @@ void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes) {
     if (in_dyn(dst, size) && (static_cast<unsigned char*>(dst) + size > dyn + dyn_size))
         error("cp.async destination %p past the %zu bytes of dynamic shared memory", dst, dyn_size);
     sm90_check_write(smem, (unsigned)size, "cp.async");
-    running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes});
+    running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes, smem});
 }
 
 void ptx(const char* text) {

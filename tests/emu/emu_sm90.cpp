@@ -53,6 +53,15 @@ struct Issue {
 };
 std::vector<Issue> issue;
 std::vector<std::shared_ptr<Piece>> pending;  // the block's issued pieces, performed ones dropped lazily
+// Per thread, the shared bytes its landed cp.async copies wrote (generic proxy) since its last fence.proxy.async: a
+// wgmma (async proxy) must not read them (PTX ISA "Memory Consistency Model", proxies: the writer's
+// fence.proxy.async, then a barrier, orders them before the wgmma). At most kUnfencedKept per thread are kept (the
+// newest): kernels that never issue a wgmma (mma.sync ones) need none of them.
+struct Span {
+    uint32_t lo, hi;
+};
+std::vector<std::vector<Span>> unfenced;
+constexpr size_t kUnfencedKept = 1024;
 
 ThreadWg& me() { return tw[thread_linear()]; }
 
@@ -125,6 +134,15 @@ void issue_wg(int g) {
         p->b_chunk = b_all;
         for (uint32_t a : p->a_chunk) widen(*p, 0, a);
         for (uint32_t a : p->b_chunk) widen(*p, 1, a);
+        for (int t = 0; t < (int)unfenced.size(); ++t)
+            for (const Span& sp : unfenced[t])
+                for (int op = 0; op < 2; ++op)
+                    if (sp.lo < p->hi[op] && sp.hi > p->lo[op]) {
+                        error("wgmma.mma_async reads shared [%#x, %#x) that thread %d's cp.async wrote with no fence.proxy.async after it", sp.lo,
+                              sp.hi, t);
+                        unfenced[t].clear();  // reported once
+                        break;
+                    }
         pending.push_back(p);
         for (int l = 0; l < 32; ++l) {
             const int t = t0 + 32 * w + l;
@@ -302,6 +320,7 @@ void sm90_block_begin() {
     for (ThreadWg& t : tw) t.groups.assign(1, {});
     issue.assign((size_t)thread_count(), Issue{});
     pending.clear();
+    unfenced.assign((size_t)thread_count(), {});
     barriers.clear();
     bulk.assign((size_t)thread_count(), std::vector<std::vector<BulkStore>>(1));
 }
@@ -315,6 +334,12 @@ void sm90_thread_exit() {
     size_t stores = 0;
     for (auto& g : bulk[thread_linear()]) stores += g.size();
     if (stores) error("thread exits with %zu cp.async.bulk stores not waited for (cp.async.bulk.wait_group)", stores);
+}
+
+void sm90_generic_write(int thread, unsigned smem, unsigned bytes) {
+    auto& u = unfenced[(size_t)thread];
+    if (u.size() == kUnfencedKept) u.erase(u.begin(), u.begin() + kUnfencedKept / 2);
+    u.push_back(Span{smem, smem + bytes});
 }
 
 void sm90_check_write(unsigned smem, unsigned bytes, const char* what) {
@@ -377,9 +402,12 @@ bool sm90_ptx(const char* text) {
         wait_group(atoi(text + strlen("wgmma.wait_group.sync.aligned ")));
         return true;
     }
-    // Orders this thread's generic-proxy shared writes (cp.async, stores) before its async-proxy accesses (wgmma,
-    // TMA). Every write here is performed in program order, so there is nothing to order.
-    if (starts(text, "fence.proxy.async.shared::cta;")) return true;
+    // Orders this thread's generic-proxy shared writes (cp.async, stores) before async-proxy accesses (wgmma, TMA).
+    // Writes are performed in program order here; what is tracked is the landed cp.async copies (not plain stores).
+    if (starts(text, "fence.proxy.async.shared::cta;")) {
+        unfenced[thread_linear()].clear();
+        return true;
+    }
     // Makes this thread's mbarrier.init visible to the other threads and the async proxy: barriers are here at once.
     if (starts(text, "fence.mbarrier_init.release.cluster;")) return true;
     if (starts(text, "setmaxnreg.inc.sync.aligned.u32 ") || starts(text, "setmaxnreg.dec.sync.aligned.u32 ")) {

@@ -5,7 +5,8 @@
 // PTX: wgmma m64n128k32 .s8 from operands placed by the PTX ISA's tables (no-swizzle core matrices with other LBO/SBO
 // than the INT8 kernels use, and the 128-byte swizzle at a k offset) against a plain 64x128x32 product; a TMA load with
 // zero fill and the 128-byte swizzle, placed per the "Swizzling Modes" table, and a clipped TMA store; and that a wgmma
-// before wgmma.fence, a cp.async into a pending wgmma's operand and an mbarrier wait nobody ends are reported.
+// before wgmma.fence, one reading cp.async data with no fence.proxy.async, a cp.async into a pending wgmma's operand and
+// an mbarrier wait nobody ends are reported.
 // emu-cuda:
 #include <cudaTypedefs.h>
 
@@ -175,12 +176,23 @@ __global__ void wgmma_layout() {
     for (int i = 0; i < 64; ++i) outw[(16 * w + l / 4 + 8 * ((i / 2) % 2)) * 128 + 8 * (i / 4) + 2 * (l % 4) + i % 2] = d[i];
 }
 
-__global__ void wgmma_unfenced() {
+// A wgmma without wgmma.fence (WG_FENCE false), or reading a chunk that thread 0 staged with cp.async, with or
+// without fence.proxy.async after its wait (PROXY_FENCE).
+template <bool WG_FENCE, bool PROXY_FENCE>
+__global__ void wgmma_fences() {
     alignas(1024) static int8_t sa[64 * 32];
     emu::poison_shared(&sa, sizeof sa);
+    if (threadIdx.x == 0) {
+        emu::ptx("cp.async.cg.shared.global [%0], [%1], 16, %2;", (unsigned)__cvta_generic_to_shared(sa), zeros16, 16);
+        emu::ptx("cp.async.commit_group;");
+        emu::ptx("cp.async.wait_group %0;", 0);
+        if (PROXY_FENCE) emu::ptx("fence.proxy.async.shared::cta;");
+    }
+    __syncthreads();
     int32_t d[64] = {};
-    const uint64_t desc = ((uint64_t)__cvta_generic_to_shared(sa) & 0x3FFFF) >> 4;
+    const uint64_t desc = ((uint64_t)__cvta_generic_to_shared(sa) & 0x3FFFF) >> 4;  // LBO = SBO = 0: every row reads sa[0..16)
     const int scale_d = 0;
+    if (WG_FENCE) emu::ptx("wgmma.fence.sync.aligned;");
     emu::ptx("{ .reg .pred p; setp.ne.b32 p, %66, 0; wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {...}, %64, %65, p; }", d[0], d[1], d[2],
              d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20], d[21], d[22],
              d[23], d[24], d[25], d[26], d[27], d[28], d[29], d[30], d[31], d[32], d[33], d[34], d[35], d[36], d[37], d[38], d[39], d[40], d[41],
@@ -338,8 +350,13 @@ void run_cases() {
     expect("emu: TMA load (zero fill, 128-byte swizzle) through an mbarrier, TMA store clipped; a 256-byte swizzled box refused", ok);
 
     emu::quiet(true);
-    emu::launch(wgmma_unfenced, "wgmma_unfenced", emu::Config(1, 128))();
+    emu::launch(wgmma_fences<false, true>, "wgmma_fences", emu::Config(1, 128))();
     expect("emu: reports a wgmma before wgmma.fence", emu::errors() > 0);
+    emu::launch(wgmma_fences<true, false>, "wgmma_fences", emu::Config(1, 128))();
+    const int unfenced = emu::errors();
+    emu::reset_errors();
+    emu::launch(wgmma_fences<true, true>, "wgmma_fences", emu::Config(1, 128))();
+    expect("emu: reports a wgmma reading cp.async data with no fence.proxy.async after it (and not with one)", unfenced > 0 && emu::errors() == 0);
     wg_hazard = true;
     emu::launch(wgmma_layout<false>, "wgmma_layout", emu::Config(1, 128))();
     wg_hazard = false;
