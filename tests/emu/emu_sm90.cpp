@@ -10,12 +10,12 @@
 // addresses fixed) and performed when a wgmma.wait_group of the issuing warp covers its group, reading shared memory
 // then. So a kernel that refills a stage before the wait that retires the wgmma reading it computes with the new
 // data and fails its comparison; a write into a pending wgmma's operands is also reported where it is issued
-// (sm90_check_write: cp.async here).
+// (sm90_check_write: cp.async and TMA loads). TMA loads land when a thread waits on their mbarrier, TMA stores read
+// their box at the bulk wait_group that covers them: as late as allowed, so reading early or overwriting early shows.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <vector>
-
-#include <map>
 
 #include "cuda_emu.h"
 #include "include/cudaTypedefs.h"
@@ -116,7 +116,7 @@ void issue_wg(int g) {
     const Issue& f = issue[t0];
     for (int t = t0; t < t0 + 128; ++t) {
         const Issue& o = issue[t];
-        if (o.da != f.da || o.db != f.db || o.n != f.n || o.scale_d != f.scale_d || strcmp(o.text, f.text) != 0) {
+        if (o.da != f.da || o.db != f.db || o.n != f.n || (o.scale_d != 0) != (f.scale_d != 0) || strcmp(o.text, f.text) != 0) {
             error("wgmma.mma_async: thread %d's operands differ from thread %d's (descriptors %#llx %#llx vs %#llx %#llx, scale-d %d vs %d)", t,
                   t0, (unsigned long long)o.da, (unsigned long long)o.db, (unsigned long long)f.da, (unsigned long long)f.db, o.scale_d,
                   f.scale_d);
@@ -237,12 +237,11 @@ void tensor_copy(const TensorMap& m, uint32_t smem, int c0, int c1, bool load) {
     }
 }
 
-bool check_box(const TensorMap& m, uint32_t smem, const char* what) {
+void check_box(const TensorMap& m, uint32_t smem, const char* what) {
     if (smem % 128) error("%s: shared address %#x not 128-byte aligned", what, smem);
     if (m.swizzle == CU_TENSOR_MAP_SWIZZLE_128B && smem % 1024)
         error("%s: 128-byte swizzled box at %#x, not on a 1024-byte boundary (the layout wgmma and the kernel assume)", what, smem);
-    shared_ptr_n(smem, (size_t)m.box[0] * m.elem * m.box[1]);
-    return true;
+    shared_ptr_n(smem, (size_t)m.box[0] * m.elem * m.box[1]);  // the whole box inside one shared array
 }
 
 // ---- mbarriers (PTX ISA "mbarrier"): a phase completes when its pending arrival count and its transaction count
@@ -269,7 +268,7 @@ Mbarrier* barrier(uint32_t addr, const char* what) {
     return &it->second;
 }
 
-void try_complete(uint32_t addr, Mbarrier& b) {
+void try_complete(Mbarrier& b) {
     if (b.pending == 0 && b.tx == 0) {
         ++b.phase;
         b.pending = b.expected;
@@ -280,7 +279,7 @@ void try_complete(uint32_t addr, Mbarrier& b) {
 void arrive(uint32_t addr, Mbarrier& b) {
     if (b.pending == 0) error("mbarrier.arrive on %#x: the phase expects no more arrivals", addr);
     --b.pending;
-    try_complete(addr, b);
+    try_complete(b);
 }
 
 // The TMA loads queued on b land now, each completing its box's bytes (also the zero-filled ones).
@@ -291,7 +290,7 @@ void land(uint32_t addr, Mbarrier& b) {
         tensor_copy(l.map, l.smem, l.c0, l.c1, true);
         b.tx -= (int64_t)l.map.box[0] * l.map.elem * l.map.box[1];
     }
-    try_complete(addr, b);
+    try_complete(b);
 }
 
 // cp.async.bulk.tensor stores of one thread: bulk async-groups, committed ones then the open one (last).
@@ -361,7 +360,10 @@ void wgmma_mma_async(const char* text, int32_t* const* d, int nd, uint64_t desc_
     static const char* checked = nullptr;  // the last text found well-formed (the wrappers' literals: parsed once)
     if (text != checked && !well_formed(text, m, n, nd)) return;
     checked = text;
-    if (warpgroup_live() != 128) error("wgmma.mma_async in a warpgroup of %d live threads", warpgroup_live());
+    if (warpgroup_live() != 128) {  // every thread of the warpgroup finds this, so none waits for the others
+        error("wgmma.mma_async in a warpgroup of %d live threads", warpgroup_live());
+        return;
+    }
     if (!me().fenced) error("wgmma.mma_async before the warp's first wgmma.fence");
     issue[thread_linear()] = Issue{desc_a, desc_b, n, scale_d, m, d};
     warpgroup_sync(issue_wg);
@@ -494,7 +496,8 @@ void ptx(const char* text, unsigned smem, const void* map, int c0, int c1, unsig
     }
     const TensorMap* m = tensor_map(map);
     Mbarrier* b = barrier(bar, "cp.async.bulk.tensor");
-    if (!m || !b || !check_box(*m, smem, "cp.async.bulk.tensor load")) return;
+    if (!m || !b) return;
+    check_box(*m, smem, "cp.async.bulk.tensor load");
     sm90_check_write(smem, m->box[0] * m->elem * m->box[1], "cp.async.bulk.tensor");
     b->loads.push_back(TmaLoad{*m, smem, c0, c1});
     wake_event(b);
@@ -507,7 +510,8 @@ void ptx(const char* text, const void* map, int c0, int c1, unsigned smem) {
         return;
     }
     const TensorMap* m = tensor_map(map);
-    if (!m || !check_box(*m, smem, "cp.async.bulk.tensor store")) return;
+    if (!m) return;
+    check_box(*m, smem, "cp.async.bulk.tensor store");
     bulk[thread_linear()].back().push_back(BulkStore{*m, smem, c0, c1});
 }
 
