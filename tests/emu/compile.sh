@@ -14,6 +14,11 @@ emu_transform() {
 # 64-byte aligned CUtensorMap kernel parameters of int8_matmul_tma.cu draw a note about an old GCC ABI change.
 emu_kernel_opts="-x c++ -I$here/include -D__CUDACC__ -D__CUDA_ARCH__=900 -fno-strict-aliasing -Wno-psabi -include $here/cuda_emu.h"
 
+# A kernel file as the sm90 library compiles it (the "f.cu:sm90" of a driver's emu-cuda line): its sm_90a bodies
+# (#if defined(__CUDA_ARCH_FEAT_SM90_ALL)) and the target name that makes wgmma_available / tma_available accept them.
+# Named in a job line as $emu_sm90_opts, expanded by the compiling shell (a variable, so that its quotes survive xargs).
+export emu_sm90_opts='-D__CUDA_ARCH_FEAT_SM90_ALL -UQFT4J_CUDA_TARGET -DQFT4J_CUDA_TARGET="sm90"'
+
 # Compiles $1 to $2 (options of this file after them) unless $2 is newer than $1 and the emulator's header.
 compile() {
     if [[ ! -f "$2" || "$1" -nt "$2" || "$here/cuda_emu.h" -nt "$2" ]]; then "$CXX" "${flags[@]}" "${@:3}" -c "$1" -o "$2"; fi

@@ -61,6 +61,21 @@ int warp_live();           // live (not exited) lanes of the calling warp
 void* dyn_smem();
 void poison_shared(void* p, size_t bytes);  // fills a __shared__ variable with 0xff once per block
 void* shared_ptr(unsigned addr);            // the host address of a 32-bit shared address (__cvta_generic_to_shared)
+void* shared_ptr_n(unsigned addr, size_t n);  // the same, checking that all n bytes lie in the same shared array
+unsigned shared_addr18(unsigned a18);       // the shared address whose low 18 bits are a18 (wgmma descriptors)
+// ---- the scheduler's warpgroups and events, for the sm_90 PTX (emu_sm90.cpp) ----
+void warpgroup_sync(void (*last)(int g));   // the 128 threads [128 g, 128 g + 128) meet; the last to arrive runs last(g)
+int warpgroup_live();                       // live threads of the calling thread's warpgroup
+int thread_linear();                        // the calling thread's linear index in its block
+int thread_count();                         // threads per block
+void wait_event(const void* key);           // blocks the calling thread until wake_event(key)
+void wake_event(const void* key);
+void sm90_block_begin();                    // a block starts: no wgmma, mbarrier or bulk copy state is left
+void sm90_thread_exit();                    // the calling thread exits: reports its unfinished asynchronous work
+bool sm90_ptx(const char* text);            // the operand-less sm_90 PTX; false if text is none of it
+bool sm90_ptx(const char* text, int n);     // wait_group-like PTX with an immediate operand
+void sm90_check_write(unsigned smem, unsigned bytes, const char* what);  // no pending wgmma may still read these bytes
+void sm90_generic_write(int thread, unsigned smem, unsigned bytes);       // a cp.async landed: generic proxy, not yet fenced
 std::mutex& lock();                         // serialises grids and the runtime's bookkeeping across OS threads
 void error(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 int errors();              // emulation errors so far (divergence, deadlock, bad PTX operands, ...)
@@ -215,6 +230,36 @@ void ptx(const char* text, int& d0, int& d1, int& d2, int& d3, unsigned a0, unsi
 // so that overload hands this text over.
 void mma_m16n8k16_bf16(float& d0, float& d1, float& d2, float& d3, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0,
                        unsigned b1);
+// The TMA and mbarrier PTX of int8_matmul_tma.cu (emu_sm90.cpp); shared addresses as 32-bit values, tensor maps by address.
+void ptx(const char* text, unsigned bar, int n);       // mbarrier.init / mbarrier.arrive.expect_tx [bar], n
+void ptx(const char* text, unsigned bar);              // mbarrier.arrive [bar]
+void ptx(const char* text, unsigned bar, unsigned parity);  // mbarrier.try_wait.parity loop (returns once the phase completed)
+void ptx(const char* text, unsigned smem, const void* map, int c0, int c1, unsigned bar);  // cp.async.bulk.tensor.2d global -> shared
+void ptx(const char* text, const void* map, int c0, int c1, unsigned smem);                // cp.async.bulk.tensor.2d shared -> global
+void ptx(const char* text, const void* map);           // prefetch.tensormap
+// wgmma.mma_async.sync.aligned.m64nNk32.s32.s8.s8 (emu_sm90.cpp) with the operands of wgmma_s8.cuh: the N/2 accumulator
+// registers, the A and B shared-memory matrix descriptors and the scale-d value (predicate p = value != 0).
+void wgmma_mma_async(const char* text, int32_t* const* d, int nd, uint64_t desc_a, uint64_t desc_b, int scale_d);
+template <class... A>
+constexpr bool wgmma_operands() {
+    constexpr size_t n = sizeof...(A) - 3;
+    constexpr bool acc[] = {std::is_same<A, int32_t&>::value...};
+    constexpr bool u64[] = {std::is_same<typename std::decay<A>::type, uint64_t>::value...};
+    constexpr bool i32[] = {std::is_same<typename std::decay<A>::type, int>::value...};
+    for (size_t i = 0; i < n; ++i)
+        if (!acc[i]) return false;
+    return u64[n] && u64[n + 1] && i32[n + 2];
+}
+// Only the 64 (N = 128) and 128 (N = 256) register forms: other operand counts keep their own overloads.
+template <class... A, typename std::enable_if<sizeof...(A) == 67 || sizeof...(A) == 131, int>::type = 0>
+void ptx(const char* text, A&&... a) {
+    static_assert(wgmma_operands<A&&...>(), "wgmma operands: int32_t accumulators, two uint64_t descriptors, an int scale-d");
+    constexpr size_t n = sizeof...(A) - 3;
+    void* p[] = {const_cast<void*>(static_cast<const void*>(&a))...};
+    int32_t* d[n];
+    for (size_t i = 0; i < n; ++i) d[i] = static_cast<int32_t*>(p[i]);
+    wgmma_mma_async(text, d, (int)n, *static_cast<const uint64_t*>(p[n]), *static_cast<const uint64_t*>(p[n + 1]), *static_cast<const int*>(p[n + 2]));
+}
 }  // namespace emu
 // A kernel reaching __trap (a branch the host code must never launch) is reported and the thread goes on.
 inline void __trap() { emu::error("__trap"); }

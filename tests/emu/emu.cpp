@@ -54,12 +54,14 @@ emu_fiber_entry:
 
 namespace emu {
 
-enum State { RUNNABLE, WAIT_BLOCK, WAIT_WARP, DONE };
+// WAIT_WG: in a warpgroup-wide op (wgmma.mma_async); WAIT_EVENT: blocked until wake_event(key) (an mbarrier phase).
+enum State { RUNNABLE, WAIT_BLOCK, WAIT_WARP, WAIT_WG, WAIT_EVENT, DONE };
 
 struct CpCopy {
     void* dst;
     const void* src;
     int size, src_bytes;
+    unsigned smem;  // dst as a shared address
 };
 
 struct Thread {
@@ -68,12 +70,18 @@ struct Thread {
     uint3 tid{};
     int linear = 0, warp = 0, lane = 0;
     unsigned warp_ops = 0;                 // warp-synchronous ops done: selects the exchange slot buffer
+    const void* wait_key = nullptr;        // WAIT_EVENT: what it waits for
     std::vector<std::vector<CpCopy>> cp;   // cp.async groups: committed ones, then the open one (last)
 };
 
 struct Warp {
     int live = 0, arrived = 0;
     uint64_t slots[2][32 * 10];            // two buffers so a fast lane's next op never overwrites a slot still read
+};
+
+// Warpgroup: 4 consecutive warps, threads [128 g, 128 g + 128) (PTX ISA "Warpgroup"), for the sm_90 wgmma ops.
+struct Warpgroup {
+    int live = 0, arrived = 0;
 };
 
 uint3 block_idx;
@@ -83,6 +91,7 @@ namespace {
 constexpr size_t kStack = 256 * 1024;
 std::vector<Thread> threads;
 std::vector<Warp> warps;
+std::vector<Warpgroup> warpgroups;
 Thread* running = nullptr;
 void* sched_sp = nullptr;
 int live = 0, block_arrived = 0;
@@ -206,6 +215,41 @@ void warp_sync() {
     else yield();
 }
 
+// The warpgroup's live threads meet; the last to arrive runs last(g) before any of them goes on.
+void warpgroup_sync(void (*last)(int g)) {
+    const int g = running->linear / 128;
+    Warpgroup& wg = warpgroups[g];
+    if (block_arrived > 0)
+        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+            if (t->state == WAIT_BLOCK) {
+                error("warpgroup op while thread %d of the warpgroup waits at __syncthreads", t->linear);
+                break;
+            }
+    running->state = WAIT_WG;
+    if (++wg.arrived == wg.live) {
+        last(g);
+        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+            if (t->state == WAIT_WG) t->state = RUNNABLE;
+        wg.arrived = 0;
+    } else {
+        yield();
+    }
+}
+int warpgroup_live() { return warpgroups[running->linear / 128].live; }
+int thread_linear() { return running->linear; }
+int thread_count() { return (int)threads.size(); }
+
+// A thread blocked until another one wakes its key: not runnable, so a wait nobody ends is reported as a deadlock.
+void wait_event(const void* key) {
+    running->state = WAIT_EVENT;
+    running->wait_key = key;
+    yield();
+}
+void wake_event(const void* key) {
+    for (Thread& t : threads)
+        if (t.state == WAIT_EVENT && t.wait_key == key) t.state = RUNNABLE;
+}
+
 uint64_t* warp_slots() { return warps[running->warp].slots[running->warp_ops & 1]; }
 int warp_live() { return warps[running->warp].live; }
 
@@ -229,6 +273,27 @@ void poison_shared(void* p, size_t bytes) {
     add_shared_range(p, bytes);
 }
 
+// [addr, addr + n) inside one shared array, or an error (and a harmless sink).
+void* shared_ptr_n(unsigned addr, size_t n) {
+    for (const SharedRange& r : shared_ranges)
+        if (addr >= r.addr && addr - r.addr + n <= r.bytes) return r.host + (addr - r.addr);
+    error("shared bytes [%#x, %#x) are in no shared array", addr, addr + (unsigned)n);
+    static unsigned char sink[1024];
+    return sink;
+}
+
+// The full 32-bit shared address whose low 18 bits are a18: wgmma matrix descriptors keep only those bits (PTX ISA
+// "Matrix Descriptor Format": (x & 0x3FFFF) >> 4), enough on the GPU, whose shared window is below 256 KiB.
+unsigned shared_addr18(unsigned a18) {
+    unsigned found = 0;
+    int n = 0;
+    for (const SharedRange& r : shared_ranges)
+        for (unsigned c : {(r.addr & ~0x3FFFFu) | a18, ((r.addr & ~0x3FFFFu) | a18) + 0x40000u})
+            if (c >= r.addr && c - r.addr < r.bytes) found = c, ++n;
+    if (n != 1) error("descriptor address %#x matches %d shared arrays", a18, n);
+    return found;
+}
+
 void* shared_ptr(unsigned addr) {
     for (const SharedRange& r : shared_ranges)
         if (addr >= r.addr && addr - r.addr <= r.bytes) return r.host + (addr - r.addr);
@@ -240,6 +305,7 @@ void* shared_ptr(unsigned addr) {
 extern "C" void emu_fiber_main(Thread* t) {
     cur_body(cur_ctx);
     flush_cp(*t, 0, true);
+    sm90_thread_exit();
     t->state = DONE;
     --live;
     --warps[t->warp].live;
@@ -251,6 +317,16 @@ extern "C" void emu_fiber_main(Thread* t) {
     if (w.arrived > 0) {
         error("thread exits while %d lanes of its warp wait in a warp-synchronous op", w.arrived);
         if (w.arrived == w.live) release_warp(t->warp);
+    }
+    Warpgroup& g = warpgroups[t->linear / 128];
+    --g.live;
+    if (g.arrived > 0) {
+        error("thread exits while %d threads of its warpgroup wait in a warpgroup op", g.arrived);
+        if (g.arrived == g.live) {
+            for (Thread& o : threads)
+                if (o.state == WAIT_WG && o.linear / 128 == t->linear / 128) o.state = RUNNABLE;
+            g.arrived = 0;
+        }
     }
     switch_from(t);
     abort();
@@ -308,6 +384,7 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
     const int nw = (int)((nt + 31) / 32);
     threads.assign(nt, Thread{});
     warps.assign(nw, Warp{});
+    warpgroups.assign((nt + 127) / 128, Warpgroup{});
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -315,6 +392,8 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                 poisoned.clear();
                 memset(dyn, 0xff, dyn_cap);
                 for (int w = 0; w < nw; ++w) warps[w].live = 0, warps[w].arrived = 0;
+                for (Warpgroup& g : warpgroups) g.live = 0, g.arrived = 0;
+                sm90_block_begin();
                 for (size_t i = 0; i < nt; ++i) {
                     Thread& t = threads[i];
                     t.tid = {(unsigned)(i % block.x), (unsigned)(i / block.x % block.y), (unsigned)(i / block.x / block.y)};
@@ -322,6 +401,7 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                     t.cp.assign(1, {});
                     t.state = RUNNABLE;
                     ++warps[t.warp].live;
+                    ++warpgroups[i / 128].live;
                     // Initial frame for emu_switch: saved mxcsr/x87 word, r15..rbp (r12 = the thread), return address.
                     uint64_t* top = reinterpret_cast<uint64_t*>(stacks + (i + 1) * kStack);
                     uint64_t* sp = top - 10;
@@ -350,9 +430,12 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
                     }
                     if (all_done) break;
                     if (!progress) {
-                        int wb = 0, ww = 0;
-                        for (auto& t : threads) wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP;
-                        if (!quiet_errors) fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops\n", bx, by, bz, wb, ww);
+                        int wb = 0, ww = 0, wg = 0, we = 0;
+                        for (auto& t : threads)
+                            wb += t.state == WAIT_BLOCK, ww += t.state == WAIT_WARP, wg += t.state == WAIT_WG, we += t.state == WAIT_EVENT;
+                        if (!quiet_errors)
+                            fprintf(stderr, "EMU ERROR: deadlock in block (%u,%u,%u): %d threads at __syncthreads, %d in warp ops, %d in warpgroup ops, %d at mbarriers\n",
+                                    bx, by, bz, wb, ww, wg, we);
                         ++n_errors;
                         last_error = cudaErrorLaunchFailure;
                         return;  // the stacks of the stuck fibers are simply abandoned
@@ -368,6 +451,7 @@ void flush_cp(Thread& t, size_t keep, bool at_exit) {
     const size_t done = at_exit ? t.cp.size() : committed > keep ? committed - keep : 0;
     for (size_t g = 0; g < done; ++g)
         for (const CpCopy& c : t.cp[g]) {
+            if (!at_exit) sm90_generic_write(t.linear, c.smem, (unsigned)c.size);
             memcpy(c.dst, c.src, (size_t)c.src_bytes);
             memset(static_cast<char*>(c.dst) + c.src_bytes, 0, (size_t)(c.size - c.src_bytes));
         }
@@ -382,8 +466,11 @@ using namespace emu;
 
 size_t __cvta_generic_to_shared(const void* p) {
     const unsigned char* c = static_cast<const unsigned char*>(p);
+    // An array's own range first: a pointer one past another array's end may be this array's start (adjacent statics).
     for (const SharedRange& r : shared_ranges)
-        if (c >= r.host && c <= r.host + r.bytes) return r.addr + (size_t)(c - r.host);
+        if (c >= r.host && c < r.host + r.bytes) return r.addr + (size_t)(c - r.host);
+    for (const SharedRange& r : shared_ranges)
+        if (c == r.host + r.bytes) return r.addr + (size_t)(c - r.host);
     error("__cvta_generic_to_shared of %p: not a shared array", p);
     return 0;
 }
@@ -490,11 +577,13 @@ void ptx(const char* text, unsigned smem, const void* gmem, int src_bytes) {
     if ((uintptr_t)gmem % size) error("cp.async source %p not aligned to %d", gmem, size);
     if (in_dyn(dst, size) && (static_cast<unsigned char*>(dst) + size > dyn + dyn_size))
         error("cp.async destination %p past the %zu bytes of dynamic shared memory", dst, dyn_size);
-    running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes});
+    sm90_check_write(smem, (unsigned)size, "cp.async");
+    running->cp.back().push_back(CpCopy{dst, gmem, size, src_bytes, smem});
 }
 
 void ptx(const char* text) {
     if (!starts(text, "cp.async.commit_group")) {
+        if (sm90_ptx(text)) return;
         error("unemulated PTX: %s", text);
         return;
     }
@@ -503,6 +592,7 @@ void ptx(const char* text) {
 
 void ptx(const char* text, int n) {
     if (!starts(text, "cp.async.wait_group")) {
+        if (sm90_ptx(text, n)) return;
         error("unemulated PTX: %s", text);
         return;
     }

@@ -47,13 +47,22 @@ for f in "$native"/cpu/*.cpp; do
 done
 drivers=("$@")
 if [[ ${#drivers[@]} -eq 0 ]]; then drivers=("$here"/test_*.cpp); fi
-# Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu".
-cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sort -u)
+# Each driver names the kernel files it runs on a line "// emu-cuda: a.cu b.cu"; "a.cu:sm90" is a.cu as the sm90
+# library compiles it (emu_sm90_opts), linked into that driver in place of the plain a.cu. The plain a.cu is built too:
+# every driver links every plain kernel object (libemu.a), and int8_matmul.cu needs its sm90 files' host code.
+cuda_files=$(for d in "${drivers[@]}"; do sed -n 's|^// emu-cuda:||p' "$d"; done | tr ' ' '\n' | sed 's|^\(.*\.cu\):sm90$|\1\n&|' | sort -u)
+mkdir -p "$build/obj/sm90"
+plain_files=()
 for b in $cuda_files; do
-    jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o $emu_kernel_opts ${cuda_flags[*]:-}")
+    if [[ $b == *.cu:sm90 ]]; then
+        f=${b%:sm90}
+        jobs_list+=("$build/src/cuda/$f $build/obj/sm90/cuda_${f%.cu}.o $emu_kernel_opts ${cuda_flags[*]:-} \$emu_sm90_opts")
+    else
+        plain_files+=("$b")
+        jobs_list+=("$build/src/cuda/$b $build/obj/cuda_${b%.cu}.o $emu_kernel_opts ${cuda_flags[*]:-}")
+    fi
 done
-jobs_list+=("$here/emu.cpp $build/obj/emu.o -I$here")
-jobs_list+=("$here/emu_mma_int.cpp $build/obj/emu_mma_int.o -I$here")
+for e in emu emu_mma_int emu_sm90; do jobs_list+=("$here/$e.cpp $build/obj/$e.o -I$here"); done
 jobs_list+=("$here/driver_main.cpp $build/obj/driver_main.o -I$here")
 for d in "${drivers[@]}"; do
     d=$(cd "$(dirname "$d")" && pwd)/$(basename "$d")
@@ -62,12 +71,19 @@ done
 printf '%s\n' "${jobs_list[@]}" | emu_compile_all
 libs=()
 for o in "$build"/obj/cpu_*.o; do libs+=("$o"); done
-for b in $cuda_files; do libs+=("$build/obj/cuda_${b%.cu}.o"); done
+for b in ${plain_files[@]+"${plain_files[@]}"}; do libs+=("$build/obj/cuda_${b%.cu}.o"); done
 rm -f "$build/libemu.a" && ar rcs "$build/libemu.a" "${libs[@]}"
 status=0
 for d in "${drivers[@]}"; do
     b=$(basename "$d" .cpp)
-    "$CXX" -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" "$build/obj/emu_mma_int.o" -Wl,--whole-archive "$build/libemu.a" -Wl,--no-whole-archive -ldl -lpthread
+    lib=$build/libemu.a
+    variants=$(sed -n 's|^// emu-cuda:||p' "$d" | tr ' ' '\n' | sed -n 's|\.cu:sm90$||p')
+    if [[ -n $variants ]]; then  # the archive with this driver's sm90 objects replacing the plain ones (same member names)
+        lib=$build/libemu-$b.a
+        cp "$build/libemu.a" "$lib"
+        for v in $variants; do ar r "$lib" "$build/obj/sm90/cuda_$v.o"; done
+    fi
+    "$CXX" -rdynamic "${link_flags[@]}" -o "$build/$b" "$build/obj/$b.o" "$build/obj/driver_main.o" "$build/obj/emu.o" "$build/obj/emu_mma_int.o" "$build/obj/emu_sm90.o" -Wl,--whole-archive "$lib" -Wl,--no-whole-archive -ldl -lpthread
     echo "== $b"
     "$build/$b" || status=1
 done
