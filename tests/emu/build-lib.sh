@@ -20,7 +20,14 @@ flags=(-std=c++17 -O2 -g -fPIC -fvisibility=hidden -ffp-contract=off -w -DQFT4J_
 source "$here/compile.sh"
 emu_transform "$root/native/cuda" "$root/native/common" "$out/src"
 list=()
-for f in "$out"/src/cuda/*.cu; do list+=("$f $out/obj/cuda_$(basename "$f" .cu).o $emu_kernel_opts"); done
+# The Hopper INT8 kernels as the sm90 library compiles them (their sm_90a bodies, target sm90): on the emulated 9.0
+# device the INT8 GEMM then takes the TMA kernel, as on an H100; the rest of the library is the same on every target.
+for f in "$out"/src/cuda/*.cu; do
+    case $(basename "$f") in
+        int8_matmul_sm90.cu | int8_matmul_tma.cu) list+=("$f $out/obj/cuda_$(basename "$f" .cu).o $emu_kernel_opts \$emu_sm90_opts") ;;
+        *) list+=("$f $out/obj/cuda_$(basename "$f" .cu).o $emu_kernel_opts") ;;
+    esac
+done
 for f in "$here"/emu*.cpp; do list+=("$f $out/obj/$(basename "$f" .cpp).o -I$here"); done
 printf '%s\n' "${list[@]}" | emu_compile_all
 # The entry points are exported by QFT_API (default visibility); everything else stays inside the library.

@@ -112,7 +112,7 @@ struct SharedRange {
     uint32_t addr;
 };
 std::vector<SharedRange> shared_ranges;
-uint32_t next_shared_addr = 0x10000;
+uint32_t next_shared_addr = 1024;
 Body cur_body;
 void* cur_ctx;
 // Per OS thread, as the CUDA runtime's: each Java thread's calls see only their own errors.
@@ -366,16 +366,18 @@ void run_grid(const void* kernel, const char* name, dim3 grid, dim3 block, size_
         stacks_n = nt;
     }
     if (dyn_cap < smem + 16) {
-        if (dyn) {
-            for (size_t i = 0; i < shared_ranges.size(); ++i)
-                if (shared_ranges[i].host == dyn) shared_ranges.erase(shared_ranges.begin() + (long)i);
-            munmap(dyn, dyn_cap);
-        }
+        if (dyn) munmap(dyn, dyn_cap);
         dyn_cap = (smem + 16 + 4095) / 4096 * 4096;
         dyn = static_cast<unsigned char*>(mmap(nullptr, dyn_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         if (dyn == MAP_FAILED) abort();
-        add_shared_range(dyn, dyn_cap);
     }
+    // Each launch gets a fresh shared window, as on the GPU: from 4 KiB up (a Hopper block has 1 KiB reserved below
+    // its shared memory), the dynamic buffer first, then each static array when the kernel first touches it. Per
+    // launch, so a kernel's addresses stay inside the 18 bits of a wgmma descriptor however many kernels ran before
+    // (a library loaded in a JVM runs them all).
+    shared_ranges.clear();
+    next_shared_addr = 1024;
+    add_shared_range(dyn, smem + 16);
     dyn_size = smem;
     cur_body = body;
     cur_ctx = ctx;
