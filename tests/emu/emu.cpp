@@ -144,9 +144,12 @@ void release_block() {
     block_arrived = 0;
 }
 
-// Warp w's threads: linear indices [32 w, 32 w + 32) (only a warp's own lanes are visited: warp ops are frequent).
+// Warp w's threads: linear indices [32 w, 32 w + 32) (only a warp's own lanes are visited: warp ops are frequent);
+// warpgroup g's: [128 g, 128 g + 128).
 Thread* warp_begin(int w) { return threads.data() + 32 * (size_t)w; }
 Thread* warp_end(int w) { return threads.data() + std::min(threads.size(), 32 * (size_t)w + 32); }
+Thread* group_begin(int g) { return threads.data() + 128 * (size_t)g; }
+Thread* group_end(int g) { return threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); }
 
 void release_warp(int w) {
     for (Thread* t = warp_begin(w); t != warp_end(w); ++t)
@@ -220,7 +223,7 @@ void warpgroup_sync(void (*last)(int g)) {
     const int g = running->linear / 128;
     Warpgroup& wg = warpgroups[g];
     if (block_arrived > 0)
-        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+        for (Thread* t = group_begin(g); t != group_end(g); ++t)
             if (t->state == WAIT_BLOCK) {
                 error("warpgroup op while thread %d of the warpgroup waits at __syncthreads", t->linear);
                 break;
@@ -228,7 +231,7 @@ void warpgroup_sync(void (*last)(int g)) {
     running->state = WAIT_WG;
     if (++wg.arrived == wg.live) {
         last(g);
-        for (Thread* t = threads.data() + 128 * (size_t)g; t != threads.data() + std::min(threads.size(), 128 * (size_t)g + 128); ++t)
+        for (Thread* t = group_begin(g); t != group_end(g); ++t)
             if (t->state == WAIT_WG) t->state = RUNNABLE;
         wg.arrived = 0;
     } else {
